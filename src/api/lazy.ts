@@ -1,0 +1,14 @@
+/**
+ * Heavy modules, loaded on first use instead of at activation: the extension's start-up cost stays
+ * the cost of its own code. esbuild bundles them either way; a `require` inside a function keeps
+ * their module bodies from running until someone calls it.
+ */
+import type * as UndiciModule from 'undici';
+import type WsModule from 'ws';
+import type * as JsoncModule from 'jsonc-parser';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- deferred loading is the point of this file */
+export const undici = (): typeof UndiciModule => require('undici') as typeof UndiciModule;
+export const ws = (): typeof WsModule => require('ws') as typeof WsModule;
+export const jsonc = (): typeof JsoncModule => require('jsonc-parser') as typeof JsoncModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
