@@ -19,9 +19,15 @@ interface TestHookDeps {
  * only through commands and never import `src/`. Registered only under the test runner.
  */
 export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
-  return vscode.commands.registerCommand(TestCommandIds.state, async () => ({
-    credentials: (await deps.credentials.get()) ?? null,
-    contextKeys: deps.contextKeys.snapshot(),
-    logDirectory: deps.context.logUri.fsPath,
-  }));
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand(TestCommandIds.state, async () => ({
+      credentials: (await deps.credentials.get()) ?? null,
+      contextKeys: deps.contextKeys.snapshot(),
+      logDirectory: deps.context.logUri.fsPath,
+    })),
+    // Writes a secret behind the CredentialStore's back, as another VS Code window would.
+    vscode.commands.registerCommand(TestCommandIds.storeSecret, (key: string, value: string | undefined) =>
+      value === undefined ? deps.context.secrets.delete(key) : deps.context.secrets.store(key, value),
+    ),
+  );
 }

@@ -14,6 +14,7 @@ export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
 /** Registered only when the test hooks are on (`RUNCOMFY_TEST_HOOKS=1`); never contributed in the manifest. */
 export const TestCommandIds = {
   state: 'runcomfy.test.state',
+  storeSecret: 'runcomfy.test.storeSecret',
 } as const;
 
 export const ContextKeys = {

@@ -1,0 +1,217 @@
+// Runs the host test suite (out/test/integration) inside a real VS Code extension host: code-server
+// 4.100.3 (VS Code 1.100.3) driven by Debian's headless Chromium through playwright-core.
+//
+//   node scripts/run-host-tests.mjs          the extension from this folder (development mode)
+//   node scripts/run-host-tests.mjs --vsix   the packaged runcomfy-<version>.vsix, installed with --install-extension
+//
+// The verdict comes from the result file the suite writes, never from the workbench's exit code alone
+// (a crashed extension host reports 0). The last line printed is "N passed, M failed".
+// Exit codes: 0 pass; 1 test failures, no result or no tests; 2 code-server died; 3 runner crash; 124 timeout.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import util from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const vsixMode = process.argv.includes('--vsix');
+const CODE_SERVER = path.join(root, 'tools/vscode-host/node_modules/code-server/out/node/entry.js');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const testsPath = path.join(root, 'out/test/integration/index.js');
+const TIMEOUT_MS = Number(process.env.HOST_TEST_TIMEOUT_MS || 300000);
+const verbose = process.env.HOST_TEST_VERBOSE === '1';
+
+const t0 = Date.now();
+const log = (...a) => console.log(`[host-tests +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+
+for (const [what, p, fix] of [
+  ['code-server', CODE_SERVER, 'run `npm run setup`'],
+  ['Chromium', CHROMIUM, 'run `npm run setup` (installs Debian\'s chromium)'],
+  ['the compiled host suite', testsPath, 'run `npm run compile-tests`'],
+  ['the extension bundle', path.join(root, 'dist/extension.js'), 'run `npm run build`'],
+]) {
+  if (!fs.existsSync(p)) {
+    console.error(`host-tests: ${what} not found at ${p}; ${fix}.`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runcomfy-host-'));
+// Everything the run creates (IPC sockets, Chromium profile, logs) stays under tmp, out of $HOME and /tmp.
+const runTmp = path.join(tmp, 'tmp');
+fs.mkdirSync(runTmp);
+process.env.TMPDIR = runTmp;
+for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) {
+  process.env[v] = path.join(tmp, v.toLowerCase());
+  fs.mkdirSync(process.env[v]);
+}
+const userData = path.join(tmp, 'user-data');
+const extDir = path.join(tmp, 'extensions');
+const workspace = path.join(tmp, 'workspace');
+fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+fs.mkdirSync(extDir, { recursive: true });
+// The suite writes outputs into its workspace: give it a fresh copy of the fixture workspace.
+fs.cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
+fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'workbench.enableExperiments': false,
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'security.workspace.trust.enabled': false,
+  'npm.fetchOnlinePackageInfo': false,
+  'git.enabled': false,
+}, null, 2));
+const resultFile = path.join(tmp, 'result.json');
+fs.writeFileSync(path.join(tmp, 'config.yaml'), 'auth: none\ncert: false\n');
+
+const serverEnv = {
+  ...process.env,
+  EXTENSIONS_GALLERY: '{}',
+  RUNCOMFY_TEST_HOOKS: '1',
+  RUNCOMFY_TEST_RESULT_FILE: resultFile,
+  RUNCOMFY_TEST_REPO: root,
+  RUNCOMFY_TEST_USER_DATA: userData,
+  RUNCOMFY_TEST_MODE_LABEL: vsixMode ? 'vsix' : 'development',
+};
+
+let extDevPath = root;
+if (vsixMode) {
+  const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const vsix = path.join(root, `runcomfy-${version}.vsix`);
+  log('packaging the extension (npm run package)');
+  execFileSync('npm', ['run', '-s', 'package'], { cwd: root, stdio: verbose ? 'inherit' : 'pipe' });
+  log(`installing ${path.basename(vsix)} (${(fs.statSync(vsix).size / 1024).toFixed(0)} KiB) into a fresh extensions folder`);
+  const out = execFileSync(process.execPath, [CODE_SERVER, '--config', path.join(tmp, 'config.yaml'),
+    '--user-data-dir', userData, '--extensions-dir', extDir, '--install-extension', vsix], { env: serverEnv, encoding: 'utf8' });
+  if (!/successfully installed/i.test(out)) {
+    console.error(out);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  // Test mode needs some development extension: an empty one, so the installed vsix is what runs.
+  extDevPath = path.join(tmp, 'empty-dev-extension');
+  fs.mkdirSync(extDevPath);
+  fs.writeFileSync(path.join(extDevPath, 'package.json'), JSON.stringify({ name: 'empty', publisher: 'test', version: '0.0.0', engines: { vscode: '*' } }));
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+const port = await freePort();
+const authority = `127.0.0.1:${port}`;
+const remote = (p) => `vscode-remote://${authority}${p}`;
+
+let server;
+let browser;
+let finished = false;
+async function cleanup() {
+  try { if (browser) await browser.close(); } catch { /* already gone */ }
+  if (server && server.exitCode === null) {
+    try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ }
+    await new Promise((r) => setTimeout(r, 300));
+    try { process.kill(-server.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  if (process.env.HOST_TEST_KEEP_TMP === '1') log(`kept ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+}
+async function finish(code, why, summary) {
+  if (finished) return;
+  finished = true;
+  log(`finished (${vsixMode ? 'vsix' : 'development'}): ${why}; exit code ${code}`);
+  await cleanup();
+  console.log(summary ?? (code === 0 ? 'host tests passed' : '0 passed, 1 failed'));
+  process.exit(code);
+}
+process.on('SIGINT', () => void finish(130, 'SIGINT'));
+process.on('SIGTERM', () => void finish(143, 'SIGTERM'));
+const timer = setTimeout(() => void finish(124, `timeout after ${TIMEOUT_MS} ms`), TIMEOUT_MS);
+process.on('uncaughtException', (err) => { console.error(err); void finish(3, 'uncaught exception in runner'); });
+process.on('unhandledRejection', (err) => { console.error(err); void finish(3, 'unhandled rejection in runner'); });
+
+log(`starting code-server on ${authority}`);
+server = spawn(process.execPath, [CODE_SERVER,
+  '--config', path.join(tmp, 'config.yaml'),
+  '--auth', 'none', '--bind-addr', authority,
+  '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+  '--disable-getting-started-override', '--disable-proxy', '--ignore-last-opened',
+  '--user-data-dir', userData, '--extensions-dir', extDir,
+], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv });
+const serverTail = [];
+server.on('exit', (code, sig) => {
+  if (finished) return;
+  console.error(serverTail.join(''));
+  void finish(2, `code-server exited early (code ${code}, signal ${sig})`);
+});
+await new Promise((resolve) => {
+  let buf = '';
+  const onData = (d) => {
+    const s = d.toString();
+    serverTail.push(s);
+    if (serverTail.length > 50) serverTail.shift();
+    if (verbose) for (const line of s.split('\n')) if (line.trim()) console.log(`[code-server] ${line}`);
+    buf += s;
+    if (/HTTP server listening on/.test(buf)) resolve();
+  };
+  server.stdout.on('data', onData);
+  server.stderr.on('data', onData);
+});
+log('code-server is listening');
+
+browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-quic',
+    // Nothing but loopback resolves: the suite must never need the internet.
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  ],
+});
+const page = await (await browser.newContext()).newPage();
+if (verbose) page.on('console', (msg) => console.log(`[browser ${msg.type()}] ${msg.text()}`));
+page.on('pageerror', (err) => console.error(`[page error] ${err}`));
+// The workbench forwards every extension-host console call here, including mocha's reporter.
+await page.exposeFunction('codeAutomationLog', (type, args) => {
+  const line = util.format(...args);
+  if (type === 'error') console.error(`[vscode ${type}] ${line}`);
+  else console.log(`[vscode] ${line}`);
+});
+await page.exposeFunction('codeAutomationExit', async (code) => {
+  clearTimeout(timer);
+  let r = null;
+  try { r = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* no result: handled below */ }
+  if (!r) return finish(1, `workbench reported ${code} but the suite wrote no result (extension host crashed or run() never finished)`);
+  const summary = `${r.passed} passed, ${r.failed} failed`;
+  if (r.total === 0) return finish(1, 'no test ran', summary);
+  return finish(code === 0 && r.failed === 0 ? 0 : 1, `workbench reported ${code}`, summary);
+});
+
+const payload = JSON.stringify([
+  ['extensionDevelopmentPath', remote(extDevPath)],
+  ['extensionTestsPath', remote(testsPath)],
+  ['skipWelcome', 'true'],
+  // Development mode: only the extension under test (plus built-ins) loads. In vsix mode the
+  // extensions folder holds just the installed vsix, which must stay enabled.
+  ...(vsixMode ? [] : [['disableExtensions', 'true']]),
+]);
+const url = `http://${authority}/?folder=${encodeURIComponent(remote(workspace))}&payload=${encodeURIComponent(payload)}`;
+log(`opening the workbench on ${authority}`);
+await page.goto(url);
+log('workbench loaded; waiting for the suite');
