@@ -1,0 +1,583 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as path from 'node:path';
+import { type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { sleep, systemClock, type Clock } from '../base/clock';
+import { type ApiPrompt, type HistoryEntry, type NodeValidationError, type ObjectInfo, type OutputFileRef } from './comfyTypes';
+import {
+  ApiError,
+  AuthError,
+  ConfigError,
+  InvalidRequestError,
+  NotFoundError,
+  ServerError,
+  type ApiErrorOptions,
+} from './errors';
+import { undici } from './lazy';
+import { createMultipartBody } from './multipart';
+import { maskUrl } from './redact';
+import { mapTransportError } from './transportErrors';
+
+/** What to send with `POST /prompt`. */
+export interface QueuePromptRequest {
+  readonly prompt: ApiPrompt;
+  /** The websocket clientId that receives this prompt's messages. Always sent: without it the server sends no start/finish/error messages at all. */
+  readonly clientId: string;
+  /** Our own id for the prompt; servers before 2025-07 ignore it, so always use the id in the answer. */
+  readonly promptId?: string;
+  readonly extraData?: Record<string, unknown>;
+}
+
+/** A validation problem of one node, flattened from `node_errors`. */
+export interface NodeErrorReport {
+  readonly nodeId: string;
+  readonly classType: string;
+  readonly errors: readonly NodeValidationError[];
+}
+
+/** `POST /prompt` accepted the prompt. */
+export interface QueuedPrompt {
+  readonly promptId: string;
+  readonly number: number;
+  /** Output nodes the server dropped because they failed validation (a 200 can carry these). */
+  readonly nodeErrors: readonly NodeErrorReport[];
+  /** One readable line per dropped node's error, for warnings. */
+  readonly warnings: readonly string[];
+}
+
+/** One item of `GET /queue`, without the (large) prompt. */
+export interface QueueItem {
+  readonly number: number;
+  readonly promptId: string;
+  readonly clientId?: string;
+}
+
+/** `GET /queue`, with `pending` sorted into run order (the server sends its raw heap). */
+export interface QueueState {
+  readonly running: readonly QueueItem[];
+  readonly pending: readonly QueueItem[];
+}
+
+/** `GET /system_stats`, the parts this project reads. */
+export interface SystemStats {
+  readonly system: { readonly comfyui_version?: string; readonly os?: string; readonly python_version?: string; readonly [key: string]: unknown };
+  readonly devices: readonly { readonly name?: string; readonly type?: string; readonly vram_total?: number; readonly [key: string]: unknown }[];
+}
+
+/** Where an uploaded file landed on the server. */
+export interface UploadedFile {
+  readonly name: string;
+  readonly subfolder: string;
+  readonly type: string;
+  /** The value for a LoadImage-style input: `subfolder/name`, or `name`. */
+  readonly reference: string;
+}
+
+export interface UploadOptions {
+  /** Server subfolder below the input folder. */
+  readonly subfolder?: string;
+  /** Default `input`. */
+  readonly type?: 'input' | 'temp' | 'output';
+  /** Called as bytes go out, for progress (sent so far, total body length). */
+  readonly onProgress?: (sent: number, total: number) => void;
+}
+
+/** What a download sink is told about the response before it reads the body. */
+export interface DownloadInfo {
+  readonly contentLength?: number;
+  readonly contentType?: string;
+}
+
+export interface ComfyRetryOptions {
+  /** Retries of an idempotent call after a network error, a timeout or 403/429/502/503/504. */
+  readonly maxRetries: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface ComfyClientOptions {
+  /** The ComfyUI base URL: `http(s)://host[:port][/prefix]`. */
+  readonly baseUrl: string;
+  /** Names the URL's source in errors ("--comfy-url", "the machine's main_service_url"). */
+  readonly baseUrlSource?: string;
+  /** Time limit for the headers of each request, and between two body chunks; default 30 s. */
+  readonly timeoutMs?: number;
+  readonly retry?: Partial<ComfyRetryOptions>;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+const defaultRetry: ComfyRetryOptions = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 8000 };
+
+/** A rejected prompt: `POST /prompt` answered 400 (or 413), or local analysis found the prompt cannot run. */
+export class WorkflowRejectedError extends ApiError {
+  constructor(
+    message: string,
+    /** The server's `error.type` (`prompt_outputs_failed_validation`, …), or `local_analysis`. */
+    readonly errorType: string,
+    /** The server's `error.message`. */
+    readonly errorMessage: string,
+    /** The server's `error.details` (often empty when the failure is upstream of an output). */
+    readonly details: string,
+    readonly nodeErrors: readonly NodeErrorReport[],
+    /** `node_errors` exactly as the server sent it (an object, or a list on servers before 2025-04). */
+    readonly rawNodeErrors: unknown,
+    options?: ApiErrorOptions,
+  ) {
+    super('workflowRejected', message, options);
+  }
+}
+
+/**
+ * Parses and checks a ComfyUI base URL: http or https, no credentials, no query. Plain http to a
+ * non-loopback host is allowed (no token ever goes to ComfyUI) and left for the caller to warn about.
+ */
+export function parseComfyUrl(raw: string, source = 'the ComfyUI URL'): URL {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`${source} is not a valid URL. Give an http:// or https:// URL such as http://127.0.0.1:8188.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${source} uses ${url.protocol}; ComfyUI is reached over http:// or https://.`);
+  }
+  if (url.username || url.password) {
+    throw new ConfigError(`${source} must not contain a user name or password.`);
+  }
+  url.search = '';
+  url.hash = '';
+  url.pathname = url.pathname.replace(/\/+$/, '');
+  return url;
+}
+
+/** The URL of `route` (`/prompt`, `/ws`) below a base URL from {@link parseComfyUrl}. */
+export function comfyEndpoint(base: URL, route: string): URL {
+  const u = new URL(base.href);
+  u.pathname = `${base.pathname.replace(/\/+$/, '')}${route}`;
+  return u;
+}
+
+/**
+ * The name an upload gets: `<stem>-<first 12 hex of sha256><ext>`. Identical bytes always get the
+ * same name, so the server's hash dedupe makes re-uploads free; different bytes never share a
+ * name, so concurrent runs cannot clobber each other's inputs. The stem keeps only safe characters.
+ */
+export function contentDerivedName(localPath: string, sha256Hex: string): string {
+  const ext = path.extname(localPath).replace(/[^A-Za-z0-9.]/g, '').slice(0, 12);
+  const stem = path
+    .basename(localPath, path.extname(localPath))
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 64);
+  return `${stem || 'input'}-${sha256Hex.slice(0, 12)}${ext}`;
+}
+
+/** Streams a file through sha256; never holds it in memory. */
+export async function hashFile(localPath: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(localPath), hash, { signal });
+  return hash.digest('hex');
+}
+
+const objectInfoCache = new Map<string, Promise<ObjectInfo>>();
+
+type Method = 'GET' | 'POST';
+
+interface Call {
+  /** Sentence-case operation name for messages ("Read the queue"). */
+  readonly what: string;
+  readonly method: Method;
+  readonly route: string;
+  readonly query?: Record<string, string>;
+  readonly json?: unknown;
+  /** May be repeated after a failure whose outcome is unknown. */
+  readonly idempotent: boolean;
+}
+
+interface RawResponse {
+  readonly status: number;
+  readonly text: string;
+}
+
+/**
+ * The ComfyUI HTTP API of one server: queue prompts, read the queue and history, interrupt,
+ * upload inputs, stream outputs. Every call has a time limit, takes an AbortSignal, retries only
+ * idempotent work, and raises typed errors whose messages show the server only through `maskUrl`
+ * (a RunComfy machine's URL is a capability).
+ */
+export class ComfyClient {
+  readonly baseUrl: URL;
+  private readonly where: string;
+  private readonly timeoutMs: number;
+  private readonly retry: ComfyRetryOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+
+  constructor(options: ComfyClientOptions) {
+    this.baseUrl = parseComfyUrl(options.baseUrl, options.baseUrlSource);
+    this.where = maskUrl(this.baseUrl.href);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retry = { ...defaultRetry, ...options.retry };
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * Queues a prompt. A 400 becomes a {@link WorkflowRejectedError} with every node error; a 200
+   * with `node_errors` is accepted, and those errors come back as warnings. Never retried: a lost
+   * answer may still have queued the prompt.
+   */
+  async queuePrompt(request: QueuePromptRequest, signal?: AbortSignal): Promise<QueuedPrompt> {
+    const what = 'Queue the prompt';
+    const body: Record<string, unknown> = { prompt: request.prompt, client_id: request.clientId };
+    if (request.promptId !== undefined) body.prompt_id = request.promptId;
+    if (request.extraData !== undefined) body.extra_data = { ...request.extraData, client_id: request.clientId };
+    const res = await this.exchange({ what, method: 'POST', route: '/prompt', json: body, idempotent: false }, signal);
+    const json = parseJson(res.text);
+    if (res.status === 400) throw rejectedFrom(json, res.text, res.status);
+    if (res.status === 413) {
+      throw new WorkflowRejectedError(
+        `ComfyUI at ${this.where} refused the prompt as too large (HTTP 413): ${tidy(res.text) || 'no details'}. The server's --max-upload-size limits every request.`,
+        'request_too_large',
+        tidy(res.text),
+        '',
+        [],
+        [],
+        { status: 413, serverMessage: tidy(res.text) },
+      );
+    }
+    this.assertOk(what, res, json);
+    if (!isObject(json) || typeof json.prompt_id !== 'string' || json.prompt_id === '') {
+      throw new ServerError(`${what} on ${this.where}: the answer has no prompt_id (is this a ComfyUI server?).`, { status: res.status });
+    }
+    const nodeErrors = flattenNodeErrors(json.node_errors);
+    return {
+      promptId: json.prompt_id,
+      number: typeof json.number === 'number' ? json.number : Number.NaN,
+      nodeErrors,
+      warnings: nodeErrors.flatMap((n) => n.errors.map((e) => `Output node ${n.nodeId} (${n.classType}) was dropped: ${describeNodeError(e)}`)),
+    };
+  }
+
+  /** `GET /queue`: what runs and what waits, pending sorted by number then prompt id. */
+  async getQueue(signal?: AbortSignal): Promise<QueueState> {
+    const what = 'Read the queue';
+    const json = await this.getJson(what, '/queue', undefined, signal);
+    if (!isObject(json)) throw this.notProtocol(what);
+    const running = parseQueueItems(json.queue_running);
+    const pending = parseQueueItems(json.queue_pending).sort((a, b) => a.number - b.number || a.promptId.localeCompare(b.promptId));
+    return { running, pending };
+  }
+
+  /** Removes pending prompts from the queue. A prompt that already runs is not affected (the server ignores it). */
+  async deleteFromQueue(promptIds: readonly string[], signal?: AbortSignal): Promise<void> {
+    const what = 'Remove the prompt from the queue';
+    const res = await this.exchange({ what, method: 'POST', route: '/queue', json: { delete: promptIds }, idempotent: true }, signal);
+    this.assertOk(what, res, parseJson(res.text));
+  }
+
+  /**
+   * `POST /interrupt {prompt_id}`: stops that prompt if it is the running one. Servers before
+   * 2025-09 ignore the id and stop whatever runs, so callers check `/queue` first.
+   */
+  async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
+    const what = 'Interrupt the prompt';
+    const res = await this.exchange({ what, method: 'POST', route: '/interrupt', json: { prompt_id: promptId }, idempotent: true }, signal);
+    this.assertOk(what, res, parseJson(res.text));
+  }
+
+  /** `GET /history/{id}`: the entry, or undefined while the server has none (queued, running, unknown, restarted). */
+  async getHistoryEntry(promptId: string, signal?: AbortSignal): Promise<HistoryEntry | undefined> {
+    const what = 'Read the prompt history';
+    const json = await this.getJson(what, `/history/${encodeURIComponent(promptId)}`, undefined, signal);
+    if (!isObject(json)) throw this.notProtocol(what);
+    const entry = json[promptId];
+    if (entry === undefined) return undefined;
+    if (!isObject(entry) || !isObject(entry.outputs)) throw this.notProtocol(what);
+    return entry as unknown as HistoryEntry;
+  }
+
+  /** `GET /object_info`, fetched once per server URL for the process; `refresh` fetches again (new custom nodes, new files). */
+  getObjectInfo(options: { refresh?: boolean } = {}, signal?: AbortSignal): Promise<ObjectInfo> {
+    const key = this.baseUrl.href;
+    const cached = objectInfoCache.get(key);
+    if (cached && !options.refresh) return cached;
+    const what = 'Read the node list (object_info)';
+    const pending = this.getJson(what, '/object_info', undefined, signal).then((json) => {
+      if (!isObject(json)) throw this.notProtocol(what);
+      return json as ObjectInfo;
+    });
+    objectInfoCache.set(key, pending);
+    pending.catch(() => {
+      if (objectInfoCache.get(key) === pending) objectInfoCache.delete(key);
+    });
+    return pending;
+  }
+
+  /** `GET /system_stats`: the readiness probe (answers as soon as the server serves requests). */
+  async getSystemStats(signal?: AbortSignal): Promise<SystemStats> {
+    const what = 'Read the server status (system_stats)';
+    const json = await this.getJson(what, '/system_stats', undefined, signal);
+    if (!isObject(json) || !isObject(json.system)) throw this.notProtocol(what);
+    return { system: json.system, devices: Array.isArray(json.devices) ? (json.devices as SystemStats['devices']) : [] };
+  }
+
+  /**
+   * Uploads a local file with `POST /upload/image`, streamed (never read whole), without
+   * overwrite, under a content-derived name (see {@link contentDerivedName}). Returns where the
+   * server put it; always use the returned `name`, the server may rename.
+   */
+  async uploadFile(localPath: string, options: UploadOptions = {}, signal?: AbortSignal): Promise<UploadedFile> {
+    const what = `Upload ${path.basename(localPath)}`;
+    let name: string;
+    try {
+      name = contentDerivedName(localPath, await hashFile(localPath, signal));
+    } catch (e) {
+      throw localFileError(e, localPath, signal);
+    }
+    const fields: { name: string; value: string }[] = [{ name: 'type', value: options.type ?? 'input' }];
+    if (options.subfolder) fields.push({ name: 'subfolder', value: options.subfolder });
+    const body = await createMultipartBody(fields, [{ name: 'image', filename: name, path: localPath }]).catch((e: unknown) => {
+      throw localFileError(e, localPath, signal);
+    });
+    const res = await this.withRetries(what, true, signal, () => {
+      const stream = body.stream();
+      if (options.onProgress) {
+        let sent = 0;
+        stream.on('data', (chunk: Buffer) => {
+          sent += chunk.length;
+          options.onProgress?.(sent, body.length);
+        });
+      }
+      return this.send(
+        { what, method: 'POST', route: '/upload/image', idempotent: true },
+        { body: stream, headers: { 'content-type': body.contentType, 'content-length': String(body.length) } },
+        signal,
+      );
+    });
+    const json = parseJson(res.text);
+    if (res.status === 413) {
+      throw new InvalidRequestError(
+        `${what}: ComfyUI at ${this.where} refused the file as too large (HTTP 413): ${tidy(res.text)}. The server's --max-upload-size sets the limit.`,
+        { status: 413, serverMessage: tidy(res.text) },
+      );
+    }
+    if (res.status === 400) {
+      throw new InvalidRequestError(`${what}: ComfyUI at ${this.where} rejected the upload (HTTP 400)${res.text.trim() ? `: ${tidy(res.text)}` : ''}.`, {
+        status: 400,
+      });
+    }
+    this.assertOk(what, res, json);
+    if (!isObject(json) || typeof json.name !== 'string' || json.name === '') throw this.notProtocol(what);
+    const subfolder = typeof json.subfolder === 'string' ? json.subfolder : (options.subfolder ?? '');
+    const type = typeof json.type === 'string' ? json.type : (options.type ?? 'input');
+    return { name: json.name, subfolder, type, reference: subfolder ? `${subfolder}/${json.name}` : json.name };
+  }
+
+  /**
+   * Streams one output file from `/view` (with its own `type` and `subfolder`) into `sink`,
+   * which must consume or destroy the body; backpressure flows through. A call, not retried:
+   * a half-written file is the sink's to discard, and the caller decides whether to try again.
+   */
+  async download<T>(ref: OutputFileRef, sink: (body: Readable, info: DownloadInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const what = `Download ${ref.filename}`;
+    const query: Record<string, string> = { filename: ref.filename, subfolder: ref.subfolder ?? '', type: ref.type ?? 'output' };
+    const url = comfyEndpoint(this.baseUrl, '/view');
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    let res: Awaited<ReturnType<ReturnType<typeof undici>['request']>>;
+    try {
+      res = await undici().request(url, { method: 'GET', signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    } catch (e) {
+      throw this.transport(e, what, signal);
+    }
+    if (res.statusCode !== 200) {
+      const text = await res.body.text().catch(() => '');
+      this.assertOk(what, { status: res.statusCode, text }, parseJson(text));
+      throw new ServerError(`${what} from ${this.where}: HTTP ${res.statusCode} instead of the file.`, { status: res.statusCode });
+    }
+    const lengthHeader = Number(res.headers['content-length']);
+    const typeHeader = res.headers['content-type'];
+    try {
+      return await sink(res.body, {
+        contentLength: Number.isFinite(lengthHeader) ? lengthHeader : undefined,
+        contentType: typeof typeHeader === 'string' ? typeHeader : undefined,
+      });
+    } catch (e) {
+      res.body.destroy();
+      throw e instanceof ApiError ? e : this.transport(e, what, signal);
+    }
+  }
+
+  private async getJson(what: string, route: string, query: Record<string, string> | undefined, signal?: AbortSignal): Promise<unknown> {
+    const res = await this.exchange({ what, method: 'GET', route, query, idempotent: true }, signal);
+    const json = parseJson(res.text);
+    this.assertOk(what, res, json);
+    if (json === undefined) throw this.notProtocol(what);
+    return json;
+  }
+
+  /** One call with the retries its kind allows. */
+  private exchange(call: Call, signal?: AbortSignal): Promise<RawResponse> {
+    const body = call.json === undefined ? undefined : JSON.stringify(call.json);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.withRetries(call.what, call.idempotent, signal, () => this.send(call, { body, headers }, signal));
+  }
+
+  private async withRetries(what: string, idempotent: boolean, signal: AbortSignal | undefined, attempt: () => Promise<RawResponse>): Promise<RawResponse> {
+    for (let n = 1; ; n++) {
+      try {
+        const res = await attempt();
+        if (!idempotent || !retryableStatus(res.status) || n > this.retry.maxRetries) return res;
+      } catch (e) {
+        if (!(e instanceof ApiError) || !idempotent || n > this.retry.maxRetries) throw e;
+        if (e.kind !== 'network' && e.kind !== 'timeout') throw e;
+      }
+      const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (n - 1));
+      await sleep(Math.round(ceiling * (0.5 + this.random() / 2)), signal, this.clock).catch((e: unknown) => {
+        throw mapTransportError(e, `${what} on ${this.where}`, signal);
+      });
+    }
+  }
+
+  /** One HTTP exchange; the whole (small) answer is read as text. */
+  private async send(
+    call: Call,
+    init: { body?: string | Readable; headers: Record<string, string> },
+    signal?: AbortSignal,
+  ): Promise<RawResponse> {
+    const url = comfyEndpoint(this.baseUrl, call.route);
+    for (const [k, v] of Object.entries(call.query ?? {})) url.searchParams.set(k, v);
+    try {
+      const res = await undici().request(url, {
+        method: call.method,
+        headers: init.headers,
+        body: init.body,
+        signal,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      return { status: res.statusCode, text: await res.body.text() };
+    } catch (e) {
+      throw this.transport(e, call.what, signal);
+    }
+  }
+
+  private transport(e: unknown, what: string, signal?: AbortSignal): ApiError {
+    return mapTransportError(e, `${what} on ${this.where}`, signal);
+  }
+
+  /** Throws the typed error for a non-2xx answer; 413 and 500 text bodies are shown as text. */
+  private assertOk(what: string, res: RawResponse, json: unknown): void {
+    const { status } = res;
+    if (status >= 200 && status < 300) return;
+    const text = tidy(isObject(json) ? (serverMessageOf(json) ?? res.text) : res.text);
+    const head = `${what} on ${this.where} failed: HTTP ${status}${text ? ` ${text}` : ''}`;
+    const options = { status, serverMessage: text || undefined };
+    if (status === 401 || status === 403) {
+      throw new AuthError(`${head}. ComfyUI itself has no login; a proxy in front of it refused us (a machine still starting answers 403 for a while).`, options);
+    }
+    if (status === 404) throw new NotFoundError(`${head}. Is this the URL of a ComfyUI server?`, options);
+    if (status >= 500) throw new ServerError(`${head}.`, options);
+    throw new InvalidRequestError(`${head}.`, options);
+  }
+
+  private notProtocol(what: string): ServerError {
+    return new ServerError(`${what} on ${this.where}: the answer is not what a ComfyUI server sends (is the URL right?).`);
+  }
+}
+
+/** Turns a 400 body of `POST /prompt` into the structured error, every node error included. */
+function rejectedFrom(json: unknown, text: string, status: number): WorkflowRejectedError {
+  const error = isObject(json) && isObject(json.error) ? json.error : undefined;
+  const type = typeof error?.type === 'string' ? error.type : 'rejected';
+  const message = typeof error?.message === 'string' ? error.message : tidy(text) || 'ComfyUI rejected the prompt';
+  const details = typeof error?.details === 'string' ? error.details : '';
+  const rawNodeErrors = isObject(json) ? json.node_errors : undefined;
+  const nodeErrors = flattenNodeErrors(rawNodeErrors);
+  const lines = [`ComfyUI rejected the workflow: ${message}${details && details !== message ? ` (${details})` : ''} [${type}]`];
+  for (const n of nodeErrors) {
+    for (const e of n.errors) lines.push(`  node ${n.nodeId} (${n.classType}): ${describeNodeError(e)}`);
+  }
+  if (nodeErrors.length === 0 && type === 'invalid_prompt') lines.push('  Check that every node has a class_type the server knows (custom nodes must be installed).');
+  return new WorkflowRejectedError(lines.join('\n'), type, message, details, nodeErrors, rawNodeErrors ?? {}, { status, serverMessage: message, serverCode: type });
+}
+
+/** `node_errors` as a list; accepts the object of current servers and the list of servers before 2025-04. */
+export function flattenNodeErrors(raw: unknown): NodeErrorReport[] {
+  const out: NodeErrorReport[] = [];
+  const entries: [string, unknown][] = Array.isArray(raw) ? raw.map((v, i) => [String(i), v]) : isObject(raw) ? Object.entries(raw) : [];
+  for (const [nodeId, value] of entries) {
+    if (!isObject(value)) continue;
+    const errors = Array.isArray(value.errors) ? (value.errors as unknown[]).filter(isObject).map(toNodeError) : [];
+    out.push({ nodeId, classType: typeof value.class_type === 'string' ? value.class_type : '?', errors });
+  }
+  return out;
+}
+
+function toNodeError(e: Record<string, unknown>): NodeValidationError {
+  return {
+    type: typeof e.type === 'string' ? e.type : 'unknown',
+    message: typeof e.message === 'string' ? e.message : '',
+    details: typeof e.details === 'string' ? e.details : '',
+    extra_info: isObject(e.extra_info) ? e.extra_info : {},
+  };
+}
+
+/** "Value 0 smaller than min of 1: width [value_smaller_than_min]". */
+export function describeNodeError(e: NodeValidationError): string {
+  return `${e.message || e.type}${e.details ? `: ${e.details}` : ''} [${e.type}]`;
+}
+
+function parseQueueItems(raw: unknown): QueueItem[] {
+  if (!Array.isArray(raw)) return [];
+  const out: QueueItem[] = [];
+  for (const item of raw as unknown[]) {
+    if (!Array.isArray(item) || typeof item[1] !== 'string') continue;
+    const extra: unknown = item[3];
+    const clientId = isObject(extra) && typeof extra.client_id === 'string' ? extra.client_id : undefined;
+    out.push({ number: typeof item[0] === 'number' ? item[0] : Number(item[0]), promptId: item[1], clientId });
+  }
+  return out;
+}
+
+/** 403 and 502-504 are what a hosted machine's proxy answers while ComfyUI boots; 408/429 ask to come back. */
+function retryableStatus(status: number): boolean {
+  return status === 403 || status === 408 || status === 429 || status === 502 || status === 503 || status === 504;
+}
+
+function localFileError(e: unknown, localPath: string, signal?: AbortSignal): ApiError {
+  if (e instanceof ApiError) return e;
+  if (signal?.aborted) return mapTransportError(e, `Upload ${path.basename(localPath)}`, signal);
+  const code = (e as { code?: string }).code;
+  const reason = code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+  return new InvalidRequestError(`Cannot upload ${localPath}: ${reason}.`, { cause: e });
+}
+
+function serverMessageOf(json: Record<string, unknown>): string | undefined {
+  const error = json.error;
+  if (typeof error === 'string') return error;
+  if (isObject(error) && typeof error.message === 'string') return error.message;
+  if (typeof json.message === 'string') return json.message;
+  return undefined;
+}
+
+function tidy(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+}
+
+function parseJson(text: string): unknown {
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
