@@ -10,6 +10,7 @@ import { runTests } from '@vscode/test-electron';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runcomfy-electron-'));
 const workspace = path.join(tmp, 'workspace');
+fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true });
 fs.cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
 const resultFile = path.join(tmp, 'result.json');
 try {

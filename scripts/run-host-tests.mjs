@@ -54,7 +54,9 @@ const extDir = path.join(tmp, 'extensions');
 const workspace = path.join(tmp, 'workspace');
 fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
 fs.mkdirSync(extDir, { recursive: true });
-// The suite writes outputs into its workspace: give it a fresh copy of the fixture workspace.
+// The suite writes outputs into its workspace: give it a fresh copy of the samples users get,
+// plus the test-only files of test/fixtures/workspace (a hostile .vscode/settings.json, …).
+fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true });
 fs.cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
 fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
   'telemetry.telemetryLevel': 'off',
