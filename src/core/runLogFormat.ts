@@ -1,0 +1,155 @@
+import { type Clock, systemClock } from '../base/clock';
+import { formatDuration } from './machineMath';
+import { type NodeRef, type RunEvent, type RunResult } from './runEvents';
+
+/** A log level, matching the methods of a VS Code LogOutputChannel. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+/** One line for the log. */
+export interface LogLine {
+  readonly level: LogLevel;
+  readonly text: string;
+}
+
+/** What the header of a run says. Never a full ComfyUI URL: callers pass a masked one. */
+export interface RunHeader {
+  /** The workflow file, relative to the workspace when possible. */
+  readonly workflow: string;
+  /** Where it runs: "large machine 761af3a7" or "Local ComfyUI". */
+  readonly target: string;
+  /** The masked ComfyUI URL. */
+  readonly server: string;
+}
+
+/** `7 SaveImage "Save image"` (the parts the run knows). */
+export function nodeLabel(node: NodeRef | undefined): string {
+  if (!node) return 'an unknown node';
+  const cls = node.classType ? ` ${node.classType}` : '';
+  const title = node.title && node.title !== node.classType ? ` "${node.title}"` : '';
+  return `node ${node.id}${cls}${title}`;
+}
+
+/**
+ * Renders a run's events as readable log lines: a header, one line per node started, step progress at
+ * most once per `progressIntervalMs` per node (and always the last step), cached nodes, errors with
+ * node, class and message (the traceback at debug level), saved outputs with their paths, timings.
+ * Stateful only for progress throttling and elapsed time.
+ */
+export class RunLogFormatter {
+  private readonly startedAtMs: number;
+  private lastProgressAtMs = -Infinity;
+  private lastProgressNode: string | undefined;
+
+  constructor(
+    private readonly header: RunHeader,
+    private readonly clock: Clock = systemClock,
+    private readonly progressIntervalMs = 1000,
+  ) {
+    this.startedAtMs = clock.now();
+  }
+
+  /** The header, printed when the run starts. */
+  start(): LogLine[] {
+    return [{ level: 'info', text: `▶ Run ${this.header.workflow} on ${this.header.target} (${this.header.server})` }];
+  }
+
+  /** Lines for one event (often none: previews and throttled progress print nothing). */
+  format(event: RunEvent): LogLine[] {
+    const info = (text: string): LogLine[] => [{ level: 'info', text: `  ${text}` }];
+    switch (event.type) {
+      case 'uploading':
+        return info(`↑ Uploading ${event.localPath} for ${nodeLabel(event.node)}, input "${event.input}"`);
+      case 'uploaded':
+        return info(`↑ Uploaded ${event.localPath} as "${event.reference}"`);
+      case 'queued':
+        return info(event.position === 0 ? `Queued as prompt ${event.promptId}` : `Queued as prompt ${event.promptId}, position ${event.position} in line`);
+      case 'started':
+        return info(`Started after ${this.elapsed()}`);
+      case 'cached':
+        return event.nodes.length === 0 ? [] : info(`Cached, not run again: ${event.nodes.map(nodeLabel).join(', ')}`);
+      case 'executing':
+        this.lastProgressNode = undefined;
+        return info(`▸ ${capitalise(nodeLabel(event.node))}`);
+      case 'progress':
+        return this.progress(event.node, event.value, event.max);
+      case 'preview':
+        return [];
+      case 'text':
+        return [{ level: 'debug', text: `    ${nodeLabel(event.node)} says: ${event.text}` }];
+      case 'executed':
+        return [];
+      case 'succeeded':
+        return info(`Finished on the server after ${this.elapsed()}`);
+      case 'failed': {
+        const lines: LogLine[] = [
+          { level: 'error', text: `  ✖ ${capitalise(nodeLabel(event.node))} failed: ${event.exceptionType}: ${event.message.trim()}` },
+        ];
+        if (event.traceback.length > 0) lines.push({ level: 'debug', text: `    Traceback:\n${event.traceback.join('').trimEnd()}` });
+        return lines;
+      }
+      case 'interrupted':
+        return [{ level: 'warn', text: `  ■ Interrupted${event.node ? ` before ${nodeLabel(event.node)}` : ''}` }];
+      case 'connection':
+        return event.state === 'lost'
+          ? [{ level: 'warn', text: `  Connection to ComfyUI lost${event.reason ? ` (${event.reason})` : ''}; reconnecting` }]
+          : info('Connection restored; catching up with the queue and history');
+      case 'warning':
+        return [{ level: 'warn', text: `  ⚠ ${event.message}` }];
+      case 'outputSaved':
+        return info(`✔ Saved ${event.output.path}`);
+      case 'finished':
+        return this.finished(event.result);
+    }
+  }
+
+  private progress(node: NodeRef | undefined, value: number, max: number): LogLine[] {
+    const now = this.clock.now();
+    const last = value >= max;
+    const sameNode = node?.id === this.lastProgressNode;
+    if (!last && sameNode && now - this.lastProgressAtMs < this.progressIntervalMs) return [];
+    this.lastProgressAtMs = now;
+    this.lastProgressNode = node?.id;
+    const pct = max > 0 ? Math.floor((value / max) * 100) : 0;
+    return [{ level: 'info', text: `    step ${value}/${max} (${pct}%)` }];
+  }
+
+  private finished(result: RunResult): LogLine[] {
+    const took = formatDuration(result.elapsedMs);
+    const outputs = `${result.outputs.length} output${result.outputs.length === 1 ? '' : 's'}`;
+    const where = result.runDir ? ` in ${result.runDir}` : '';
+    switch (result.status) {
+      case 'success':
+        return [{ level: 'info', text: `✔ Succeeded in ${took}: ${outputs}${where}` }];
+      case 'interrupted':
+        return [{ level: 'warn', text: `■ Interrupted after ${took}; ${outputs} saved${where}` }];
+      case 'error': {
+        const lines: LogLine[] = [{ level: 'error', text: `✖ Failed after ${took}: ${result.error?.message ?? 'unknown error'}` }];
+        if (result.error?.details) lines.push({ level: 'error', text: `  ${result.error.details}` });
+        for (const line of describeNodeErrors(result.error?.nodeErrors)) lines.push({ level: 'error', text: `  ${line}` });
+        if (result.outputs.length > 0) lines.push({ level: 'info', text: `  ${outputs} saved${where}` });
+        return lines;
+      }
+    }
+  }
+
+  private elapsed(): string {
+    return formatDuration(this.clock.now() - this.startedAtMs);
+  }
+}
+
+/** One line per node error of a rejected prompt: `node 7 (EmptyImage): Value 0 smaller than min of 1 [width]`. */
+export function describeNodeErrors(nodeErrors: unknown): string[] {
+  if (typeof nodeErrors !== 'object' || nodeErrors === null || Array.isArray(nodeErrors)) return [];
+  const lines: string[] = [];
+  for (const [id, entry] of Object.entries(nodeErrors as Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }>)) {
+    for (const e of entry.errors ?? []) {
+      const details = e.details ? ` [${e.details}]` : '';
+      lines.push(`node ${id} (${entry.class_type ?? 'unknown class'}): ${e.message ?? 'invalid'}${details}`);
+    }
+  }
+  return lines;
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
