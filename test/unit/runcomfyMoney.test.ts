@@ -1,0 +1,177 @@
+import * as assert from 'node:assert/strict';
+import { CancelledError, NetworkError, NotFoundError, ServerError, TimeoutError } from '../../src/api/errors';
+import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
+import { eventually, fluxV3, startTestSimulator, testClient } from './helpers/runcomfyTestKit';
+
+const launchLarge = { workflow_version_id: fluxV3, server_type: 'large', estimated_duration: 600 } as const;
+
+describe('RunComfyClient money rules (against the simulator)', () => {
+  let sim: RunComfySimulator;
+
+  beforeEach(async () => {
+    sim = await startTestSimulator({ bootMs: 5000 });
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  const posts = () => sim.requests().filter((r) => r.route === 'launch');
+
+  describe('launch', () => {
+    it('is not duplicated when its response is lost: the machine that appeared is returned', async () => {
+      await sim.seedMachine({ server_type: 'large' });
+      sim.addFault({ action: 'dropAfterHandling', route: 'launch' });
+      const m = await testClient(sim).launch(launchLarge);
+      assert.equal(posts().length, 1, 'exactly one POST');
+      assert.equal(sim.machines().length, 2, 'the seeded machine and the launched one');
+      const created = sim.machines().find((x) => x.server_id !== m.serverId && x.server_type === 'large');
+      assert.ok(created, 'the machine launched elsewhere was not mistaken for ours');
+      assert.equal(m.status, 'Starting');
+      assert.deepEqual(
+        sim.requests().map((r) => `${r.route}${r.dropped ? ' (dropped)' : ''}`),
+        ['listMachines', 'launch (dropped)', 'listMachines'],
+      );
+    });
+
+    it('after a 5xx that created nothing, says so and does not retry', async () => {
+      sim.addFault({ action: 'error', status: 500, message: 'boom', route: 'launch' });
+      await assert.rejects(testClient(sim).launch(launchLarge), (e: unknown) => {
+        assert.ok(e instanceof ServerError);
+        assert.match(e.message, /^Launch machine failed: HTTP 500 boom\. .*No new large machine appeared in the machine list, so none was created; the launch was not retried\.$/);
+        return true;
+      });
+      assert.equal(posts().length, 1);
+      assert.equal(sim.machines().length, 0);
+    });
+
+    it('finds the machine after a slow answer that timed out (created after the client gave up)', async () => {
+      sim.addFault({ action: 'delay', delayMs: 300, route: 'launch' });
+      const m = await testClient(sim, { timeoutMs: 100, launchReconcile: { attempts: 6, intervalMs: 100 } }).launch(launchLarge);
+      assert.equal(posts().length, 1);
+      assert.equal(sim.machines().length, 1);
+      assert.equal(m.serverId, sim.machines()[0].server_id);
+    });
+
+    it('waits out a short "not visible yet" after a lost answer before concluding', async () => {
+      sim.configure({ notVisibleAfterLaunchMs: 250 });
+      sim.addFault({ action: 'dropAfterHandling', route: 'launch' });
+      const m = await testClient(sim, { launchReconcile: { attempts: 6, intervalMs: 100 } }).launch(launchLarge);
+      assert.equal(m.serverId, sim.machines()[0].server_id);
+      assert.equal(posts().length, 1);
+    });
+
+    it('says it cannot tell when two new machines of the type appeared', async () => {
+      sim.addFault({ action: 'delay', delayMs: 600, route: 'launch' });
+      const client = testClient(sim, { timeoutMs: 100, launchReconcile: { attempts: 4, intervalMs: 400 } });
+      const launching = client.launch(launchLarge);
+      // Another machine of the same type appears right after ours, before the next list.
+      await eventually(() => sim.machines().length === 1, 'the delayed launch created its machine');
+      await sim.seedMachine({ server_type: 'large', estimated_duration: 600 });
+      await assert.rejects(launching, /the answer was lost .* 2 new large machines appeared .*cannot tell which one this launch created/);
+      assert.equal(posts().length, 1);
+    });
+
+    it('reports an unknown outcome when even the list fails afterwards', async () => {
+      sim.addFault({ action: 'drop', route: 'launch' });
+      sim.addFault({ action: 'error', status: 503, skip: 1, times: 'always', route: 'listMachines' });
+      const client = testClient(sim, { retry: { maxRetries: 1 }, launchReconcile: { attempts: 2, intervalMs: 10 } });
+      await assert.rejects(client.launch(launchLarge), (e: unknown) => {
+        assert.ok(e instanceof NetworkError);
+        assert.match(e.message, /outcome is unknown: the connection was dropped, and the machine list could not be read afterwards\. A machine may be starting \(it bills once Ready\)/);
+        return true;
+      });
+      assert.deepEqual(
+        sim.requests().map((r) => `${r.route} ${r.status}`),
+        ['listMachines 200', 'launch 0', 'listMachines 503', 'listMachines 503', 'listMachines 503', 'listMachines 503'],
+      );
+    });
+
+    it('retries a launch refused with 429 (the server did nothing)', async () => {
+      sim.addFault({ action: 'rateLimit', retryAfter: '0', route: 'launch' });
+      const m = await testClient(sim).launch(launchLarge);
+      assert.deepEqual(
+        posts().map((r) => r.status),
+        [429, 200],
+      );
+      assert.equal(sim.machines().length, 1);
+      assert.equal(sim.machines()[0].server_id, m.serverId);
+    });
+
+    it('never launches when the list before it fails', async () => {
+      sim.addFault({ action: 'error', status: 500, times: 'always', route: 'listMachines' });
+      await assert.rejects(testClient(sim, { retry: { maxRetries: 1 } }).launch(launchLarge), ServerError);
+      assert.equal(posts().length, 0);
+    });
+  });
+
+  describe('stop', () => {
+    const deletes = () => sim.requests().filter((r) => r.route === 'stop');
+
+    it('is retried through 5xx until it lands, and billing stops then', async () => {
+      const seeded = await sim.seedMachine({ server_type: '2x-large' });
+      sim.addFault({ action: 'error', status: 503, times: 3, route: 'stop' });
+      const m = await testClient(sim, { retry: { maxRetries: 0 } }).stop(seeded.server_id as string);
+      assert.equal(m?.status, 'Deleting');
+      assert.deepEqual(
+        deletes().map((r) => r.status),
+        [503, 503, 503, 200],
+        'retried beyond maxRetries: a stop is retried until it lands',
+      );
+      const [bill] = sim.billing().machines;
+      assert.notEqual(bill.stopped_at, null);
+    });
+
+    it('is retried through dropped connections and timeouts', async () => {
+      const seeded = await sim.seedMachine();
+      sim.addFault({ action: 'drop', times: 2, route: 'stop' });
+      sim.addFault({ action: 'delay', delayMs: 300, route: 'stop' });
+      const m = await testClient(sim, { timeoutMs: 150 }).stop(seeded.server_id as string);
+      assert.equal(m?.status, 'Deleting');
+      await eventually(() => deletes().length === 4, 'the slow DELETE has been answered too');
+      assert.deepEqual(
+        deletes().map((r) => (r.dropped ? 'dropped' : r.status)),
+        ['dropped', 'dropped', 404, 200],
+        'the retry stopped the machine while the slow one was still pending; the slow one then found it gone',
+      );
+    });
+
+    it('counts a 404 after a lost answer as landed', async () => {
+      sim.configure({ deleteMs: 0 });
+      const seeded = await sim.seedMachine();
+      sim.addFault({ action: 'dropAfterHandling', route: 'stop' });
+      const result = await testClient(sim, { retry: { baseDelayMs: 50 } }).stop(seeded.server_id as string);
+      assert.equal(result, undefined);
+      assert.deepEqual(
+        deletes().map((r) => r.status),
+        [0, 404],
+      );
+      assert.notEqual(sim.billing().machines[0].stopped_at, null);
+    });
+
+    it('reports an unknown machine as NotFoundError at once', async () => {
+      await assert.rejects(testClient(sim).stop('no-such-machine'), NotFoundError);
+      assert.equal(deletes().length, 1);
+    });
+
+    it('keeps trying until cancelled', async () => {
+      const seeded = await sim.seedMachine();
+      sim.addFault({ action: 'error', status: 500, times: 'always', route: 'stop' });
+      const controller = new AbortController();
+      const stopping = testClient(sim).stop(seeded.server_id as string, controller.signal);
+      await eventually(() => deletes().length >= 5, 'five attempts');
+      controller.abort();
+      await assert.rejects(stopping, CancelledError);
+      const attempts = deletes().length;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(deletes().length, attempts, 'no attempt after the cancel');
+    });
+  });
+
+  it('times out every call (here a GET) and takes an AbortSignal', async () => {
+    sim.addFault({ action: 'delay', delayMs: 500, times: 'always', route: 'getMachine' });
+    await assert.rejects(testClient(sim, { timeoutMs: 50, retry: { maxRetries: 1 } }).getMachine('x'), TimeoutError);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(testClient(sim).getMachine('x', controller.signal), CancelledError);
+  });
+});
