@@ -1,0 +1,824 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ParseErrorCode } from 'jsonc-parser';
+import { type ApiPrompt } from '../api/comfyTypes';
+import { jsonc } from '../api/lazy';
+
+/**
+ * A span of the text. `offset`/`length` count UTF-16 code units from the start; lines and columns
+ * are 1-based (columns in UTF-16 code units, as VS Code counts them). The end is exclusive.
+ */
+export interface TextRange {
+  offset: number;
+  length: number;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+/**
+ * What kind of problem was found. Where ComfyUI's own validation reports the same thing, the code is
+ * ComfyUI's error `type` (`required_input_missing`, `value_not_in_list`, …), so diagnostics found
+ * locally and `node_errors` sent by a server can be matched up.
+ */
+export type WorkflowProblemCode =
+  | 'syntax_error'
+  | 'not_an_object'
+  | 'empty_workflow'
+  | 'ui_format'
+  | 'request_body'
+  | 'duplicate_node_id'
+  | 'duplicate_input'
+  | 'node_not_object'
+  | 'missing_class_type'
+  | 'missing_inputs'
+  | 'link_to_missing_node'
+  | 'bad_output_index'
+  | 'unknown_node_class'
+  | 'prompt_no_outputs'
+  | 'required_input_missing'
+  | 'bad_linked_input'
+  | 'return_type_mismatch'
+  | 'invalid_input_type'
+  | 'value_smaller_than_min'
+  | 'value_bigger_than_max'
+  | 'value_not_in_list'
+  | 'custom_validation_failed'
+  | 'literal_for_link_input';
+
+/** One finding, ready to become an editor diagnostic or a CLI message. */
+export interface WorkflowProblem {
+  severity: 'error' | 'warning';
+  /** Says what is wrong, where, and what to do. */
+  message: string;
+  range: TextRange;
+  nodeId?: string;
+  inputName?: string;
+  code: WorkflowProblemCode;
+}
+
+/** A link written in an input: `[nodeId, outputIndex]`. */
+export interface WorkflowLink {
+  nodeId: string;
+  outputIndex: number;
+}
+
+/** One input of a node, with where its value is written. */
+export interface WorkflowInput {
+  name: string;
+  valueRange: TextRange;
+  /** Set when the value is a well-formed link (`["<id>", <integer ≥ 0>]`), whether or not the target exists. */
+  link?: WorkflowLink;
+}
+
+/** One node of an API-format workflow, with where its parts are written. */
+export interface WorkflowNode {
+  id: string;
+  /** Absent when the node has no string `class_type` (a problem says so). */
+  classType?: string;
+  /** `_meta.title`, when the export carried one. */
+  title?: string;
+  /** The node id key, quotes included. */
+  keyRange: TextRange;
+  /** The whole node value (`{ … }`). */
+  range: TextRange;
+  classTypeRange?: TextRange;
+  /** The `"inputs"` key, quotes included. */
+  inputsKeyRange?: TextRange;
+  /** In the order written. */
+  inputs: WorkflowInput[];
+}
+
+/** An input that names a file next to the workflow: upload it, then put the server's name in its place. */
+export interface LocalFileInput {
+  nodeId: string;
+  classType: string;
+  inputName: string;
+  /** The value as written in the workflow. */
+  value: string;
+  /** The file it names, resolved against the workflow's folder. */
+  absPath: string;
+  valueRange: TextRange;
+  /** `uploadInput`: an input known to take an uploaded file (LoadImage `image`, …); `mediaPath`: any other input whose value is a media file that exists. */
+  reason: 'uploadInput' | 'mediaPath';
+}
+
+/** The outcome of {@link analyzeWorkflow}. Plain data: safe to serialise or post to another process. */
+export interface WorkflowAnalysis {
+  /** `api`: a prompt (maybe with problems); `ui`: the editor's save format; `other`: JSON of another shape; `invalid`: not JSON. */
+  format: 'api' | 'ui' | 'other' | 'invalid';
+  /** A JSON object whose values are all objects with a string `class_type` (and at least one). */
+  isApiFormat: boolean;
+  /** The parsed document; undefined when it is not valid JSON. */
+  document: unknown;
+  /** The same document typed as a prompt, set only when it has no `error` problems: this is what may be queued. */
+  prompt?: ApiPrompt;
+  /** In the order written. Empty unless `format` is `api`. */
+  nodes: WorkflowNode[];
+  localFiles: LocalFileInput[];
+  problems: WorkflowProblem[];
+}
+
+/** What {@link analyzeWorkflow} needs to know about where the workflow lives. */
+export interface AnalyzeOptions {
+  /** The workflow file's folder. Without it, no local file inputs are looked for. */
+  fileDir?: string;
+  /** Whether a file exists at an absolute path; defaults to a `stat` of the local filesystem. */
+  exists?: (absPath: string) => boolean;
+}
+
+/** Inputs that take a file the server must have (the editor offers an upload button for them). */
+const UPLOAD_INPUTS: Readonly<Record<string, readonly string[]>> = {
+  LoadImage: ['image'],
+  LoadImageMask: ['image'],
+  LoadVideo: ['file', 'video'],
+  LoadAudio: ['audio'],
+  Load3D: ['model_file'],
+  Load3DAnimation: ['model_file'],
+  VHS_LoadVideo: ['video'],
+  VHS_LoadVideoFFmpeg: ['video'],
+  VHS_LoadAudioUpload: ['audio'],
+};
+
+const MEDIA_EXTENSIONS = new Set([
+  'png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'avif', 'heic', 'heif', 'exr', 'hdr',
+  'mp4', 'webm', 'mov', 'mkv', 'avi', 'm4v',
+  'wav', 'mp3', 'flac', 'ogg', 'm4a', 'aac', 'opus',
+  'glb', 'gltf', 'obj', 'fbx', 'stl', 'ply',
+]);
+
+/** Inputs that name something the server writes, never a file to upload, whatever they look like. */
+const OUTPUT_NAME_INPUTS = new Set(['filename_prefix']);
+
+/** LoadImage accepts `name.png [output]`: a file already on the server, in another folder. */
+const ANNOTATED_NAME = /\s\[(input|output|temp)\]$/;
+
+const EXPORT_HINT =
+  'In ComfyUI choose Workflow → Export (API) (older interfaces: enable "Dev mode options" in the settings, then use "Save (API Format)") and open the exported file instead.';
+
+/**
+ * Analyses the text of a workflow file: syntax, format, node structure, links, local file inputs
+ * and where each node and input is written.
+ *
+ * `JSON.parse` makes the values, and one pass of a scanner that may assume valid JSON finds the
+ * positions; `jsonc-parser` is only used to explain syntax errors. That split keeps a 5 MB
+ * workflow within a small multiple of `JSON.parse` (jsonc-parser's own scanner alone takes 5× to
+ * 16× as long as `JSON.parse`).
+ */
+export function analyzeWorkflow(text: string, options: AnalyzeOptions = {}): WorkflowAnalysis {
+  // A byte order mark is not JSON, but editors on Windows write one; a space keeps every offset.
+  const source = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;
+  let document: unknown;
+  try {
+    document = JSON.parse(source);
+  } catch (e) {
+    return {
+      format: 'invalid',
+      isApiFormat: false,
+      document: undefined,
+      nodes: [],
+      localFiles: [],
+      problems: syntaxProblems(source, e),
+    };
+  }
+  return new Analyzer(source, document, options).run();
+}
+
+/**
+ * A cheap guess, for deciding whether to offer "Run" on a JSON file not named `workflow_api.json`:
+ * the text starts like an object of objects and mentions `class_type`. Confirm with {@link analyzeWorkflow}.
+ */
+export function looksLikeApiWorkflow(text: string): boolean {
+  return /^\uFEFF?\s*\{\s*"(?:[^"\\]|\\.)*"\s*:\s*\{/.test(text.slice(0, 4096)) && text.includes('"class_type"');
+}
+
+/** True when `value` is a JSON object whose values are all objects with a string `class_type` (and there is at least one). */
+export function isApiFormat(value: unknown): value is ApiPrompt {
+  if (!isPlainObject(value)) return false;
+  let count = 0;
+  for (const key in value) {
+    const node = value[key];
+    if (!isPlainObject(node) || typeof node.class_type !== 'string') return false;
+    count++;
+  }
+  return count > 0;
+}
+
+/** Describes a node for messages: `Node 7 (KSampler)`, or `Node 7` when its class is unknown. */
+export function nodeLabel(nodeId: string, classType?: string): string {
+  return classType ? `Node ${nodeId} (${classType})` : `Node ${nodeId}`;
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isPlainObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describeJsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/** Line starts, found once, for the error paths (syntax errors, a document that is not an object). */
+class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+      if (c === 13 || c === 10) this.starts.push(i + 1);
+    }
+  }
+
+  range(offset: number, length: number): TextRange {
+    const [line, column] = this.position(offset);
+    const [endLine, endColumn] = this.position(offset + length);
+    return { offset, length, line, column, endLine, endColumn };
+  }
+
+  private position(offset: number): [line: number, column: number] {
+    const s = this.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return [lo + 1, offset - s[lo] + 1];
+  }
+}
+
+/** Readable messages for jsonc-parser's error names. */
+const SYNTAX_MESSAGES: Readonly<Record<string, string>> = {
+  InvalidSymbol: 'Unexpected character',
+  InvalidNumberFormat: 'Invalid number',
+  PropertyNameExpected: 'Expected a property name in double quotes',
+  ValueExpected: 'Expected a value',
+  ColonExpected: 'Expected a colon',
+  CommaExpected: 'Expected comma',
+  CloseBraceExpected: 'Expected a closing brace "}"',
+  CloseBracketExpected: 'Expected a closing bracket "]"',
+  EndOfFileExpected: 'Expected end of file (there is text after the JSON value)',
+  InvalidCommentToken: 'Comments are not allowed in JSON',
+  UnexpectedEndOfComment: 'Unterminated comment',
+  UnexpectedEndOfString: 'Unterminated string',
+  UnexpectedEndOfNumber: 'Unterminated number',
+  InvalidUnicode: 'Invalid unicode escape',
+  InvalidEscapeCharacter: 'Invalid escape character in string',
+  InvalidCharacter: 'Invalid character in string (control characters such as line breaks must be escaped)',
+};
+
+/** At most this many syntax errors are reported: after the first few, the rest are usually echoes of it. */
+const MAX_SYNTAX_ERRORS = 20;
+
+function syntaxProblems(text: string, parseError: unknown): WorkflowProblem[] {
+  const j = jsonc();
+  const lines = new LineIndex(text);
+  const problems: WorkflowProblem[] = [];
+  const errors: { code: ParseErrorCode; offset: number; length: number }[] = [];
+  j.visit(
+    text,
+    { onError: (code, offset, length) => errors.push({ code, offset, length }) },
+    { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+  );
+  for (const { code, offset, length } of errors.slice(0, MAX_SYNTAX_ERRORS)) {
+    const range = lines.range(offset, length);
+    const what = SYNTAX_MESSAGES[j.printParseErrorCode(code)] ?? 'Invalid JSON';
+    problems.push({
+      severity: 'error',
+      code: 'syntax_error',
+      range,
+      message: `${what} at line ${range.line}, column ${range.column}. Fix the JSON before running the workflow.`,
+    });
+  }
+  if (problems.length === 0) {
+    // Only JSON.parse objected (jsonc-parser is more lenient about a few things, such as lone surrogates).
+    const detail = parseError instanceof Error ? parseError.message : String(parseError);
+    problems.push({
+      severity: 'error',
+      code: 'syntax_error',
+      range: lines.range(0, 0),
+      message: `The file is not valid JSON: ${detail}. Fix the JSON before running the workflow.`,
+    });
+  }
+  return problems;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COLON = 58;
+const COMMA = 44;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+
+// A span in the scanner's arrays: six numbers, all 0-based.
+const S_OFFSET = 0;
+const S_LINE = 1;
+const S_COLUMN = 2;
+const S_END = 3;
+const S_END_LINE = 4;
+const S_END_COLUMN = 5;
+const SPAN = 6;
+// A node record: the spans of its key, its value, its class_type value and its "inputs" key, then
+// where its input records are. A span that is absent has offset -1.
+const N_KEY = 0;
+const N_VALUE = SPAN;
+const N_CLASS = 2 * SPAN;
+const N_INPUTS_KEY = 3 * SPAN;
+const N_INPUTS_FIRST = 4 * SPAN;
+/** Number of input records, or -1 when `inputs` is absent or not an object. */
+const N_INPUTS_COUNT = 4 * SPAN + 1;
+const N_STRIDE = 4 * SPAN + 2;
+// An input record: the spans of its key and of its value.
+const I_KEY = 0;
+const I_VALUE = SPAN;
+const I_STRIDE = 2 * SPAN;
+
+/**
+ * Finds where the nodes, their `class_type`, `inputs` and input values are written, with their
+ * lines and columns, in one pass over text that `JSON.parse` has accepted. Valid JSON lets it skip
+ * string bodies with `indexOf` and trust the grammar, and keeps line breaks out of strings, so
+ * lines are counted while skipping whitespace. Results go to flat typed arrays rather than
+ * objects: a large workflow has hundreds of thousands of them, and objects that live until the
+ * end of the pass make the garbage collector the slowest part.
+ */
+class SpanScanner {
+  nodes = new Int32Array(N_STRIDE * 256);
+  nodeCount = 0;
+  inputs = new Int32Array(I_STRIDE * 2048);
+  inputCount = 0;
+  /** The top-level object's span (offset -1 when the document is not an object). */
+  readonly whole = new Int32Array(SPAN).fill(-1);
+  private line = 0;
+  private lineStart = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** Scans the top-level object; does nothing when the text holds another kind of value. */
+  scan(): this {
+    const start = this.skipWs(0);
+    if (this.text.charCodeAt(start) === OPEN_BRACE) {
+      this.markStart(this.whole, 0, start);
+      this.markEnd(this.whole, 0, this.scanTopLevel(start));
+    }
+    return this;
+  }
+
+  /** The string a key record's span points at (keys are usually free of escapes, so a slice). */
+  key(a: Int32Array, at: number): string {
+    const start = a[at + S_OFFSET];
+    const end = a[at + S_END];
+    const raw = this.text.slice(start + 1, end - 1);
+    return raw.includes('\\') ? (JSON.parse(this.text.slice(start, end)) as string) : raw;
+  }
+
+  private markStart(a: Int32Array, at: number, offset: number): void {
+    a[at + S_OFFSET] = offset;
+    a[at + S_LINE] = this.line;
+    a[at + S_COLUMN] = offset - this.lineStart;
+  }
+
+  private markEnd(a: Int32Array, at: number, offset: number): void {
+    a[at + S_END] = offset;
+    a[at + S_END_LINE] = this.line;
+    a[at + S_END_COLUMN] = offset - this.lineStart;
+  }
+
+  /** Returns the offset after the top-level object. */
+  private scanTopLevel(start: number): number {
+    const t = this.text;
+    let i = this.skipWs(start + 1);
+    if (t.charCodeAt(i) === CLOSE_BRACE) return i + 1;
+    for (;;) {
+      if ((this.nodeCount + 1) * N_STRIDE > this.nodes.length) this.nodes = grow(this.nodes);
+      const r = this.nodeCount++ * N_STRIDE;
+      const n = this.nodes;
+      n[r + N_CLASS] = -1;
+      n[r + N_INPUTS_KEY] = -1;
+      n[r + N_INPUTS_COUNT] = -1;
+      this.markStart(n, r + N_KEY, i);
+      i = this.stringEnd(i);
+      this.markEnd(n, r + N_KEY, i);
+      i = this.skipWs(this.skipWs(i) + 1);
+      this.markStart(n, r + N_VALUE, i);
+      i = t.charCodeAt(i) === OPEN_BRACE ? this.scanNode(i, r) : this.valueEnd(i);
+      // scanNode may have grown the arrays: index them afresh.
+      this.markEnd(this.nodes, r + N_VALUE, i);
+      i = this.skipWs(i);
+      if (t.charCodeAt(i) !== COMMA) return i + 1;
+      i = this.skipWs(i + 1);
+    }
+  }
+
+  /** Scans the node object at `start` (record at `r`); returns the offset after it. */
+  private scanNode(start: number, r: number): number {
+    const t = this.text;
+    let i = this.skipWs(start + 1);
+    if (t.charCodeAt(i) === CLOSE_BRACE) return i + 1;
+    for (;;) {
+      const keyStart = i;
+      const keyEnd = this.stringEnd(i);
+      // Keys never span lines: the line here is the key's, whatever whitespace follows.
+      const keyLine = this.line;
+      const keyLineStart = this.lineStart;
+      i = this.skipWs(this.skipWs(keyEnd) + 1);
+      if (isKey(t, keyStart, keyEnd, 'class_type')) {
+        this.markStart(this.nodes, r + N_CLASS, i);
+        i = this.valueEnd(i);
+        this.markEnd(this.nodes, r + N_CLASS, i);
+      } else if (isKey(t, keyStart, keyEnd, 'inputs')) {
+        this.setSpan(this.nodes, r + N_INPUTS_KEY, keyStart, keyEnd, keyLine, keyLineStart);
+        if (t.charCodeAt(i) === OPEN_BRACE) {
+          const first = this.inputCount;
+          i = this.scanInputs(i);
+          this.nodes[r + N_INPUTS_FIRST] = first;
+          this.nodes[r + N_INPUTS_COUNT] = this.inputCount - first;
+        } else {
+          i = this.valueEnd(i);
+          this.nodes[r + N_INPUTS_COUNT] = -1;
+        }
+      } else {
+        i = this.valueEnd(i);
+      }
+      i = this.skipWs(i);
+      if (t.charCodeAt(i) !== COMMA) return i + 1;
+      i = this.skipWs(i + 1);
+    }
+  }
+
+  private scanInputs(start: number): number {
+    const t = this.text;
+    let i = this.skipWs(start + 1);
+    if (t.charCodeAt(i) === CLOSE_BRACE) return i + 1;
+    for (;;) {
+      if ((this.inputCount + 1) * I_STRIDE > this.inputs.length) this.inputs = grow(this.inputs);
+      const r = this.inputCount++ * I_STRIDE;
+      const a = this.inputs;
+      this.markStart(a, r + I_KEY, i);
+      i = this.stringEnd(i);
+      this.markEnd(a, r + I_KEY, i);
+      i = this.skipWs(this.skipWs(i) + 1);
+      this.markStart(a, r + I_VALUE, i);
+      i = this.valueEnd(i);
+      this.markEnd(a, r + I_VALUE, i);
+      i = this.skipWs(i);
+      if (t.charCodeAt(i) !== COMMA) return i + 1;
+      i = this.skipWs(i + 1);
+    }
+  }
+
+  private setSpan(a: Int32Array, at: number, start: number, end: number, line: number, lineStart: number): void {
+    a[at + S_OFFSET] = start;
+    a[at + S_LINE] = line;
+    a[at + S_COLUMN] = start - lineStart;
+    a[at + S_END] = end;
+    a[at + S_END_LINE] = line;
+    a[at + S_END_COLUMN] = end - lineStart;
+  }
+
+  /** Skips whitespace from `i`, counting line breaks; returns the offset of the next token. */
+  private skipWs(i: number): number {
+    const t = this.text;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === SPACE || c === TAB) {
+        i++;
+      } else if (c === LF) {
+        this.line++;
+        this.lineStart = ++i;
+      } else if (c === CR) {
+        if (t.charCodeAt(++i) === LF) i++;
+        this.line++;
+        this.lineStart = i;
+      } else {
+        return i;
+      }
+    }
+  }
+
+  /** The offset after the closing quote of the string starting at `start`. */
+  private stringEnd(start: number): number {
+    const t = this.text;
+    let from = start + 1;
+    for (;;) {
+      const q = t.indexOf('"', from);
+      let k = q - 1;
+      while (t.charCodeAt(k) === BACKSLASH) k--;
+      if ((q - 1 - k) % 2 === 0) return q + 1;
+      from = q + 1;
+    }
+  }
+
+  /** The offset after the value starting at `start`, counting the line breaks inside it. */
+  private valueEnd(start: number): number {
+    const t = this.text;
+    const c = t.charCodeAt(start);
+    if (c === QUOTE) return this.stringEnd(start);
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      let depth = 0;
+      let i = start;
+      for (;;) {
+        const ch = t.charCodeAt(i);
+        if (ch === QUOTE) {
+          i = this.stringEnd(i);
+        } else if (ch === LF || ch === CR || ch === SPACE || ch === TAB) {
+          i = this.skipWs(i);
+        } else {
+          if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
+          else if ((ch === CLOSE_BRACE || ch === CLOSE_BRACKET) && --depth === 0) return i + 1;
+          i++;
+        }
+      }
+    }
+    let i = start + 1;
+    for (;;) {
+      const ch = t.charCodeAt(i);
+      // Literals (numbers, true, false, null) end at a delimiter, whitespace or the end of the text (NaN).
+      if (ch === COMMA || ch === CLOSE_BRACE || ch === CLOSE_BRACKET || ch === COLON || ch === SPACE || ch === LF || ch === CR || ch === TAB || ch !== ch) {
+        return i;
+      }
+      i++;
+    }
+  }
+}
+
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** The range of a span in the scanner's arrays. */
+function spanRange(a: Int32Array, at: number): TextRange {
+  const offset = a[at + S_OFFSET];
+  return {
+    offset,
+    length: a[at + S_END] - offset,
+    line: a[at + S_LINE] + 1,
+    column: a[at + S_COLUMN] + 1,
+    endLine: a[at + S_END_LINE] + 1,
+    endColumn: a[at + S_END_COLUMN] + 1,
+  };
+}
+
+/** Whether the key string at [start, end) is `"name"`, without making a string of it. */
+function isKey(text: string, start: number, end: number, name: string): boolean {
+  const length = name.length;
+  if (end - start !== length + 2) return false;
+  // A loop beats startsWith here: names are short, and this runs for every input of a large file.
+  for (let k = 0; k < length; k++) if (text.charCodeAt(start + 1 + k) !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+class Analyzer {
+  private readonly problems: WorkflowProblem[] = [];
+  private readonly nodes: WorkflowNode[] = [];
+  private readonly localFiles: LocalFileInput[] = [];
+  private readonly exists: (absPath: string) => boolean;
+  /** Node id → index of the record that counts (the last, if an id is repeated). */
+  private readonly lastRecord = new Map<string, number>();
+  /** Nodes that are objects with a string `class_type`: when that is all of them, the file is in API format. */
+  private wellFormedNodes = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly document: unknown,
+    private readonly options: AnalyzeOptions,
+  ) {
+    this.exists = options.exists ?? fileExists;
+  }
+
+  run(): WorkflowAnalysis {
+    const doc = this.document;
+    if (!isPlainObject(doc)) {
+      const whole = new LineIndex(this.text).range(0, this.text.length);
+      this.error('not_an_object', whole, `The workflow must be a JSON object of nodes ({"1": {"class_type": …, "inputs": {…}}, …}), but this file holds ${describeJsonType(doc)}. ${EXPORT_HINT}`);
+      return this.result('other');
+    }
+    const scan = new SpanScanner(this.text).scan();
+    const whole = spanRange(scan.whole, 0);
+    const n = scan.nodes;
+    const ids: string[] = [];
+    for (let k = 0; k < scan.nodeCount; k++) {
+      const id = scan.key(n, k * N_STRIDE + N_KEY);
+      ids.push(id);
+      this.lastRecord.set(id, k);
+    }
+    const keyRange = (key: string) => {
+      const k = this.lastRecord.get(key);
+      return k === undefined ? whole : spanRange(n, k * N_STRIDE + N_KEY);
+    };
+
+    if (Array.isArray(doc.nodes) && Array.isArray(doc.links)) {
+      this.error('ui_format', keyRange('nodes'), `This is a ComfyUI editor workflow (it has "nodes" and "links"), not the API format a server can queue. ${EXPORT_HINT}`);
+      return this.result('ui');
+    }
+    if (isApiFormat(doc.prompt)) {
+      this.error('request_body', keyRange('prompt'), 'This looks like a POST /prompt request body: the workflow is under "prompt". Save the value of "prompt" on its own as the workflow file.');
+      return this.result('other');
+    }
+    if (ids.length === 0) {
+      this.error('empty_workflow', whole, 'The workflow has no nodes. Export a workflow in API format from ComfyUI (Workflow → Export (API)).');
+      return this.result('api');
+    }
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      const r = k * N_STRIDE;
+      if (this.lastRecord.get(id) !== k) {
+        this.warning('duplicate_node_id', spanRange(n, r + N_KEY), `Node id "${id}" is written more than once; only the last one is used. Give each node its own id or remove the extra one.`, id);
+      } else {
+        this.analyzeNode(scan, r, id, doc[id]);
+      }
+    }
+    return this.result('api');
+  }
+
+  private analyzeNode(scan: SpanScanner, r: number, id: string, value: unknown): void {
+    const n = scan.nodes;
+    const keyRange = spanRange(n, r + N_KEY);
+    const node: WorkflowNode = { id, keyRange, range: spanRange(n, r + N_VALUE), inputs: [] };
+    this.nodes.push(node);
+    if (!isPlainObject(value)) {
+      this.error('node_not_object', keyRange, `Node ${id} must be an object with "class_type" and "inputs", but it is ${describeJsonType(value)}. Is this an API-format workflow? ${EXPORT_HINT}`, id);
+      return;
+    }
+    const classType = value.class_type;
+    if (typeof classType === 'string') this.wellFormedNodes++;
+    if (n[r + N_CLASS] >= 0) node.classTypeRange = spanRange(n, r + N_CLASS);
+    if (typeof classType === 'string' && classType.length > 0) {
+      node.classType = classType;
+    } else if (classType === undefined) {
+      this.error('missing_class_type', keyRange, `Node ${id} has no "class_type". Add the node's class name (for example "class_type": "KSampler"): ComfyUI refuses a prompt with a node missing it.`, id);
+    } else {
+      this.error('missing_class_type', node.classTypeRange ?? keyRange, `Node ${id}: "class_type" must be a non-empty string naming the node class (for example "KSampler"), but it is ${classType === '' ? 'empty' : describeJsonType(classType)}.`, id);
+    }
+    const meta = value._meta;
+    if (isPlainObject(meta) && typeof meta.title === 'string') node.title = meta.title;
+
+    const label = nodeLabel(id, node.classType);
+    const inputs = value.inputs;
+    if (n[r + N_INPUTS_KEY] >= 0) node.inputsKeyRange = spanRange(n, r + N_INPUTS_KEY);
+    if (inputs === undefined) {
+      this.error('missing_inputs', keyRange, `${label} has no "inputs". Add "inputs": {} (with the node's inputs, if it has any).`, id);
+      return;
+    }
+    const count = n[r + N_INPUTS_COUNT];
+    if (!isPlainObject(inputs) || count < 0) {
+      this.error('missing_inputs', node.inputsKeyRange ?? keyRange, `${label}: "inputs" must be an object of input name → value, but it is ${describeJsonType(inputs)}.`, id);
+      return;
+    }
+    const a = scan.inputs;
+    const first = n[r + N_INPUTS_FIRST];
+    const keys = Object.keys(inputs);
+    const names = this.inputNames(scan, first, count, keys);
+    // JSON.parse keeps the last of repeated keys; so do the ranges, and the earlier ones get a warning.
+    let lastOf: Map<string, number> | undefined;
+    if (keys.length !== count) {
+      lastOf = new Map();
+      names.forEach((name, j) => lastOf!.set(name, j));
+    }
+    for (let j = 0; j < count; j++) {
+      const name = names[j];
+      const q = (first + j) * I_STRIDE;
+      if (lastOf && lastOf.get(name) !== j) {
+        this.warning('duplicate_input', spanRange(a, q + I_KEY), `${label}: input "${name}" is written more than once; only the last value is used. Remove the extra one.`, id, name);
+        continue;
+      }
+      const input: WorkflowInput = { name, valueRange: spanRange(a, q + I_VALUE) };
+      node.inputs.push(input);
+      const v = inputs[name];
+      if (Array.isArray(v)) this.analyzeLinkShape(label, id, input, v);
+      else if (typeof v === 'string' && node.classType) this.considerLocalFile(node.classType, id, input, v);
+    }
+  }
+
+  /**
+   * The names of the input records, in document order. Usually these are exactly the parsed
+   * object's own keys in the same order, and taking those strings (already interned by JSON.parse)
+   * instead of slicing new ones makes the later lookups cheap; integer-like names (which objects
+   * order numerically), escapes and repeated keys take the slow path.
+   */
+  private inputNames(scan: SpanScanner, first: number, count: number, keys: string[]): string[] {
+    const a = scan.inputs;
+    const t = this.text;
+    if (keys.length === count) {
+      let j = 0;
+      for (; j < count; j++) {
+        const q = (first + j) * I_STRIDE + I_KEY;
+        if (!isKey(t, a[q + S_OFFSET], a[q + S_END], keys[j])) break;
+      }
+      if (j === count) return keys;
+    }
+    const names: string[] = [];
+    for (let j = 0; j < count; j++) names.push(scan.key(a, (first + j) * I_STRIDE + I_KEY));
+    return names;
+  }
+
+  /** Records a well-formed link, or flags a two-element list that is clearly meant as one but is malformed. */
+  private analyzeLinkShape(label: string, nodeId: string, input: WorkflowInput, v: unknown[]): void {
+    if (v.length !== 2) return;
+    const target = v[0];
+    const index = v[1];
+    if (typeof target === 'number' && typeof index === 'number') {
+      this.error('bad_linked_input', input.valueRange, `${label}, input "${input.name}": a link's node id must be a string: write ["${target}", ${index}] instead of [${target}, ${index}].`, nodeId, input.name);
+      return;
+    }
+    if (typeof target !== 'string' || typeof index !== 'number') return;
+    if (!Number.isInteger(index) || index < 0) {
+      this.error('bad_output_index', input.valueRange, `${label}, input "${input.name}": output index ${index} of the link to node ${target} must be a whole number ≥ 0 (0 is the first output).`, nodeId, input.name);
+      return;
+    }
+    input.link = { nodeId: target, outputIndex: index };
+    if (!this.lastRecord.has(target)) {
+      this.error('link_to_missing_node', input.valueRange, `${label}, input "${input.name}": links to node ${target}, which is not in this workflow. Link it to an existing node or re-export the workflow.`, nodeId, input.name);
+    }
+  }
+
+  private considerLocalFile(classType: string, nodeId: string, input: WorkflowInput, value: string): void {
+    const fileDir = this.options.fileDir;
+    if (!fileDir || value.length === 0 || value.length > 1024) return;
+    const known = UPLOAD_INPUTS[classType]?.includes(input.name) ?? false;
+    if (!known && (OUTPUT_NAME_INPUTS.has(input.name) || !hasMediaExtension(value))) return;
+    if (ANNOTATED_NAME.test(value) || !isRelativeFilePath(value)) return;
+    const absPath = path.resolve(fileDir, value.replace(/\\/g, '/'));
+    if (!this.exists(absPath)) return;
+    this.localFiles.push({
+      nodeId,
+      classType,
+      inputName: input.name,
+      value,
+      absPath,
+      valueRange: input.valueRange,
+      reason: known ? 'uploadInput' : 'mediaPath',
+    });
+  }
+
+  private result(format: WorkflowAnalysis['format']): WorkflowAnalysis {
+    const hasErrors = this.problems.some((p) => p.severity === 'error');
+    const analysis: WorkflowAnalysis = {
+      format,
+      isApiFormat: format === 'api' && this.nodes.length > 0 && this.wellFormedNodes === this.nodes.length,
+      document: this.document,
+      nodes: this.nodes,
+      localFiles: this.localFiles,
+      problems: this.problems,
+    };
+    if (analysis.isApiFormat && !hasErrors) analysis.prompt = this.document as ApiPrompt;
+    return analysis;
+  }
+
+  private error(code: WorkflowProblemCode, range: TextRange, message: string, nodeId?: string, inputName?: string): void {
+    this.problems.push(problem('error', code, range, message, nodeId, inputName));
+  }
+
+  private warning(code: WorkflowProblemCode, range: TextRange, message: string, nodeId?: string, inputName?: string): void {
+    this.problems.push(problem('warning', code, range, message, nodeId, inputName));
+  }
+}
+
+/** Builds a problem, leaving out absent optional fields so results compare and serialise cleanly. */
+export function problem(
+  severity: WorkflowProblem['severity'],
+  code: WorkflowProblemCode,
+  range: TextRange,
+  message: string,
+  nodeId?: string,
+  inputName?: string,
+): WorkflowProblem {
+  const p: WorkflowProblem = { severity, message, range, code };
+  if (nodeId !== undefined) p.nodeId = nodeId;
+  if (inputName !== undefined) p.inputName = inputName;
+  return p;
+}
+
+function hasMediaExtension(value: string): boolean {
+  const dot = value.lastIndexOf('.');
+  return dot > 0 && value.length - dot <= 6 && MEDIA_EXTENSIONS.has(value.slice(dot + 1).toLowerCase());
+}
+
+/** Relative, on one line, no URL scheme and no drive letter: something a user would write for a file beside the workflow. */
+function isRelativeFilePath(value: string): boolean {
+  if (/\p{Cc}/u.test(value) || value.includes('://')) return false;
+  if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value)) return false;
+  return true;
+}
+
+function fileExists(absPath: string): boolean {
+  try {
+    return fs.statSync(absPath, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
+}
