@@ -40,18 +40,22 @@ export const globalOptions: OptionsConfig = {
 };
 
 export function helpText(commands: readonly CliCommand[]): string {
-  const width = Math.max(...commands.map((c) => c.usage.length), 10);
+  const width = Math.min(Math.max(...commands.map((c) => c.usage.length), 10), 40);
+  // A usage too long for the column gets its summary on the next line, so the table stays narrow.
+  const entry = (usage: string, summary: string) =>
+    usage.length > width ? `  ${usage}\n  ${''.padEnd(width)}  ${summary}` : `  ${usage.padEnd(width)}  ${summary}`;
   return [
     'runcomfy: run ComfyUI workflows on RunComfy machines from a shell.',
     '',
     'Usage: runcomfy <command> [options]',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
-    `  ${'help'.padEnd(width)}  Show this help.`,
+    ...commands.map((c) => entry(c.usage, c.summary)),
+    entry('help', 'Show this help.'),
     '',
     'Global options: --json (JSON on stdout), --api-url URL, --user-id ID',
-    'Environment: RUNCOMFY_TOKEN (required; never a flag), RUNCOMFY_USER_ID, RUNCOMFY_API_URL (default https://api.runcomfy.net)',
+    'Environment: RUNCOMFY_TOKEN (required; never a flag), RUNCOMFY_USER_ID, RUNCOMFY_API_URL (default https://api.runcomfy.net),',
+    '             RUNCOMFY_POLL_INTERVAL (seconds between status checks of --wait; default 3)',
     'Exit codes: 0 ok, 1 other, 2 usage, 3 auth, 4 not found, 5 rate limited or timed out, 6 server or network,',
     '            7 workflow rejected, 8 execution error, 9 interrupted',
     '',
@@ -93,7 +97,14 @@ export async function runCli(
       signal,
       progress: (line) => safeIo.stderr(`${line}\n`),
     };
-    return await command.run(ctx, positionals.slice(1), values);
+    // Timers below the CLI are unref'd (they must never hold the extension host open), so a command
+    // that is only waiting (polling, backing off) would let Node exit with exit code 0 mid-command.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      return await command.run(ctx, positionals.slice(1), values);
+    } finally {
+      clearInterval(keepAlive);
+    }
   } catch (e) {
     safeIo.stderr(`runcomfy: ${e instanceof Error ? e.message : String(e)}\n`);
     return exitCodeFor(e);

@@ -1,7 +1,8 @@
 import { runCli, type CliCommand } from './cli';
+import { machineCommands } from './machineCommands';
 
 /** Every command, in the order `runcomfy help` lists them. */
-const commands: CliCommand[] = [];
+const commands: CliCommand[] = [...machineCommands];
 
 void runCli(process.argv.slice(2), commands).then((code) => {
   process.exitCode = code;

@@ -1,0 +1,38 @@
+/** Human-readable output helpers for CLI commands: tables, aligned fields, JSON, times. */
+
+/** A table column. Numbers and amounts read better right-aligned. */
+export interface Column {
+  readonly header: string;
+  readonly align?: 'left' | 'right';
+}
+
+/** A plain-text table with a header row, columns padded to their widest cell, two spaces apart. */
+export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    columns
+      .map((c, i) => {
+        const cell = cells[i] ?? '';
+        return c.align === 'right' ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** `Label:  value` lines with the values aligned. */
+export function formatFields(fields: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...fields.map(([label]) => label.length)) + 1;
+  return fields.map(([label, value]) => `${`${label}:`.padEnd(width)}  ${value}`).join('\n') + '\n';
+}
+
+/** Pretty JSON with a final newline, for `--json`. */
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** Epoch milliseconds as `2025-08-21 13:02:47 UTC` (UTC, so output does not depend on the machine it runs on). */
+export function formatUtcTime(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  return `${new Date(Math.floor(ms)).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
