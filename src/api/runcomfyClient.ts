@@ -241,7 +241,7 @@ export class RunComfyClient {
       if (pick.length === 1) return pick[0];
       if (appeared.length > 1) {
         throw new ServerError(
-          `Launch machine: the answer was lost (${describe(cause)}) and ${appeared.length} new ${request.server_type} machines appeared (${appeared
+          `Launch machine: the answer was lost (${reasonOf(cause)}) and ${appeared.length} new ${request.server_type} machines appeared (${appeared
             .map((m) => m.serverId)
             .join(', ')}); cannot tell which one this launch created. Check your machines and stop the ones you do not need.`,
           { cause },
@@ -251,7 +251,7 @@ export class RunComfyClient {
     if (!listed) {
       return rethrowAs(
         cause,
-        `Launch machine: the outcome is unknown: ${describe(cause)}, and the machine list could not be read afterwards. ` +
+        `Launch machine: the outcome is unknown: ${reasonOf(cause)}, and the machine list could not be read afterwards. ` +
           'A machine may be starting (it bills once Ready): check your machines before launching again.',
       );
     }
@@ -474,7 +474,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function describe(e: ApiError): string {
+function reasonOf(e: ApiError): string {
   return e.message.replace(/^[^:]*failed: /, '').replace(/\.$/, '');
 }
 

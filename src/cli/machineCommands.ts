@@ -224,11 +224,17 @@ function machineFields(m: Machine, now: number): string {
     ['ComfyUI', m.mainServiceUrl ? maskUrl(m.mainServiceUrl) : '-'],
     ['Duration', m.estimatedDurationS === undefined ? '-' : `${m.estimatedDurationS} s (${formatDuration(m.estimatedDurationS * 1000)}) from Ready`],
     ['Ready since', formatUtcTime(m.serviceReadyAtMs)],
-    ['Stops at', m.estimatedStoppingAtMs === undefined ? '-' : `${formatUtcTime(m.estimatedStoppingAtMs)} (in ${formatDuration(f.timeLeftMs ?? 0)})`],
+    ['Stops at', stopsAt(m, f.timeLeftMs)],
     ['Cost so far', `${formatCostEstimate(f.costSoFar)} (estimate${rate})`],
     ['Max cost', `${formatCostEstimate(f.maxCost)} (estimate, if it runs its whole duration)`],
   ];
   return formatFields(fields);
+}
+
+function stopsAt(m: Machine, timeLeftMs: number | undefined): string {
+  if (m.status === 'Deleting') return 'stopping now (billing has ended)';
+  if (m.estimatedStoppingAtMs === undefined) return '-';
+  return `${formatUtcTime(m.estimatedStoppingAtMs)} (in ${formatDuration(timeLeftMs ?? 0)})`;
 }
 
 function typeDescription(type: string): string {
@@ -244,7 +250,7 @@ function machineTable(list: readonly Machine[], now: number): string {
       m.serverId,
       m.serverType ?? '-',
       m.status,
-      f.timeLeftMs === undefined ? '-' : formatDuration(f.timeLeftMs),
+      m.status === 'Deleting' ? 'stopping' : f.timeLeftMs === undefined ? '-' : formatDuration(f.timeLeftMs),
       formatCostEstimate(f.costSoFar),
       formatCostEstimate(f.maxCost),
       m.mainServiceUrl ? maskUrl(m.mainServiceUrl) : '-',

@@ -61,6 +61,8 @@ describe('runcomfy CLI machine commands (node dist/cli.js against the simulator)
     assert.equal(json<WireMachine>(stopped).current_status, 'Deleting', 'stop --json prints the DELETE response');
     assert.match(stopped.stderr, /billing has stopped/);
     assert.match(stopped.stderr, /is gone\.$/m);
+    const human = await cli(sim, ['stop', (await sim.seedMachine()).server_id as string]);
+    assert.match(human.stdout, /^Stops at: +stopping now \(billing has ended\)$/m);
     assert.equal(sim.machines().length, 0);
     failsWith(await cli(sim, ['status', ready.server_id]), 4, /HTTP 404/);
   });

@@ -30,21 +30,21 @@ export interface SimUser {
 
 /** What can be changed while the simulator runs (`configure()` or `POST /__sim/config`). */
 export interface RunComfySimulatorConfig {
-  /** Time from launch to Ready. */
+  /** Time from launch to Ready; default 5000. */
   readonly bootMs: number;
-  /** Time a machine stays `Deleting` before it is gone (404). */
+  /** Time a machine stays `Deleting` before it is gone (404); default 2000. */
   readonly deleteMs: number;
-  /** Per-token limit; null turns it off. */
+  /** Per-token limit; default 1 request/s with a burst of 3 (the client keeps to a burst of 2); null turns it off. */
   readonly rateLimit: { readonly ratePerSecond: number; readonly burst: number } | null;
-  /** Whether a 429 carries `Retry-After` (the real API's behaviour is unknown). */
+  /** Whether a 429 carries `Retry-After` (the real API's behaviour is unknown); default true. */
   readonly retryAfter: boolean;
-  /** `errorCode`: `{"error_code":404001,"error_message":…}`; `message`: API-Gateway style `{"message":…}`. */
+  /** `errorCode` (default): `{"error_code":404001,"error_message":…}`; `message`: API-Gateway style `{"message":…}`. */
   readonly errorEnvelope: 'errorCode' | 'message';
-  /** How lists are sent: a bare array (the documented shape) or wrapped in an object. */
+  /** How lists are sent: a bare array (default, the documented shape) or wrapped in an object. */
   readonly listShape: 'array' | 'servers' | 'data';
-  /** A just-launched machine answers 404 and is missing from the list for this long. */
+  /** A just-launched machine answers 404 and is missing from the list for this long; default 0. */
   readonly notVisibleAfterLaunchMs: number;
-  /** Added before every API answer. */
+  /** Added before every API answer; default 0. */
   readonly latencyMs: number;
 }
 
@@ -146,6 +146,9 @@ export interface RunComfySimulatorOptions extends Partial<RunComfySimulatorConfi
   readonly users?: readonly SimUser[];
   /** Dollars per hour by server type for the billing ledger; default pay-as-you-go prices. */
   readonly hourlyRates?: Readonly<Record<string, number>>;
-  /** Called when a machine becomes Ready; its `url` becomes `main_service_url`. */
+  /**
+   * Called when a machine becomes Ready; its `url` becomes `main_service_url` (without it:
+   * `https://{server_id}-comfyui.runcomfy.invalid`). If it rejects, the machine's status becomes `Error`.
+   */
   readonly createComfyBackend?: (serverId: string) => Promise<ComfyBackend>;
 }
