@@ -74,6 +74,7 @@ export class MachineStore extends DisposableObject {
   private fastUntilMs = 0;
   private failures = 0;
   private lastRefreshMs: number | undefined;
+  private lastSuccessMs: number | undefined;
   private inFlight: Promise<readonly Machine[]> | undefined;
   private timer: { readonly handle: Disposable; readonly dueMs: number } | undefined;
   private readonly lifetime = new AbortController();
@@ -109,6 +110,11 @@ export class MachineStore extends DisposableObject {
   /** Why the last refresh failed, or undefined when it succeeded. */
   get lastError(): ApiError | undefined {
     return this.error;
+  }
+
+  /** Clock time of the last successful list, undefined until the first one: "updated 5 s ago", "loaded". */
+  get lastRefreshed(): number | undefined {
+    return this.lastSuccessMs;
   }
 
   /** One machine from the last list. */
@@ -265,6 +271,7 @@ export class MachineStore extends DisposableObject {
       const listed = await this.api.listMachines(signal);
       const merged = await this.withAwaitedMachines(listed, signal);
       this.lastRefreshMs = this.clock.now();
+      this.lastSuccessMs = this.lastRefreshMs;
       this.failures = 0;
       this.setError(undefined);
       this.setList(merged);

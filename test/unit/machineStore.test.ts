@@ -209,11 +209,14 @@ describe('MachineStore (against the RunComfy simulator)', () => {
     s.onDidChangeError((e) => errors.push(e));
     sim.addFault({ action: 'error', status: 503, times: 'always', route: 'listMachines' });
     await assert.rejects(s.refresh());
+    assert.equal(s.lastRefreshed, undefined, 'never loaded yet');
     assert.equal(s.lastError?.kind, 'server');
     assert.match(s.lastError.message, /List machines failed: HTTP 503/);
     sim.clearFaults();
+    const before = Date.now();
     await s.refresh();
     assert.equal(s.lastError, undefined);
+    assert.ok(s.lastRefreshed! >= before);
     assert.deepEqual(
       errors.map((e) => e?.kind),
       ['server', undefined],
