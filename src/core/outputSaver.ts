@@ -1,0 +1,375 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { type ApiPrompt, type HistoryEntry } from '../api/comfyTypes';
+import { maskUrl } from '../api/redact';
+import { abortReason } from '../base/clock';
+import { resolveInside, safeRelativePath, safeSegment } from './safePath';
+
+/** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
+export interface OutputFile {
+  nodeId: string;
+  /** The output key it was listed under: `images`, `gifs`, `audio`, `3d`, … */
+  key: string;
+  filename: string;
+  subfolder: string;
+  /** `output`, `temp` or `input`: download it with this type. */
+  type: string;
+  /** The media type some nodes give (VideoHelperSuite: `video/h264-mp4`, `image/gif`). */
+  format?: string;
+  /** Set for `images` of a node that marked them animated (SaveAnimatedWEBP, SaveVideo, …). */
+  animated?: boolean;
+}
+
+/** Where {@link OutputSaver.saveStream} put a file, and what it had to change on the way. */
+export interface SavedOutput {
+  /** Absolute path of the saved file. */
+  path: string;
+  /** Path relative to the run folder, with `/` separators. */
+  relativePath: string;
+  bytes: number;
+  /** What was renamed and why; empty when the server's name was used as is. */
+  warnings: string[];
+}
+
+/** What the server reference of a file to save needs: its name and folder (and node, for the record). */
+export interface OutputRef {
+  filename: string;
+  subfolder?: string;
+  type?: string;
+  nodeId?: string;
+}
+
+/** Where the run folder goes: `<root>/<workflow name>/<yyyymmdd-hhmmss>-<prompt id prefix>/`. */
+export interface RunFolderOptions {
+  /** Usually `<workspace>/runcomfy-outputs`. */
+  root: string;
+  /** The workflow's name, usually its file name without `.json`. */
+  workflowName: string;
+  promptId: string;
+  /** When the run was queued (epoch ms or a Date), shown in local time. */
+  time: number | Date;
+}
+
+/** What the caller knows about a run; {@link OutputSaver.writeRunRecord} adds the outputs and warnings. */
+export interface RunRecordInput {
+  promptId: string;
+  /** The ComfyUI URL; only its masked form is written. */
+  serverUrl: string;
+  /** The workflow file, as the user would recognise it (workspace-relative, for example). */
+  workflowFile?: string;
+  /** The prompt as submitted (object or its exact JSON text): its SHA-256 is recorded. */
+  prompt: ApiPrompt | string;
+  /** Local files uploaded for the run, and the name the server gave each. */
+  uploads?: readonly { localPath: string; serverName: string }[];
+  /** Epoch milliseconds; phase durations in milliseconds (for example upload, queue, execute, download). */
+  timings?: { queued?: number; started?: number; finished?: number; phases?: Readonly<Record<string, number>> };
+  status: 'success' | 'error' | 'interrupted';
+  /** What went wrong, for `error` and `interrupted`. */
+  error?: string;
+  /** Warnings of the run beyond the saver's own (rejected nodes, failed downloads, …). */
+  warnings?: readonly string[];
+}
+
+/** The contents of `run.json`. */
+export interface RunRecord {
+  version: 1;
+  promptId: string;
+  server: string;
+  workflowFile?: string;
+  /** SHA-256 (hex) of the submitted prompt JSON. */
+  workflowHash: string;
+  uploads: { localPath: string; serverName: string }[];
+  timings: { queued?: string; started?: string; finished?: string; phases: Record<string, number> };
+  status: RunRecordInput['status'];
+  error?: string;
+  outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
+  warnings: string[];
+}
+
+/** The record's file name, beside the outputs. An output of the same name at the top is renamed. */
+export const RUN_RECORD_NAME = 'run.json';
+
+/** Length of the prompt id prefix in run folder names. */
+const PROMPT_ID_PREFIX = 8;
+
+/** Errors from `link` that mean "this file system has no hard links", not "the name is taken". */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** More same-named files than this in one folder means something is wrong: stop instead of looping. */
+const MAX_NUMBERED_NAMES = 10_000;
+
+/**
+ * Every file reference in a history entry's `outputs`: any list of objects with a string
+ * `filename`, under any key (`images`, `gifs`, `audio`, `video`, `3d`, `latents`, custom keys), in
+ * the order the server listed them. `text` and entries that are not files are skipped.
+ */
+export function listOutputFiles(outputs: HistoryEntry['outputs'] | null | undefined): OutputFile[] {
+  const files: OutputFile[] = [];
+  if (!isObject(outputs)) return files;
+  for (const [nodeId, output] of Object.entries(outputs)) {
+    if (!isObject(output)) continue;
+    const animated = Array.isArray(output.animated) && output.animated.includes(true);
+    for (const [key, list] of Object.entries(output)) {
+      if (key === 'text' || !Array.isArray(list)) continue;
+      for (const item of list as unknown[]) {
+        if (!isObject(item) || typeof item.filename !== 'string') continue;
+        const file: OutputFile = {
+          nodeId,
+          key,
+          filename: item.filename,
+          subfolder: typeof item.subfolder === 'string' ? item.subfolder : '',
+          type: typeof item.type === 'string' && item.type !== '' ? item.type : 'output',
+        };
+        if (typeof item.format === 'string') file.format = item.format;
+        if (animated && key === 'images') file.animated = true;
+        files.push(file);
+      }
+    }
+  }
+  return files;
+}
+
+/** `20261128-154012`, in local time: the moment as the user would read it on their clock. */
+export function formatRunTime(time: number | Date): string {
+  const d = new Date(time);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}-${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
+}
+
+/** SHA-256 (hex) of a prompt's JSON: of the text itself when given text, else of `JSON.stringify(prompt)`. */
+export function hashPrompt(prompt: ApiPrompt | string): string {
+  return createHash('sha256')
+    .update(typeof prompt === 'string' ? prompt : JSON.stringify(prompt))
+    .digest('hex');
+}
+
+/**
+ * Saves the outputs of one run into its own folder, streaming each file to a temp file beside
+ * its final place and renaming it only when complete, so a folder never holds a half-written
+ * output under a real name. Server-sent names are made safe ({@link safeRelativePath}) and can
+ * never write outside the folder; an existing file is never overwritten (`name (1).ext` instead).
+ */
+export class OutputSaver {
+  private readonly _warnings: string[] = [];
+  private readonly _saved: (SavedOutput & { ref: OutputRef })[] = [];
+
+  /** Use {@link OutputSaver.create} for a new run; this opens a folder that exists. */
+  constructor(readonly dir: string) {}
+
+  /** Creates `<root>/<workflow name>/<time>-<prompt id prefix>/` (names made safe) and a saver for it. */
+  static async create(options: RunFolderOptions): Promise<OutputSaver> {
+    const workflow = safeSegment(options.workflowName);
+    const run = safeSegment(`${formatRunTime(options.time)}-${options.promptId.slice(0, PROMPT_ID_PREFIX)}`);
+    const dir = resolveInside(options.root, [workflow.name, run.name]);
+    await fs.mkdir(dir, { recursive: true });
+    const saver = new OutputSaver(dir);
+    if (workflow.reasons.length > 0) {
+      saver._warnings.push(`The workflow name ${JSON.stringify(options.workflowName)} became the folder "${workflow.name}": ${workflow.reasons.join('; ')}.`);
+    }
+    if (run.reasons.length > 0) {
+      saver._warnings.push(`The run folder is named "${run.name}" (prompt id ${JSON.stringify(options.promptId)}): ${run.reasons.join('; ')}.`);
+    }
+    return saver;
+  }
+
+  /** Every rename so far, in words. */
+  get warnings(): readonly string[] {
+    return this._warnings;
+  }
+
+  /** Every file saved so far. */
+  get saved(): readonly SavedOutput[] {
+    return this._saved;
+  }
+
+  /**
+   * Streams `source` (a Node stream, a web ReadableStream or any async iterable of bytes) into
+   * the run folder under the server's subfolder and file name, made safe. Nothing is held in
+   * memory beyond a chunk. On error or abort the temp file is removed and nothing is left behind.
+   * @returns where the file went, with a warning for each rename.
+   * @throws the signal's reason when aborted; the source's own error when it fails; an Error
+   *   naming the file and folder when the file system refuses.
+   */
+  async saveStream(ref: OutputRef, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<SavedOutput> {
+    if (signal?.aborted) throw abortReason(signal);
+    const { segments: wanted, reasons } = safeRelativePath(ref.subfolder ?? '', ref.filename);
+    const name = wanted.pop()!;
+    const shown = JSON.stringify(ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename);
+    let segments: string[];
+    try {
+      segments = await this.ensureFolders(wanted);
+    } catch (e) {
+      throw new Error(`Could not create the folder for output ${shown} in ${this.dir}: ${describe(e)}.`, { cause: e });
+    }
+    const folder = segments.length > 0 ? resolveInside(this.dir, segments) : path.resolve(this.dir);
+    const temp = await this.writeTemp(folder, source, signal, shown);
+    let finalName: string;
+    try {
+      finalName = await this.commit(temp, folder, name, segments.length === 0);
+    } catch (e) {
+      await removeQuietly(temp);
+      throw new Error(`Could not save output ${shown} in ${folder}: ${describe(e)}.`, { cause: e });
+    }
+    const finalPath = path.join(folder, finalName);
+    const relativePath = [...segments, finalName].join('/');
+    const warnings: string[] = [];
+    if (reasons.length > 0) warnings.push(`Output ${shown}${ref.nodeId ? ` of node ${ref.nodeId}` : ''} was saved as "${relativePath}": ${reasons.join('; ')}.`);
+    if (finalName !== name || segments.some((seg, i) => seg !== wanted[i])) {
+      warnings.push(`Output ${shown} was saved as "${relativePath}" because "${[...wanted, name].join('/')}" was already taken.`);
+    }
+    this._warnings.push(...warnings);
+    const bytes = (await fs.stat(finalPath)).size;
+    const saved: SavedOutput = { path: finalPath, relativePath, bytes, warnings };
+    this._saved.push({ ...saved, ref });
+    return saved;
+  }
+
+  /**
+   * Writes `run.json` in the run folder, atomically (temp file, then rename over the previous
+   * record, if any), with everything saved so far and every warning.
+   * @returns the record's absolute path.
+   */
+  async writeRunRecord(input: RunRecordInput): Promise<string> {
+    const t = input.timings ?? {};
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    const record: RunRecord = {
+      version: 1,
+      promptId: input.promptId,
+      server: maskUrl(input.serverUrl),
+      workflowFile: input.workflowFile,
+      workflowHash: hashPrompt(input.prompt),
+      uploads: (input.uploads ?? []).map((u) => ({ localPath: u.localPath, serverName: u.serverName })),
+      timings: { queued: iso(t.queued), started: iso(t.started), finished: iso(t.finished), phases: { ...t.phases } },
+      status: input.status,
+      error: input.error,
+      outputs: this._saved.map((s) => ({
+        node: s.ref.nodeId ?? '',
+        filename: s.ref.filename,
+        subfolder: s.ref.subfolder ?? '',
+        type: s.ref.type ?? 'output',
+        path: s.relativePath,
+      })),
+      warnings: [...this._warnings, ...(input.warnings ?? [])],
+    };
+    const target = path.join(this.dir, RUN_RECORD_NAME);
+    const temp = path.join(this.dir, tempName());
+    try {
+      await fs.writeFile(temp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
+      await fs.rename(temp, target);
+    } catch (e) {
+      await removeQuietly(temp);
+      throw new Error(`Could not write the run record ${target}: ${describe(e)}.`, { cause: e });
+    }
+    return target;
+  }
+
+  /**
+   * Creates the nested folders under the run folder and returns the names used. A name already
+   * taken by a file or a symbolic link (which could lead anywhere) is not entered: the folder
+   * becomes `name (1)`, `name (2)`, … instead, as for files.
+   */
+  private async ensureFolders(wanted: readonly string[]): Promise<string[]> {
+    const used: string[] = [];
+    for (const segment of wanted) {
+      for (let n = 0; ; n++) {
+        if (n > MAX_NUMBERED_NAMES) throw new Error(`"${segment}" and ${MAX_NUMBERED_NAMES} numbered variants of it are taken by files`);
+        const candidate = n === 0 ? segment : `${segment} (${n})`;
+        const p = resolveInside(this.dir, [...used, candidate]);
+        try {
+          await fs.mkdir(p);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+        if ((await fs.lstat(p)).isDirectory()) {
+          used.push(candidate);
+          break;
+        }
+      }
+    }
+    return used;
+  }
+
+  private async writeTemp(folder: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, shown: string): Promise<string> {
+    const temp = path.join(folder, tempName());
+    try {
+      await pipeline(source, createWriteStream(temp, { flags: 'wx', flush: true }), { signal });
+      return temp;
+    } catch (e) {
+      await removeQuietly(temp);
+      if (signal?.aborted) throw abortReason(signal);
+      if (isFsError(e)) throw new Error(`Could not save output ${shown} in ${folder}: ${describe(e)}.`, { cause: e });
+      throw e;
+    }
+  }
+
+  /**
+   * Gives the finished temp file its final name, the first of `name`, `name (1)`, … that is free.
+   * A hard link fails when the name exists, so taking a name and filling it is one atomic step
+   * even against other writers; where the file system has no hard links, an existence check and a
+   * rename come close.
+   */
+  private async commit(temp: string, folder: string, name: string, atTop: boolean): Promise<string> {
+    for (let n = 0; n <= MAX_NUMBERED_NAMES; n++) {
+      const candidate = n === 0 ? name : numbered(name, n);
+      if (atTop && candidate.toLowerCase() === RUN_RECORD_NAME) continue;
+      const target = path.join(folder, candidate);
+      try {
+        await fs.link(temp, target);
+        await fs.unlink(temp);
+        return candidate;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        if (code === 'EEXIST') continue;
+        if (!NO_HARD_LINKS.has(code)) throw e;
+        if (await exists(target)) continue;
+        await fs.rename(temp, target);
+        return candidate;
+      }
+    }
+    throw new Error(`"${name}" and ${MAX_NUMBERED_NAMES} numbered variants of it already exist`);
+  }
+}
+
+/** `photo.png` → `photo (2).png`; `archive.tar.gz` → `archive.tar (2).gz`, as ComfyUI names its own uploads. */
+function numbered(name: string, n: number): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? `${name.slice(0, dot)} (${n})${name.slice(dot)}` : `${name} (${n})`;
+}
+
+/** Hidden, and in the same folder as its final place so the rename stays on one file system. */
+function tempName(): string {
+  return `.runcomfy-${randomBytes(6).toString('hex')}.part`;
+}
+
+/** Cleanup after a failure: the failure is what the caller needs to hear about, not a second one. */
+async function removeQuietly(p: string): Promise<void> {
+  try {
+    await fs.rm(p, { force: true });
+  } catch {
+    // Nothing more can be done here; the error that brought us here is the one to report.
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isFsError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string';
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
