@@ -406,7 +406,9 @@ export class ComfyClient {
       });
     } catch (e) {
       res.body.destroy();
-      throw e instanceof ApiError ? e : this.transport(e, what, signal);
+      // The sink's own failures (a full disk) are not the network's: they pass through unchanged.
+      if (e instanceof ApiError || !isTransportFailure(e, signal)) throw e;
+      throw this.transport(e, what, signal);
     }
   }
 
@@ -541,6 +543,14 @@ function parseQueueItems(raw: unknown): QueueItem[] {
     out.push({ number: typeof item[0] === 'number' ? item[0] : Number(item[0]), promptId: item[1], clientId });
   }
   return out;
+}
+
+/** An error of the response body (dropped connection, body timeout, abort), as opposed to one of the sink. */
+function isTransportFailure(e: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  const err = e as { name?: string; code?: string };
+  const code = err.code ?? '';
+  return err.name === 'AbortError' || code.startsWith('UND_ERR') || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ABORT_ERR';
 }
 
 /** 403 and 502-504 are what a hosted machine's proxy answers while ComfyUI boots; 408/429 ask to come back. */

@@ -27,8 +27,8 @@ export interface SavedOutput {
 
 /** Why a run did not succeed, in a shape that serialises (the CLI's `--json` `error`). */
 export interface RunFailure {
-  /** The error kind, which decides the CLI exit code. */
-  readonly kind: ErrorKind;
+  /** The error kind, which decides the CLI exit code; `internal` for a local failure that is no API error (a full disk). */
+  readonly kind: ErrorKind | 'internal';
   /** The server's `error.type` / `exception_type`, or a short code of ours (`download_failed`, `prompt_lost`). */
   readonly type: string;
   /** One line (or a few) saying what went wrong and what to do. */

@@ -1,0 +1,697 @@
+import { randomUUID } from 'node:crypto';
+import { sleep, systemClock, type Clock } from '../base/clock';
+import { Emitter, type Event } from '../base/event';
+import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { ComfyClient, WorkflowRejectedError } from '../api/comfyClient';
+import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
+import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
+import { ApiError, isCancellation } from '../api/errors';
+import { OutputSaver, listOutputFiles, type OutputFile } from './outputSaver';
+import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
+
+/** A file input of the workflow that names a local file: uploaded first, then replaced by the server's name. */
+export interface RunLocalInput {
+  readonly nodeId: string;
+  readonly inputName: string;
+  readonly absPath: string;
+}
+
+/** What a run needs. Everything that varies is injected, so tests run real servers with short timers. */
+export interface RunEngineOptions {
+  /** The prompt to queue, after local analysis and overrides. The engine does not modify it. */
+  readonly prompt: ApiPrompt;
+  /** Local files to upload first. */
+  readonly localInputs?: readonly RunLocalInput[];
+  /** Warnings found before the run (local analysis), reported first and kept in the result. */
+  readonly warnings?: readonly string[];
+  readonly comfyUrl: string;
+  /** The folder the run's folder is created under (`<root>/<workflow name>/<time>-<prompt id>/`). */
+  readonly outputRoot: string;
+  /** Names the run's parent folder; usually the workflow file name without `.json`. */
+  readonly workflowName: string;
+  /** The workflow file as the user knows it, for run.json. */
+  readonly workflowFile?: string;
+  /** Aborting it interrupts the run (a pending prompt is removed, a running one interrupted) and the run then ends as interrupted. */
+  readonly signal?: AbortSignal;
+  /** Default: a fresh uuid per run, so no other run's socket shares it. */
+  readonly clientId?: string;
+  readonly clock?: Clock;
+  readonly createClient?: (comfyUrl: string) => ComfyClient;
+  readonly createSocket?: (comfyUrl: string, clientId: string) => ComfySocket;
+  /** No message about our prompt for this long: ask /queue and /history what happened. Default 30 s. */
+  readonly idleTimeoutMs?: number;
+  /** Consecutive failed reconciliations (server unreachable) before the run gives up. Default 10. */
+  readonly maxReconcileFailures?: number;
+  /** `GET /history/{id}` answers `{}` for a moment after the end: tries and pause between them. */
+  readonly historyAttempts?: number;
+  readonly historyRetryDelayMs?: number;
+  /** Tries per output download. Default 3. */
+  readonly downloadAttempts?: number;
+  readonly downloadRetryDelayMs?: number;
+}
+
+type Phase = 'preparing' | 'queued' | 'running' | 'finishing' | 'done';
+
+/** Terminal outcome as the server reported it. */
+interface Outcome {
+  readonly status: RunStatus;
+  readonly failure?: RunFailure;
+}
+
+const maxBufferedMessages = 10_000;
+
+/**
+ * One run of a prompt on a ComfyUI server: upload local inputs, queue, follow the websocket,
+ * download every output exactly once, write run.json. Reports through `onEvent` (see
+ * {@link RunEvent}); `run()` resolves with the result and never rejects for a failure of the run
+ * itself (rejection, execution error, lost prompt, failed download): those are in the result.
+ *
+ * The message path is kept lean (a map lookup and one event per message, only the latest preview
+ * referenced) because a sampler can send thousands of progress messages and previews.
+ */
+export class RunEngine extends DisposableObject {
+  private readonly _onEvent = this._register(new Emitter<RunEvent>());
+  /** Every event of the run, in order; `finished` is last. */
+  readonly onEvent: Event<RunEvent> = this._onEvent.event;
+
+  private readonly clock: Clock;
+  private readonly clientId: string;
+  private readonly client: ComfyClient;
+  private readonly socket: ComfySocket;
+  private readonly nodes = new Map<string, NodeRef>();
+  private readonly warnings: string[] = [];
+  /** Warnings run.json lists besides the saver's own. */
+  private readonly recordWarnings: string[] = [];
+  private readonly uploads: { localPath: string; serverName: string }[] = [];
+  private readonly saved: SavedOutput[] = [];
+  /** Output files listed by `executed` messages, a fallback when history cannot be read. */
+  private readonly executedOutputs = new Map<string, NodeOutput>();
+  private readonly lifetime = new AbortController();
+  /** Aborted by an interrupt before the prompt is queued. */
+  private readonly preparation = new AbortController();
+  private readonly idleTimeoutMs: number;
+
+  private phase: Phase = 'preparing';
+  private promptId: string | undefined;
+  private promptNumber = Number.NaN;
+  private position = -1;
+  private buffered: ComfyMessage[] | undefined = [];
+  private outcome: Outcome | undefined;
+  private outcomeReported = false;
+  private activity = 0;
+  private watchdog: Disposable | undefined;
+  private reconcileFailures = 0;
+  private reconciling: Promise<void> | undefined;
+  private finishing: Promise<void> | undefined;
+  private interruptRequested = false;
+  private interrupting: Promise<void> | undefined;
+  private resolveEnd!: () => void;
+  private readonly ended = new Promise<void>((resolve) => (this.resolveEnd = resolve));
+  private fatal: RunFailure | undefined;
+  private started = false;
+  private _latestPreview: { readonly mime: string; readonly image: Buffer } | undefined;
+  private runPromise: Promise<RunResult> | undefined;
+  /** The prompt as queued (with uploaded names), for run.json. */
+  private sentPrompt: ApiPrompt | undefined;
+  private saver: Promise<OutputSaver> | undefined;
+  private queuedAt = 0;
+  private serverStartedAt: number | undefined;
+  private serverFinishedAt: number | undefined;
+
+  constructor(private readonly options: RunEngineOptions) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.clientId = options.clientId ?? randomUUID();
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.client = options.createClient?.(options.comfyUrl) ?? new ComfyClient({ baseUrl: options.comfyUrl, clock: this.clock });
+    this.socket = this._register(
+      options.createSocket?.(options.comfyUrl, this.clientId) ?? new ComfySocket({ baseUrl: options.comfyUrl, clientId: this.clientId, clock: this.clock }),
+    );
+    for (const [id, node] of Object.entries(options.prompt)) {
+      this.nodes.set(id, { id, classType: node.class_type, title: node._meta?.title });
+    }
+  }
+
+  /** The server's id of our prompt, once queued. */
+  get currentPromptId(): string | undefined {
+    return this.promptId;
+  }
+
+  /** The most recent preview image (only that one is kept). */
+  get latestPreview(): { readonly mime: string; readonly image: Buffer } | undefined {
+    return this._latestPreview;
+  }
+
+  /** True once the prompt ended and the run is collecting outputs or done. */
+  private get over(): boolean {
+    return this.phase === 'done' || this.phase === 'finishing';
+  }
+
+  /** Runs once; later calls return the same promise. */
+  run(): Promise<RunResult> {
+    this.runPromise ??= this.execute();
+    return this.runPromise;
+  }
+
+  /**
+   * Stops our prompt, and only ours: a pending prompt is deleted from the queue; a running one
+   * gets `POST /interrupt {prompt_id}`, sent only after `/queue` shows it is the running one
+   * (older servers ignore the id and would stop whatever runs). The run then ends as interrupted.
+   */
+  interrupt(): Promise<void> {
+    this.interruptRequested = true;
+    if (this.promptId === undefined) {
+      // Not queued yet: stop a connection attempt or an upload in flight; queueing is skipped.
+      this.preparation.abort();
+      return Promise.resolve();
+    }
+    if (this.over) return Promise.resolve();
+    this.interrupting ??= this.interruptQueued().finally(() => (this.interrupting = undefined));
+    return this.interrupting;
+  }
+
+  override dispose(): void {
+    this.lifetime.abort();
+    this.watchdog?.dispose();
+    super.dispose();
+  }
+
+  private async execute(): Promise<RunResult> {
+    const startedAt = this.clock.now();
+    const onAbort = () => void this.interrupt();
+    this.options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (this.options.signal?.aborted) onAbort();
+    try {
+      await this.prepareAndQueue();
+      if (this.fatal === undefined && this.outcome?.status !== 'interrupted') {
+        this.armWatchdog();
+        await this.ended;
+      }
+    } catch (e) {
+      this.fatal ??= failureOf(e);
+    } finally {
+      this.options.signal?.removeEventListener('abort', onAbort);
+      this.watchdog?.dispose();
+    }
+    return this.conclude(startedAt);
+  }
+
+  private async prepareAndQueue(): Promise<void> {
+    for (const w of this.options.warnings ?? []) this.warn(w);
+    this._register(this.socket.onMessage((m) => this.onMessage(m)));
+    this._register(
+      this.socket.onDidDisconnect(({ reason }) => {
+        if (this.phase !== 'done') this.emit({ type: 'connection', state: 'lost', reason });
+      }),
+    );
+    this._register(
+      this.socket.onDidReconnect(() => {
+        if (this.phase === 'done') return;
+        this.emit({ type: 'connection', state: 'restored' });
+        void this.reconcile();
+      }),
+    );
+    const prep = AbortSignal.any([this.preparation.signal, this.lifetime.signal]);
+    // The readiness probe fails fast and clearly on a wrong URL; the socket would keep retrying.
+    await this.client.getSystemStats(prep);
+    await this.socket.connect(prep);
+    const prompt = await this.uploadInputs(prep);
+    if (this.interruptRequested) {
+      this.report({ status: 'interrupted', failure: interruptedFailure(undefined) });
+      return;
+    }
+    this.queuedAt = this.clock.now();
+    const queued = await this.client.queuePrompt({ prompt, clientId: this.clientId, promptId: randomUUID() }, this.lifetime.signal);
+    this.promptId = queued.promptId;
+    this.promptNumber = queued.number;
+    this.phase = 'queued';
+    for (const w of queued.warnings) this.warn(w);
+    this.sentPrompt = prompt;
+    const position = await this.positionOf().catch(() => 1);
+    this.position = position;
+    this.emit({ type: 'queued', promptId: queued.promptId, number: queued.number, position });
+    const buffered = this.buffered ?? [];
+    this.buffered = undefined;
+    for (const m of buffered) this.onMessage(m);
+    if (this.interruptRequested && !this.over) await this.interrupt();
+  }
+
+  private async uploadInputs(signal: AbortSignal): Promise<ApiPrompt> {
+    const inputs = this.options.localInputs ?? [];
+    if (inputs.length === 0) return this.options.prompt;
+    const prompt: ApiPrompt = {};
+    for (const [id, node] of Object.entries(this.options.prompt)) prompt[id] = { ...node, inputs: { ...node.inputs } };
+    for (const input of inputs) {
+      const node = this.nodeRef(input.nodeId);
+      this.emit({ type: 'uploading', node, input: input.inputName, localPath: input.absPath });
+      const uploaded = await this.client.uploadFile(input.absPath, {}, signal);
+      const target = prompt[input.nodeId];
+      if (target) target.inputs[input.inputName] = uploaded.reference;
+      this.uploads.push({ localPath: input.absPath, serverName: uploaded.reference });
+      this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference: uploaded.reference });
+    }
+    return prompt;
+  }
+
+  /** 0 = running (or already done), n = n-th in line. */
+  private async positionOf(): Promise<number> {
+    const q = await this.client.getQueue(this.lifetime.signal);
+    if (q.running.some((i) => i.promptId === this.promptId)) return 0;
+    const index = q.pending.findIndex((i) => i.promptId === this.promptId);
+    return index < 0 ? 0 : index + 1;
+  }
+
+  /** The hot path: route one message. Only messages about our prompt (or, without ids, while ours runs) pass. */
+  private onMessage(m: ComfyMessage): void {
+    if (this.buffered !== undefined) {
+      if (m.type === 'status' || m.type === 'logs' || m.type === 'feature_flags') return;
+      if (m.type === 'preview') {
+        const last = this.buffered.at(-1);
+        if (last?.type === 'preview') this.buffered.pop();
+      }
+      if (this.buffered.length < maxBufferedMessages) this.buffered.push(m);
+      return;
+    }
+    if (this.over) return;
+    switch (m.type) {
+      case 'progress':
+        if (m.promptId !== undefined ? m.promptId !== this.promptId : this.phase !== 'running') return;
+        this.activity++;
+        this.emit({ type: 'progress', node: m.node === undefined ? undefined : this.nodeRef(m.node), value: m.value, max: m.max });
+        return;
+      case 'executing':
+        if (m.promptId !== undefined ? m.promptId !== this.promptId : this.phase !== 'running') return;
+        this.activity++;
+        if (m.node === null) {
+          void this.finish();
+          return;
+        }
+        this.markStarted();
+        this.emit({ type: 'executing', node: this.nodeRef(m.node, m.displayNode) });
+        return;
+      case 'preview':
+        if (m.promptId !== undefined ? m.promptId !== this.promptId : this.phase !== 'running') return;
+        this.activity++;
+        this._latestPreview = { mime: m.mime, image: m.image };
+        this.emit({ type: 'preview', node: m.nodeId === undefined ? undefined : this.nodeRef(m.nodeId, m.displayNodeId), mime: m.mime, image: m.image });
+        return;
+      case 'progress_state':
+        if (m.promptId === this.promptId) this.activity++;
+        return;
+      case 'text': {
+        const node = this.nodes.get(m.nodeId);
+        if (node && this.phase === 'running') this.emit({ type: 'text', node, text: m.text });
+        return;
+      }
+      case 'execution_start':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.markStarted();
+        return;
+      case 'execution_cached':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.markStarted();
+        this.emit({ type: 'cached', nodes: m.nodes.map((id) => this.nodeRef(id)) });
+        return;
+      case 'executed':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.executedOutputs.set(m.node, m.output);
+        this.emit({ type: 'executed', node: this.nodeRef(m.node, m.displayNode), output: m.output });
+        return;
+      case 'execution_success':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.report({ status: 'success' });
+        return;
+      case 'execution_error':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.report(executionFailure(m.nodeId === undefined ? undefined : this.nodeRef(m.nodeId), m.exceptionType, m.exceptionMessage, m.traceback));
+        return;
+      case 'execution_interrupted':
+        if (m.promptId !== this.promptId) return;
+        this.activity++;
+        this.report({ status: 'interrupted', failure: interruptedFailure(m.nodeId === undefined ? undefined : this.nodeRef(m.nodeId)) });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private markStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    this.serverStartedAt = this.clock.now();
+    this.phase = 'running';
+    this.emit({ type: 'started' });
+  }
+
+  /** Records the server's verdict and tells listeners, once. */
+  private report(outcome: Outcome): void {
+    this.outcome ??= outcome;
+    if (this.outcomeReported) return;
+    this.outcomeReported = true;
+    const o = this.outcome;
+    if (o.status === 'success') this.emit({ type: 'succeeded' });
+    else if (o.status === 'interrupted') this.emit({ type: 'interrupted', node: o.failure?.node });
+    else {
+      this.emit({
+        type: 'failed',
+        node: o.failure?.node,
+        exceptionType: o.failure?.type ?? 'Exception',
+        message: o.failure?.details ?? o.failure?.message ?? '',
+        traceback: o.failure?.traceback ?? [],
+      });
+    }
+  }
+
+  private nodeRef(id: string, displayId?: string): NodeRef {
+    return this.nodes.get(id) ?? (displayId !== undefined ? this.nodes.get(displayId) : undefined) ?? { id };
+  }
+
+  /** The prompt is over (`executing null`, or history says so): read history, save outputs, once. */
+  private finish(entry?: HistoryEntry): Promise<void> {
+    this.finishing ??= this.collect(entry)
+      .catch((e: unknown) => {
+        this.fatal ??= failureOf(e);
+      })
+      .finally(() => {
+        this.phase = 'done';
+        this.resolveEnd();
+      });
+    return this.finishing;
+  }
+
+  private async collect(known?: HistoryEntry): Promise<void> {
+    this.phase = 'finishing';
+    this.watchdog?.dispose();
+    const entry = known ?? (await this.readHistory());
+    if (entry) this.report(outcomeFromHistory(entry, (id) => this.nodeRef(id)));
+    else {
+      this.warn('The server has no history entry for the prompt; the outputs announced over the websocket are saved instead.');
+      this.report(this.outcome ?? { status: 'success' });
+    }
+    const files = uniqueFiles(listOutputFiles(entry?.outputs ?? Object.fromEntries(this.executedOutputs)));
+    this.serverFinishedAt = this.clock.now();
+    await this.downloadAll(files);
+  }
+
+  private async readHistory(): Promise<HistoryEntry | undefined> {
+    const attempts = this.options.historyAttempts ?? 5;
+    const delay = this.options.historyRetryDelayMs ?? 300;
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await sleep(delay * i, this.lifetime.signal, this.clock);
+      const entry = await this.client.getHistoryEntry(this.promptId!, this.lifetime.signal);
+      if (entry) return entry;
+    }
+    return undefined;
+  }
+
+  /** The run folder, created on first need (it is named after the prompt id, so only once queued). */
+  private saverFor(promptId: string): Promise<OutputSaver> {
+    this.saver ??= OutputSaver.create({ root: this.options.outputRoot, workflowName: this.options.workflowName, promptId, time: this.queuedAt }).then((saver) => {
+      for (const w of saver.warnings) this.warn(w);
+      return saver;
+    });
+    return this.saver;
+  }
+
+  /** Downloads each file once, with bounded retries; a file that still fails is reported and the others are still saved. */
+  private async downloadAll(files: readonly OutputFile[]): Promise<void> {
+    if (files.length === 0) return;
+    const saver = await this.saverFor(this.promptId!);
+    const attempts = this.options.downloadAttempts ?? 3;
+    const delay = this.options.downloadRetryDelayMs ?? 500;
+    for (const file of files) {
+      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal), this.lifetime.signal);
+          for (const w of saved.warnings) this.warn(w, false);
+          const output: SavedOutput = { node: file.nodeId, key: file.key, filename: file.filename, subfolder: file.subfolder, type: file.type, path: saved.path, bytes: saved.bytes };
+          this.saved.push(output);
+          this.emit({ type: 'outputSaved', output });
+          break;
+        } catch (e) {
+          if (isCancellation(e)) throw e;
+          const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server');
+          if (retryable && attempt < attempts) {
+            await sleep(delay * attempt, this.lifetime.signal, this.clock);
+            continue;
+          }
+          const message = `Could not download output ${file.filename} of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
+          this.warn(message);
+          this.fatal ??= {
+            kind: e instanceof ApiError ? (e.kind === 'notFound' ? 'server' : e.kind) : 'internal',
+            type: 'download_failed',
+            message,
+            details: '',
+            nodeErrors: null,
+          };
+          break;
+        }
+      }
+    }
+  }
+
+  private armWatchdog(): void {
+    let seen = this.activity;
+    const tick = () => {
+      if (this.over) return;
+      if (this.activity === seen) void this.reconcile();
+      seen = this.activity;
+      this.watchdog = this.clock.setTimeout(tick, this.idleTimeoutMs);
+    };
+    this.watchdog = this.clock.setTimeout(tick, this.idleTimeoutMs);
+  }
+
+  /** Asks the server where our prompt is: after a reconnect, and when nothing was heard for a while. */
+  private reconcile(): Promise<void> {
+    this.reconciling ??= this.doReconcile().finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async doReconcile(): Promise<void> {
+    if (this.promptId === undefined || this.over) return;
+    try {
+      const q = await this.client.getQueue(this.lifetime.signal);
+      if (q.running.some((i) => i.promptId === this.promptId)) {
+        this.reconcileFailures = 0;
+        this.markStarted();
+        return;
+      }
+      const index = q.pending.findIndex((i) => i.promptId === this.promptId);
+      if (index >= 0) {
+        this.reconcileFailures = 0;
+        if (index + 1 !== this.position) {
+          this.position = index + 1;
+          this.emit({ type: 'queued', promptId: this.promptId, number: this.promptNumber, position: this.position });
+        }
+        return;
+      }
+      const entry = await this.readHistory();
+      this.reconcileFailures = 0;
+      if (entry) {
+        await this.finish(entry);
+        return;
+      }
+      if (this.over) return;
+      this.fatal ??= {
+        kind: 'server',
+        type: 'prompt_lost',
+        message: `Prompt ${this.promptId} is neither queued, running nor in the server's history: the server may have restarted, or someone removed it. Queue the workflow again.`,
+        details: '',
+        nodeErrors: null,
+      };
+      this.phase = 'done';
+      this.resolveEnd();
+    } catch (e) {
+      if (isCancellation(e)) return;
+      this.reconcileFailures++;
+      if (this.reconcileFailures >= (this.options.maxReconcileFailures ?? 10)) {
+        this.fatal ??= failureOf(e);
+        this.phase = 'done';
+        this.resolveEnd();
+      }
+    }
+  }
+
+  private async interruptQueued(): Promise<void> {
+    const id = this.promptId!;
+    try {
+      const q = await this.client.getQueue(this.lifetime.signal);
+      if (q.pending.some((i) => i.promptId === id)) {
+        await this.client.deleteFromQueue([id], this.lifetime.signal);
+        const after = await this.client.getQueue(this.lifetime.signal);
+        if (!after.running.some((i) => i.promptId === id)) {
+          if (this.over) return;
+          // A deleted pending prompt sends nothing more: end the run here.
+          this.report({ status: 'interrupted', failure: interruptedFailure(undefined) });
+          this.phase = 'done';
+          this.resolveEnd();
+          return;
+        }
+        await this.client.interrupt(id, this.lifetime.signal);
+        return;
+      }
+      if (q.running.some((i) => i.promptId === id)) await this.client.interrupt(id, this.lifetime.signal);
+    } catch (e) {
+      if (!isCancellation(e)) this.warn(`Could not interrupt the prompt: ${(e as Error).message}`);
+    }
+  }
+
+  /** `forRecord`: false for the saver's own rename warnings, which run.json already lists. */
+  private warn(message: string, forRecord = true): void {
+    this.warnings.push(message);
+    if (forRecord) this.recordWarnings.push(message);
+    this.emit({ type: 'warning', message });
+  }
+
+  private emit(e: RunEvent): void {
+    this._onEvent.fire(e);
+  }
+
+  private async conclude(startedAt: number): Promise<RunResult> {
+    this.socket.dispose();
+    const outcome = this.outcome;
+    const failure = this.fatal ?? (outcome?.status === 'success' ? undefined : outcome?.failure);
+    const status: RunStatus = this.fatal ? (this.fatal.kind === 'interrupted' ? 'interrupted' : 'error') : (outcome?.status ?? 'error');
+    const error = status === 'success' ? null : (failure ?? (status === 'interrupted' ? interruptedFailure(undefined) : noVerdict));
+    let runDir: string | undefined;
+    if (this.promptId !== undefined) {
+      const finishedAt = this.clock.now();
+      try {
+        const saver = await this.saverFor(this.promptId);
+        const phases: Record<string, number> = { prepare: this.queuedAt - startedAt };
+        if (this.serverStartedAt !== undefined) phases.wait = this.serverStartedAt - this.queuedAt;
+        if (this.serverStartedAt !== undefined && this.serverFinishedAt !== undefined) phases.execute = this.serverFinishedAt - this.serverStartedAt;
+        if (this.serverFinishedAt !== undefined) phases.download = finishedAt - this.serverFinishedAt;
+        await saver.writeRunRecord({
+          promptId: this.promptId,
+          serverUrl: this.client.baseUrl.href,
+          workflowFile: this.options.workflowFile,
+          prompt: this.sentPrompt ?? this.options.prompt,
+          uploads: this.uploads,
+          timings: { queued: this.queuedAt, started: this.serverStartedAt, finished: finishedAt, phases },
+          status,
+          error: error?.message,
+          warnings: this.recordWarnings,
+        });
+        runDir = saver.dir;
+      } catch (e) {
+        this.warn(`Could not write run.json: ${(e as Error).message}`);
+      }
+    }
+    const result: RunResult = {
+      promptId: this.promptId ?? null,
+      status,
+      outputs: [...this.saved],
+      warnings: [...this.warnings],
+      error,
+      runDir,
+      elapsedMs: this.clock.now() - startedAt,
+    };
+    this.phase = 'done';
+    this.emit({ type: 'finished', result });
+    return result;
+  }
+}
+
+/** Each file once, by type, subfolder and name: a history can list one file under two nodes or keys. */
+function uniqueFiles(files: readonly OutputFile[]): OutputFile[] {
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    const id = `${f.type}\u0000${f.subfolder}\u0000${f.filename}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function outcomeFromHistory(entry: HistoryEntry, nodeRef: (id: string) => NodeRef): Outcome {
+  const status = entry.status;
+  const messages = Array.isArray(status?.messages) ? status.messages : [];
+  for (const [type, data] of messages) {
+    if (type === 'execution_error') {
+      const d = data as { node_id?: string; exception_type?: string; exception_message?: string; traceback?: string[] };
+      return executionFailure(d.node_id === undefined ? undefined : nodeRef(d.node_id), d.exception_type ?? 'Exception', d.exception_message ?? '', d.traceback ?? []);
+    }
+    if (type === 'execution_interrupted') {
+      const d = data as { node_id?: string };
+      return { status: 'interrupted', failure: interruptedFailure(d.node_id === undefined ? undefined : nodeRef(d.node_id)) };
+    }
+  }
+  if (status && status.status_str !== 'success' && status.status_str !== undefined) {
+    return { status: 'error', failure: { kind: 'execution', type: status.status_str, message: `The server reports the prompt ended with status "${status.status_str}".`, details: '', nodeErrors: null } };
+  }
+  return { status: 'success' };
+}
+
+function executionFailure(node: NodeRef | undefined, exceptionType: string, exceptionMessage: string, traceback: readonly string[]): Outcome {
+  const where = node ? `node ${node.id}${node.classType ? ` (${node.classType})` : ''}` : 'a node';
+  return {
+    status: 'error',
+    failure: {
+      kind: 'execution',
+      type: exceptionType,
+      message: `ComfyUI failed in ${where}: ${exceptionType}: ${exceptionMessage.trim().split('\n')[0] ?? ''}`,
+      details: exceptionMessage.trim(),
+      nodeErrors: null,
+      node,
+      traceback,
+    },
+  };
+}
+
+function interruptedFailure(node: NodeRef | undefined): RunFailure {
+  return {
+    kind: 'interrupted',
+    type: 'interrupted',
+    message: node ? `The prompt was interrupted before node ${node.id}${node.classType ? ` (${node.classType})` : ''}.` : 'The prompt was interrupted.',
+    details: '',
+    nodeErrors: null,
+    node,
+  };
+}
+
+/**
+ * The result of a workflow that local analysis refused: nothing was sent. `problems` are full
+ * sentences (what, where, what to do), one per problem.
+ */
+export function rejectedLocally(problems: readonly string[], warnings: readonly string[] = [], elapsedMs = 0): RunResult {
+  return {
+    promptId: null,
+    status: 'error',
+    outputs: [],
+    warnings: [...warnings],
+    error: {
+      kind: 'workflowRejected',
+      type: 'local_analysis',
+      message: `The workflow cannot be queued:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      details: problems.join('\n'),
+      nodeErrors: null,
+    },
+    elapsedMs,
+  };
+}
+
+const noVerdict: RunFailure = {
+  kind: 'server',
+  type: 'no_result',
+  message: 'The run ended without a verdict from the server.',
+  details: '',
+  nodeErrors: null,
+};
+
+function failureOf(e: unknown): RunFailure {
+  if (e instanceof WorkflowRejectedError) {
+    return { kind: 'workflowRejected', type: e.errorType, message: e.message, details: e.details, nodeErrors: e.rawNodeErrors };
+  }
+  if (e instanceof ApiError) {
+    if (e.kind === 'cancelled') return { kind: 'interrupted', type: 'interrupted', message: 'The run was interrupted before the prompt was queued.', details: '', nodeErrors: null };
+    return { kind: e.kind, type: e.kind, message: e.message, details: '', nodeErrors: null };
+  }
+  return { kind: 'internal', type: 'internal', message: e instanceof Error ? e.message : String(e), details: '', nodeErrors: null };
+}
