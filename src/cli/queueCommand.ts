@@ -1,0 +1,228 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseComfyUrl } from '../api/comfyClient';
+import { ApiError, ServerError } from '../api/errors';
+import { isLoopbackHost, maskUrl } from '../api/redact';
+import { RunComfyClient } from '../api/runcomfyClient';
+import { systemClock } from '../base/clock';
+import { applyOverrides, parseSetArgument } from '../core/overrides';
+import { RunEngine, rejectedLocally, type RunLocalInput } from '../core/runEngine';
+import { type RunResult } from '../core/runEvents';
+import { RunLogFormatter } from '../core/runLogFormat';
+import { analyzeWorkflow, type WorkflowAnalysis } from '../core/workflowAnalysis';
+import { type CliCommand, type CliContext, type OptionValues } from './cli';
+import { resolveRunComfyConfig } from './env';
+import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
+import { formatJson } from './format';
+
+const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]...';
+
+/** Step progress is printed at most this often per node (node starts always print). */
+const progressIntervalMs = 250;
+
+/** Where the run's ComfyUI is, and how to name it in progress lines. */
+interface Target {
+  readonly url: string;
+  readonly label: string;
+}
+
+/** A workflow ready to queue: the prompt, the local files to upload, and what analysis warned about. */
+interface PreparedWorkflow {
+  readonly absPath: string;
+  readonly analysis: WorkflowAnalysis;
+  readonly localInputs: RunLocalInput[];
+  readonly problems: string[];
+  readonly warnings: string[];
+}
+
+/**
+ * `runcomfy queue`: analyses an API-format workflow, applies `--set` overrides, uploads local
+ * input files, queues it on a RunComfy machine (`--machine`, resolved to its ComfyUI URL) or any
+ * ComfyUI (`--comfy-url`), prints progress on stderr and saves every output under `--out`. Ctrl-C
+ * interrupts our prompt (and only ours) and exits 9. With `--json`, stdout carries exactly one
+ * JSON object, whatever happens.
+ */
+export const queueCommand: CliCommand = {
+  name: 'queue',
+  usage,
+  summary: 'Run an API-format workflow on a machine or any ComfyUI, show progress, save every output.',
+  options: {
+    machine: { type: 'string' },
+    'comfy-url': { type: 'string' },
+    out: { type: 'string' },
+    set: { type: 'string', multiple: true },
+  },
+  async run(ctx, args, values) {
+    const started = Date.now();
+    try {
+      const file = oneWorkflow(args);
+      const workflow = await prepare(file, values);
+      if (workflow.problems.length > 0) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
+      const target = await resolveTarget(ctx, values);
+      return finish(ctx, await runWorkflow(ctx, values, workflow, target));
+    } catch (e) {
+      if (ctx.json) ctx.stdout(formatJson(jsonOfFailure(e)));
+      throw e;
+    }
+  },
+};
+
+function oneWorkflow(args: readonly string[]): string {
+  if (args.length === 0) throw new UsageError(`Which workflow? Give the path of an API-format workflow file. Usage: runcomfy ${usage}`);
+  if (args.length > 1) throw new UsageError(`queue takes one workflow file, got ${args.length} (${args.join(', ')}). Usage: runcomfy ${usage}`);
+  return args[0];
+}
+
+/** Reads and analyses the workflow, applies overrides, and finds the local files to upload (also those a `--set` names). */
+async function prepare(file: string, values: OptionValues): Promise<PreparedWorkflow> {
+  const absPath = path.resolve(file);
+  let text: string;
+  try {
+    text = await fs.readFile(absPath, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new UsageError(`Cannot read the workflow ${file}: ${why}.`);
+  }
+  const fileDir = path.dirname(absPath);
+  let analysis = analyzeWorkflow(text, { fileDir });
+  const located = (a: WorkflowAnalysis, where: string) =>
+    a.problems.map((p) => ({ severity: p.severity, text: `${where}${where === file ? `:${p.range.line}:${p.range.column}` : ''}: ${p.message}` }));
+  let found = located(analysis, file);
+  const overrides = setArguments(values).map(parseSetArgument);
+  if (analysis.prompt && overrides.length > 0) {
+    // Analysed again so that a --set naming a local file uploads it, and a --set that breaks the prompt is caught here.
+    analysis = analyzeWorkflow(JSON.stringify(applyOverrides(analysis.prompt, overrides), null, 2), { fileDir });
+    found = [...found.filter((p) => p.severity === 'warning'), ...located(analysis, `${file} with --set`)];
+  }
+  const problems = found.filter((p) => p.severity === 'error').map((p) => p.text);
+  if (!analysis.prompt && problems.length === 0) problems.push(`${file}: this is not an API-format workflow that can be queued.`);
+  return {
+    absPath,
+    analysis,
+    localInputs: analysis.localFiles.map((f) => ({ nodeId: f.nodeId, inputName: f.inputName, absPath: f.absPath })),
+    problems,
+    warnings: found.filter((p) => p.severity === 'warning').map((p) => p.text),
+  };
+}
+
+function setArguments(values: OptionValues): string[] {
+  const v = values.set;
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+/** `--comfy-url` as given (http or https), or the ComfyUI of a Ready machine. */
+async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Target> {
+  const machine = typeof values.machine === 'string' ? values.machine.trim() : undefined;
+  const comfyUrl = typeof values['comfy-url'] === 'string' ? values['comfy-url'] : undefined;
+  if ((machine === undefined) === (comfyUrl === undefined)) {
+    throw new UsageError(`Give exactly one of --machine <server_id> (a RunComfy machine) or --comfy-url <url> (any ComfyUI). Usage: runcomfy ${usage}`);
+  }
+  if (comfyUrl !== undefined) {
+    const url = parseComfyUrl(comfyUrl, '--comfy-url');
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      ctx.progress(`Warning: ${maskUrl(url.href)} is plain http: the workflow, inputs and outputs travel unencrypted (no RunComfy token is sent to ComfyUI).`);
+    }
+    return { url: url.href, label: 'ComfyUI' };
+  }
+  if (!machine) throw new UsageError('--machine needs a machine id (server_id); "runcomfy machines" lists them.');
+  const config = resolveRunComfyConfig(ctx.env, values);
+  const client = new RunComfyClient({
+    baseUrl: config.apiUrl,
+    baseUrlSource: config.apiUrlSource,
+    userId: config.userId,
+    getToken: () => Promise.resolve(config.token),
+  });
+  const m = await client.getMachine(machine, ctx.signal);
+  if (!m.isReady) {
+    throw new ApiError(
+      'invalidRequest',
+      `Machine ${machine} is ${m.status}, not Ready: a workflow can only run on a Ready machine. Wait for it with "runcomfy status ${machine}" (or launch with --wait).`,
+    );
+  }
+  if (!m.mainServiceUrl) throw new ServerError(`Machine ${machine} is Ready but RunComfy gave no ComfyUI URL (main_service_url) for it; try again in a moment.`);
+  return { url: m.mainServiceUrl, label: `machine ${machine}` };
+}
+
+async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, target: Target): Promise<RunResult> {
+  const out = path.resolve(typeof values.out === 'string' ? values.out : 'runcomfy-outputs');
+  const engine = new RunEngine({
+    prompt: workflow.analysis.prompt!,
+    localInputs: workflow.localInputs,
+    warnings: workflow.warnings,
+    comfyUrl: target.url,
+    outputRoot: out,
+    workflowName: path.basename(workflow.absPath).replace(/\.json$/i, ''),
+    workflowFile: path.relative(process.cwd(), workflow.absPath) || workflow.absPath,
+    signal: ctx.signal,
+  });
+  const formatter = new RunLogFormatter(
+    { workflow: path.relative(process.cwd(), workflow.absPath), target: target.label, server: maskUrl(target.url) },
+    systemClock,
+    progressIntervalMs,
+  );
+  const begun = systemClock.now();
+  const print = (lines: readonly { text: string }[]) => {
+    const stamp = `[${elapsed(systemClock.now() - begun)}]`;
+    for (const l of lines) ctx.progress(`${stamp} ${l.text}`);
+  };
+  print(formatter.start());
+  const sub = engine.onEvent((e) => print(formatter.format(e)));
+  try {
+    return await engine.run();
+  } finally {
+    sub.dispose();
+    engine.dispose();
+  }
+}
+
+/** Prints the result (paths, or the one JSON object) and returns the exit code. */
+function finish(ctx: CliContext, result: RunResult): ExitCodeValue {
+  if (ctx.json) {
+    ctx.stdout(formatJson(jsonOf(result)));
+  } else {
+    for (const o of result.outputs) ctx.stdout(`${o.path}\n`);
+    if (result.error) ctx.progress(`runcomfy: ${result.error.message}`);
+  }
+  return exitCodeOf(result);
+}
+
+function exitCodeOf(result: RunResult): ExitCodeValue {
+  if (result.status === 'success') return ExitCode.ok;
+  if (result.status === 'interrupted') return ExitCode.interrupted;
+  const kind = result.error?.kind;
+  if (kind === undefined || kind === 'internal') return ExitCode.failure;
+  return exitCodeFor(new ApiError(kind, ''));
+}
+
+/** The `--json` object: wire values (server file names, prompt id) and absolute local paths. */
+function jsonOf(result: RunResult): Record<string, unknown> {
+  return {
+    prompt_id: result.promptId,
+    status: result.status,
+    outputs: result.outputs.map((o) => ({ node: o.node, filename: o.filename, subfolder: o.subfolder, type: o.type, path: o.path })),
+    warnings: result.warnings,
+    error: result.error && { type: result.error.type, message: result.error.message, details: result.error.details, node_errors: result.error.nodeErrors },
+  };
+}
+
+/** The `--json` object for a failure before any run (bad flags, an unknown machine, a wrong URL). */
+function jsonOfFailure(e: unknown): Record<string, unknown> {
+  const kind = e instanceof ApiError ? e.kind : e instanceof UsageError ? 'usage' : 'internal';
+  return {
+    prompt_id: null,
+    status: kind === 'cancelled' ? 'interrupted' : 'error',
+    outputs: [],
+    warnings: [],
+    error: { type: kind, message: e instanceof Error ? e.message : String(e), details: '', node_errors: null },
+  };
+}
+
+/** `4.2s`, `1m05s`. */
+function elapsed(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+}
