@@ -341,10 +341,12 @@ const N_INPUTS_FIRST = 4 * SPAN;
 /** Number of input records, or -1 when `inputs` is absent or not an object. */
 const N_INPUTS_COUNT = 4 * SPAN + 1;
 const N_STRIDE = 4 * SPAN + 2;
-// An input record: the spans of its key and of its value.
-const I_KEY = 0;
-const I_VALUE = SPAN;
-const I_STRIDE = 2 * SPAN;
+// An input record: where its key starts and ends, then the span of its value. The key's line is
+// only needed for a rare warning, and is then found from the offset.
+const I_KEY_START = 0;
+const I_KEY_END = 1;
+const I_VALUE = 2;
+const I_STRIDE = 2 + SPAN;
 
 /**
  * Finds where the nodes, their `class_type`, `inputs` and input values are written, with their
@@ -357,7 +359,7 @@ const I_STRIDE = 2 * SPAN;
 class SpanScanner {
   nodes = new Int32Array(N_STRIDE * 256);
   nodeCount = 0;
-  inputs = new Int32Array(I_STRIDE * 2048);
+  inputs = new Int32Array(I_STRIDE * 8192);
   inputCount = 0;
   /** The top-level object's span (offset -1 when the document is not an object). */
   readonly whole = new Int32Array(SPAN).fill(-1);
@@ -376,10 +378,8 @@ class SpanScanner {
     return this;
   }
 
-  /** The string a key record's span points at (keys are usually free of escapes, so a slice). */
-  key(a: Int32Array, at: number): string {
-    const start = a[at + S_OFFSET];
-    const end = a[at + S_END];
+  /** The key written from `start` to `end`, quotes included (keys are usually free of escapes, so a slice). */
+  key(start: number, end: number): string {
     const raw = this.text.slice(start + 1, end - 1);
     return raw.includes('\\') ? (JSON.parse(this.text.slice(start, end)) as string) : raw;
   }
@@ -466,9 +466,9 @@ class SpanScanner {
       if ((this.inputCount + 1) * I_STRIDE > this.inputs.length) this.inputs = grow(this.inputs);
       const r = this.inputCount++ * I_STRIDE;
       const a = this.inputs;
-      this.markStart(a, r + I_KEY, i);
+      a[r + I_KEY_START] = i;
       i = this.stringEnd(i);
-      this.markEnd(a, r + I_KEY, i);
+      a[r + I_KEY_END] = i;
       i = this.skipWs(this.skipWs(i) + 1);
       this.markStart(a, r + I_VALUE, i);
       i = this.valueEnd(i);
@@ -573,6 +573,11 @@ function spanRange(a: Int32Array, at: number): TextRange {
   };
 }
 
+function startsWithDigit(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
 /** Whether the key string at [start, end) is `"name"`, without making a string of it. */
 function isKey(text: string, start: number, end: number, name: string): boolean {
   const length = name.length;
@@ -591,6 +596,8 @@ class Analyzer {
   private readonly lastRecord = new Map<string, number>();
   /** Nodes that are objects with a string `class_type`: when that is all of them, the file is in API format. */
   private wellFormedNodes = 0;
+  /** Built only when a rare warning needs a position the scanner did not record. */
+  private lineIndex: LineIndex | undefined;
 
   constructor(
     private readonly text: string,
@@ -612,7 +619,8 @@ class Analyzer {
     const n = scan.nodes;
     const ids: string[] = [];
     for (let k = 0; k < scan.nodeCount; k++) {
-      const id = scan.key(n, k * N_STRIDE + N_KEY);
+      const at = k * N_STRIDE + N_KEY;
+      const id = scan.key(n[at + S_OFFSET], n[at + S_END]);
       ids.push(id);
       this.lastRecord.set(id, k);
     }
@@ -681,8 +689,19 @@ class Analyzer {
     }
     const a = scan.inputs;
     const first = n[r + N_INPUTS_FIRST];
+    // Usually the parsed object's keys are exactly the written names in the same order: taking
+    // them (and the values in the same order) avoids making strings and looking each one up. Names
+    // that start with a digit may be array indices, which objects put first; repeated names
+    // leave fewer keys than records. Both take the slow path.
     const keys = Object.keys(inputs);
-    const names = this.inputNames(scan, first, count, keys);
+    let names = keys;
+    let values: unknown[] | undefined;
+    if (keys.length === count && !keys.some(startsWithDigit)) {
+      values = Object.values(inputs);
+    } else {
+      names = [];
+      for (let j = 0; j < count; j++) names.push(scan.key(a[(first + j) * I_STRIDE + I_KEY_START], a[(first + j) * I_STRIDE + I_KEY_END]));
+    }
     // JSON.parse keeps the last of repeated keys; so do the ranges, and the earlier ones get a warning.
     let lastOf: Map<string, number> | undefined;
     if (keys.length !== count) {
@@ -693,37 +712,17 @@ class Analyzer {
       const name = names[j];
       const q = (first + j) * I_STRIDE;
       if (lastOf && lastOf.get(name) !== j) {
-        this.warning('duplicate_input', spanRange(a, q + I_KEY), `${label}: input "${name}" is written more than once; only the last value is used. Remove the extra one.`, id, name);
+        const start = a[q + I_KEY_START];
+        this.lineIndex ??= new LineIndex(this.text);
+        this.warning('duplicate_input', this.lineIndex.range(start, a[q + I_KEY_END] - start), `${label}: input "${name}" is written more than once; only the last value is used. Remove the extra one.`, id, name);
         continue;
       }
       const input: WorkflowInput = { name, valueRange: spanRange(a, q + I_VALUE) };
       node.inputs.push(input);
-      const v = inputs[name];
+      const v = values ? values[j] : inputs[name];
       if (Array.isArray(v)) this.analyzeLinkShape(label, id, input, v);
-      else if (typeof v === 'string' && node.classType) this.considerLocalFile(node.classType, id, input, v);
+      else if (typeof v === 'string' && node.classType && this.options.fileDir) this.considerLocalFile(node.classType, id, input, v);
     }
-  }
-
-  /**
-   * The names of the input records, in document order. Usually these are exactly the parsed
-   * object's own keys in the same order, and taking those strings (already interned by JSON.parse)
-   * instead of slicing new ones makes the later lookups cheap; integer-like names (which objects
-   * order numerically), escapes and repeated keys take the slow path.
-   */
-  private inputNames(scan: SpanScanner, first: number, count: number, keys: string[]): string[] {
-    const a = scan.inputs;
-    const t = this.text;
-    if (keys.length === count) {
-      let j = 0;
-      for (; j < count; j++) {
-        const q = (first + j) * I_STRIDE + I_KEY;
-        if (!isKey(t, a[q + S_OFFSET], a[q + S_END], keys[j])) break;
-      }
-      if (j === count) return keys;
-    }
-    const names: string[] = [];
-    for (let j = 0; j < count; j++) names.push(scan.key(a, (first + j) * I_STRIDE + I_KEY));
-    return names;
   }
 
   /** Records a well-formed link, or flags a two-element list that is clearly meant as one but is malformed. */
