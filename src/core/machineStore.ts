@@ -195,6 +195,8 @@ export class MachineStore extends DisposableObject {
    */
   async stop(serverId: string, signal?: AbortSignal): Promise<Machine | undefined> {
     const m = await this.api.stop(serverId, this.linked(signal));
+    // A stopped machine is no longer "just launched": once the list drops it, it is gone.
+    this.launchedAtMs.delete(serverId);
     if (m) {
       this.upsert(m);
     } else {

@@ -203,6 +203,19 @@ describe('MachineStore (against the RunComfy simulator)', () => {
     assert.equal(sim.machines().length, 0);
   });
 
+  it('drops a machine stopped soon after its launch once the API no longer lists it', async () => {
+    const s = store({ notVisibleGraceMs: 60_000 });
+    const launched = await s.launch({ workflow_version_id: fluxV3, server_type: 'medium', estimated_duration: 600 });
+    await s.waitUntilReady(launched.serverId);
+    await s.stop(launched.serverId);
+    const watching = s.watch();
+    try {
+      await eventually(() => s.machine(launched.serverId) === undefined, 'the stopped machine leaves the list');
+    } finally {
+      watching.dispose();
+    }
+  });
+
   it('reports an unreachable API through lastError and recovers', async () => {
     const s = store();
     const errors: (ApiError | undefined)[] = [];
