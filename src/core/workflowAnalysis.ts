@@ -282,11 +282,17 @@ function syntaxProblems(text: string, parseError: unknown): WorkflowProblem[] {
   const lines = new LineIndex(text);
   const problems: WorkflowProblem[] = [];
   const errors: { code: ParseErrorCode; offset: number; length: number }[] = [];
-  j.visit(
-    text,
-    { onError: (code, offset, length) => errors.push({ code, offset, length }) },
-    { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
-  );
+  try {
+    j.visit(
+      text,
+      { onError: (code, offset, length) => errors.push({ code, offset, length }) },
+      { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+    );
+  } catch {
+    // jsonc-parser recurses per nesting level: absurdly deep text overflows the stack. JSON.parse's
+    // own message (below) still says what and where.
+    errors.length = 0;
+  }
   for (const { code, offset, length } of errors.slice(0, MAX_SYNTAX_ERRORS)) {
     const range = lines.range(offset, length);
     const what = SYNTAX_MESSAGES[j.printParseErrorCode(code)] ?? 'Invalid JSON';
@@ -298,13 +304,17 @@ function syntaxProblems(text: string, parseError: unknown): WorkflowProblem[] {
     });
   }
   if (problems.length === 0) {
-    // Only JSON.parse objected (jsonc-parser is more lenient about a few things, such as lone surrogates).
+    // jsonc-parser found nothing (it is more lenient about a few things) or gave up: use JSON.parse's
+    // message, whose "at position N" is the offset.
     const detail = parseError instanceof Error ? parseError.message : String(parseError);
+    const at = /at position (\d+)/.exec(detail);
+    const offset = at ? Math.min(Number(at[1]), text.length) : text.length;
+    const range = lines.range(offset, 0);
     problems.push({
       severity: 'error',
       code: 'syntax_error',
-      range: lines.range(0, 0),
-      message: `The file is not valid JSON: ${detail}. Fix the JSON before running the workflow.`,
+      range,
+      message: `The file is not valid JSON (${detail.replace(/\.$/, '')}) at line ${range.line}, column ${range.column}. Fix the JSON before running the workflow.`,
     });
   }
   return problems;
