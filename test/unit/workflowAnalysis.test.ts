@@ -128,11 +128,11 @@ describe('analyzeWorkflow', () => {
       const deep = `${'['.repeat(200_000)}{x}`;
       const a = analyzeWorkflow(deep);
       assert.deepStrictEqual(codes(a.problems), ['error:syntax_error']);
-      assert.deepStrictEqual([a.problems[0]!.range.line, a.problems[0]!.range.column], [1, 200_002]);
-      assert.match(a.problems[0]!.message, /Expected property name .* at line 1, column 200002\. Fix the JSON/);
+      assert.deepStrictEqual([a.problems[0].range.line, a.problems[0].range.column], [1, 200_002]);
+      assert.match(a.problems[0].message, /Expected property name .* at line 1, column 200002\. Fix the JSON/);
       // Without a position in JSON.parse's message, the end of the text is the best place to point.
       const unclosed = analyzeWorkflow(`\n${'['.repeat(200_000)}`);
-      assert.deepStrictEqual([unclosed.problems[0]!.range.line, unclosed.problems[0]!.range.column], [2, 200_001]);
+      assert.deepStrictEqual([unclosed.problems[0].range.line, unclosed.problems[0].range.column], [2, 200_001]);
     });
 
     it('reports the recorded non-JSON body as a syntax error', () => {
