@@ -699,40 +699,45 @@ class Analyzer {
     }
     const a = scan.inputs;
     const first = n[r + N_INPUTS_FIRST];
-    // Usually the parsed object's keys are exactly the written names in the same order: taking
-    // them (and the values in the same order) avoids making strings and looking each one up. Names
-    // that start with a digit may be array indices, which objects put first; repeated names
-    // leave fewer keys than records. Both take the slow path.
-    const keys = Object.keys(inputs);
-    let names = keys;
-    let values: unknown[] | undefined;
-    if (keys.length === count && !keys.some(startsWithDigit)) {
-      values = Object.values(inputs);
-    } else {
-      names = [];
-      for (let j = 0; j < count; j++) names.push(scan.key(a[(first + j) * I_STRIDE + I_KEY_START], a[(first + j) * I_STRIDE + I_KEY_END]));
+    // Usually the parsed object's keys are exactly the written names, in the same order: then
+    // a for-in walk pairs each key (a string JSON.parse already made) and its value with the next
+    // record, without making strings or arrays. Names that start with a digit may be array
+    // indices, which objects put first, and repeated names leave fewer keys than records: those
+    // take the slow path.
+    let keyCount = 0;
+    let ordered = true;
+    for (const name in inputs) {
+      keyCount++;
+      if (startsWithDigit(name)) ordered = false;
     }
+    if (ordered && keyCount === count) {
+      let j = 0;
+      for (const name in inputs) this.addInput(node, label, a, (first + j++) * I_STRIDE, name, inputs[name]);
+      return;
+    }
+    const names: string[] = [];
+    for (let j = 0; j < count; j++) names.push(scan.key(a[(first + j) * I_STRIDE + I_KEY_START], a[(first + j) * I_STRIDE + I_KEY_END]));
     // JSON.parse keeps the last of repeated keys; so do the ranges, and the earlier ones get a warning.
-    let lastOf: Map<string, number> | undefined;
-    if (keys.length !== count) {
-      lastOf = new Map();
-      names.forEach((name, j) => lastOf!.set(name, j));
-    }
+    const lastOf = new Map<string, number>();
+    names.forEach((name, j) => lastOf.set(name, j));
     for (let j = 0; j < count; j++) {
       const name = names[j];
       const q = (first + j) * I_STRIDE;
-      if (lastOf && lastOf.get(name) !== j) {
-        const start = a[q + I_KEY_START];
-        this.lineIndex ??= new LineIndex(this.text);
-        this.warning('duplicate_input', this.lineIndex.range(start, a[q + I_KEY_END] - start), `${label}: input "${name}" is written more than once; only the last value is used. Remove the extra one.`, id, name);
+      if (lastOf.get(name) === j) {
+        this.addInput(node, label, a, q, name, inputs[name]);
         continue;
       }
-      const input: WorkflowInput = { name, valueRange: spanRange(a, q + I_VALUE) };
-      node.inputs.push(input);
-      const v = values ? values[j] : inputs[name];
-      if (Array.isArray(v)) this.analyzeLinkShape(label, id, input, v);
-      else if (typeof v === 'string' && node.classType && this.options.fileDir) this.considerLocalFile(node.classType, id, input, v);
+      const start = a[q + I_KEY_START];
+      this.lineIndex ??= new LineIndex(this.text);
+      this.warning('duplicate_input', this.lineIndex.range(start, a[q + I_KEY_END] - start), `${label}: input "${name}" is written more than once; only the last value is used. Remove the extra one.`, node.id, name);
     }
+  }
+
+  private addInput(node: WorkflowNode, label: string, a: Int32Array, q: number, name: string, value: unknown): void {
+    const input: WorkflowInput = { name, valueRange: spanRange(a, q + I_VALUE) };
+    node.inputs.push(input);
+    if (Array.isArray(value)) this.analyzeLinkShape(label, node.id, input, value);
+    else if (typeof value === 'string' && node.classType && this.options.fileDir) this.considerLocalFile(node.classType, node.id, input, value);
   }
 
   /** Records a well-formed link, or flags a two-element list that is clearly meant as one but is malformed. */
