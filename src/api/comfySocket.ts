@@ -251,6 +251,8 @@ export class ComfySocket extends DisposableObject {
   private failures = 0;
   private timers: Disposable[] = [];
   private connecting: Promise<void> | undefined;
+  /** This instance holds the (server, clientId) slot in `live`. */
+  private registered = false;
 
   constructor(options: ComfySocketOptions) {
     super();
@@ -299,7 +301,7 @@ export class ComfySocket extends DisposableObject {
       const closed = closeAndWait(socket, this.clock);
       track(this.key, closed);
     }
-    live.delete(this.key);
+    if (this.registered) live.delete(this.key);
     this.setState('closed');
     super.dispose();
   }
@@ -309,6 +311,7 @@ export class ComfySocket extends DisposableObject {
       throw new Error(`A ComfySocket for this server and clientId is already open; a second one would make the server stop routing to the first.`);
     }
     live.add(this.key);
+    this.registered = true;
     const deadline = this.clock.now() + this.connectDeadlineMs;
     const stop = signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal;
     this.setState('connecting');

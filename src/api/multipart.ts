@@ -29,9 +29,9 @@ export interface MultipartBody {
   /**
    * A fresh stream of the body. Files are read in chunks as the consumer pulls (backpressure),
    * never whole. Errors if a file's size changed since the body was built, because the declared
-   * length would then be a lie.
+   * length would then be a lie. `onProgress` hears the bytes handed on so far.
    */
-  stream(): Readable;
+  stream(onProgress?: (sent: number) => void): Readable;
 }
 
 const crlf = '\r\n';
@@ -60,24 +60,30 @@ export async function createMultipartBody(fields: readonly MultipartField[], fil
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
     length,
-    stream: () => Readable.from(generate(parts), { objectMode: false }),
+    stream: (onProgress) => Readable.from(generate(parts, onProgress), { objectMode: false }),
   };
 }
 
-async function* generate(parts: readonly (Buffer | { path: string; size: number })[]): AsyncGenerator<Buffer> {
+async function* generate(parts: readonly (Buffer | { path: string; size: number })[], onProgress?: (sent: number) => void): AsyncGenerator<Buffer> {
+  let total = 0;
+  const out = (buf: Buffer) => {
+    total += buf.length;
+    onProgress?.(total);
+    return buf;
+  };
   for (const p of parts) {
     if (Buffer.isBuffer(p)) {
-      yield p;
+      yield out(p);
       continue;
     }
-    let sent = 0;
+    let read = 0;
     for await (const chunk of createReadStream(p.path, { highWaterMark: 256 * 1024 })) {
       const buf = chunk as Buffer;
-      sent += buf.length;
-      if (sent > p.size) break;
-      yield buf;
+      read += buf.length;
+      if (read > p.size) break;
+      yield out(buf);
     }
-    if (sent !== p.size) throw new Error(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${sent} read).`);
+    if (read !== p.size) throw new Error(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${read} read).`);
   }
 }
 

@@ -436,7 +436,8 @@ export class RunEngine extends DisposableObject {
           break;
         } catch (e) {
           if (isCancellation(e)) throw e;
-          const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server');
+          // A refusal (/view 400/403) or a missing file will not change on a retry; a dropped connection or a 5xx may.
+          const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)));
           if (retryable && attempt < attempts) {
             await sleep(delay * attempt, this.lifetime.signal, this.clock);
             continue;
@@ -444,7 +445,7 @@ export class RunEngine extends DisposableObject {
           const message = `Could not download output ${file.filename} of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
           this.warn(message);
           this.fatal ??= {
-            kind: e instanceof ApiError ? (e.kind === 'notFound' ? 'server' : e.kind) : 'internal',
+            kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
             type: 'download_failed',
             message,
             details: '',
