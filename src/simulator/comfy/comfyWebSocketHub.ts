@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type WebSocket from 'ws';
+import { parsePyJson, pyDumps, type PyDict, type PyObject, type PyValue } from './pyJson';
+
+/** Binary frame event types (`protocol.BinaryEventTypes`). */
+export const BinaryEvent = { previewImage: 1, text: 3, previewImageWithMetadata: 4 } as const;
+
+/** ComfyUI's image format codes inside a type-1 frame. */
+export const PreviewFormat = { jpeg: 1, png: 2 } as const;
+
+/** What the hub asks its owner when a socket connects. */
+export interface HubHost {
+  /** `{"exec_info": {"queue_remaining": n}}`. */
+  queueInfo(): PyObject;
+  /** The running prompt's `client_id` and the node it is on (for the reconnect `executing` message). */
+  runningClient(): { clientId: PyValue; lastNodeId: string | null };
+  /** `feature_flags.get_server_features()`, or undefined for an old server that ignores the handshake. */
+  serverFeatures(): PyObject | undefined;
+}
+
+interface Client {
+  socket: WebSocket;
+  pendingBytes: number;
+}
+
+/**
+ * The server's socket table, with ComfyUI's routing: one socket per `clientId` (a newer one
+ * replaces the older, and the older one's close removes the id, so the newer one goes deaf),
+ * targeted messages only to that id, `null` target to everyone, feature-flag handshake on the
+ * first text message, previews as binary type 1 or 4 depending on that handshake.
+ */
+export class ComfyWebSocketHub {
+  private readonly sockets = new Map<string, Client>();
+  private readonly flags = new Map<string, PyDict>();
+  private readonly all = new Set<WebSocket>();
+  private capacityWaiters: (() => void)[] = [];
+
+  /** Outstanding bytes per socket above which `waitForCapacity` holds a fast sender back. */
+  highWaterMark = 8 * 1024 * 1024;
+
+  constructor(private readonly host: HubHost) {}
+
+  /** Number of sockets the routing table reaches. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  /** Registers an upgraded socket under `clientId` (or a fresh hex id) and sends the greeting. */
+  attach(socket: WebSocket, clientId: string | null): string {
+    const sid = clientId || randomUUID().replace(/-/g, '');
+    this.sockets.delete(sid);
+    this.sockets.set(sid, { socket, pendingBytes: 0 });
+    this.flags.set(sid, new Map());
+    this.all.add(socket);
+    let first = true;
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let msg: PyValue;
+      try {
+        msg = parsePyJson(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      } catch {
+        return;
+      }
+      // ComfyUI calls data.get(...): anything but a dict raises there and leaves `first` as it was.
+      if (!(msg instanceof Map)) return;
+      if (first && msg.get('type') === 'feature_flags') {
+        const clientFlags = msg.get('data');
+        this.flags.set(sid, clientFlags instanceof Map ? clientFlags : new Map<string, PyValue>());
+        const features = this.host.serverFeatures();
+        if (features) this.sendJson('feature_flags', features, sid);
+      }
+      first = false;
+    });
+    socket.on('close', () => {
+      this.all.delete(socket);
+      // ComfyUI pops by id, not by socket: closing an older duplicate unregisters the newer one.
+      this.sockets.delete(sid);
+      this.flags.delete(sid);
+      this.releaseWaiters();
+    });
+    socket.on('error', () => {});
+    this.sendJson('status', { status: this.host.queueInfo(), sid }, sid);
+    const { clientId: running, lastNodeId } = this.host.runningClient();
+    if (running === sid && lastNodeId !== null) this.sendJson('executing', { node: lastNodeId }, sid);
+    return sid;
+  }
+
+  /** True when `sid` sent `supports_preview_metadata: true` first thing. */
+  supportsPreviewMetadata(sid: PyValue): boolean {
+    return typeof sid === 'string' && this.flags.get(sid)?.get('supports_preview_metadata') === true;
+  }
+
+  /** A JSON message: to `sid`'s socket, or to every socket when `sid` is null (a non-string id reaches no one). */
+  sendJson(event: string, data: PyValue, sid: PyValue): void {
+    this.deliver(pyDumps({ type: event, data }), sid);
+  }
+
+  /** A binary frame: 4-byte big-endian event type, then `payload`. */
+  sendBytes(event: number, payload: Buffer, sid: PyValue): void {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(event, 0);
+    this.deliver(Buffer.concat([head, payload]), sid);
+  }
+
+  /** A type-1 preview (`format` 2 = PNG). */
+  sendPreview(image: Buffer, sid: PyValue, format: number = PreviewFormat.png): void {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(format, 0);
+    this.sendBytes(BinaryEvent.previewImage, Buffer.concat([head, image]), sid);
+  }
+
+  /** A type-4 preview: JSON metadata (length-prefixed), then the image. */
+  sendPreviewWithMetadata(image: Buffer, metadata: PyObject, sid: PyValue): void {
+    const json = Buffer.from(pyDumps(metadata), 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(json.length, 0);
+    this.sendBytes(BinaryEvent.previewImageWithMetadata, Buffer.concat([len, json, image]), sid);
+  }
+
+  /** A type-3 TEXT frame for `nodeId`; ComfyUI sends these to every socket. */
+  sendText(nodeId: string, text: string): void {
+    const id = Buffer.from(nodeId, 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(id.length, 0);
+    this.sendBytes(BinaryEvent.text, Buffer.concat([len, id, Buffer.from(text, 'utf8')]), null);
+  }
+
+  /** Resolves once no socket has more than `highWaterMark` bytes waiting (flood senders call this). */
+  waitForCapacity(): Promise<void> {
+    if ([...this.sockets.values()].every((c) => c.pendingBytes <= this.highWaterMark)) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /** Cuts every connection at the TCP level (no close frame), like a network drop. */
+  terminateAll(): number {
+    const n = this.all.size;
+    for (const s of [...this.all]) s.terminate();
+    return n;
+  }
+
+  /** Closes every socket politely (server shutdown). */
+  closeAll(): void {
+    for (const s of [...this.all]) s.close(1001, 'server shutting down');
+  }
+
+  private deliver(frame: string | Buffer, sid: PyValue): void {
+    const targets = sid === null ? [...this.sockets.values()] : typeof sid === 'string' && this.sockets.has(sid) ? [this.sockets.get(sid)!] : [];
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    for (const client of targets) {
+      if (client.socket.readyState !== client.socket.OPEN) continue;
+      client.pendingBytes += size;
+      client.socket.send(frame, () => {
+        client.pendingBytes -= size;
+        if (client.pendingBytes <= this.highWaterMark) this.releaseWaiters();
+      });
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (this.capacityWaiters.length === 0) return;
+    if (![...this.sockets.values()].every((c) => c.pendingBytes <= this.highWaterMark)) return;
+    for (const w of this.capacityWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,451 @@
+/**
+ * Small, dependency-free writers for the output kinds beyond PNG (animated WebP and GIF, FLAC,
+ * GLB) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
+ * They aim at validity, not compression: WebP is lossless VP8L without transforms, FLAC uses
+ * verbatim subframes.
+ */
+
+/** 8-bit RGBA frames of one size. */
+export interface RgbaFrames {
+  readonly width: number;
+  readonly height: number;
+  readonly frames: readonly Uint8Array[];
+}
+
+class BitWriter {
+  private bytes: number[] = [];
+  private acc = 0;
+  private n = 0;
+
+  /** Writes `count` bits of `value`, least significant first (VP8L order). */
+  bits(value: number, count: number): void {
+    for (let i = 0; i < count; i++) {
+      this.acc |= ((value >>> i) & 1) << this.n;
+      if (++this.n === 8) this.flushByte();
+    }
+  }
+
+  /** Writes a Huffman code most significant bit first (codes are bit-reversed in VP8L and deflate). */
+  code(code: number, length: number): void {
+    for (let i = length - 1; i >= 0; i--) this.bits((code >>> i) & 1, 1);
+  }
+
+  finish(): Buffer {
+    if (this.n > 0) this.flushByte();
+    return Buffer.from(this.bytes);
+  }
+
+  private flushByte(): void {
+    this.bytes.push(this.acc);
+    this.acc = 0;
+    this.n = 0;
+  }
+}
+
+/** Code lengths of a Huffman code for `counts`, no longer than `limit` (small counts are raised until it fits). */
+function huffmanLengths(counts: readonly number[], limit: number): number[] {
+  for (let floor = 1; ; floor *= 2) {
+    const nodes: { w: number; syms: number[] }[] = [];
+    counts.forEach((c, s) => {
+      if (c > 0) nodes.push({ w: Math.max(c, floor), syms: [s] });
+    });
+    const lengths = counts.map(() => 0);
+    if (nodes.length === 1) {
+      lengths[nodes[0].syms[0]] = 1;
+      return lengths;
+    }
+    while (nodes.length > 1) {
+      nodes.sort((a, b) => a.w - b.w);
+      const a = nodes.shift()!;
+      const b = nodes.shift()!;
+      for (const s of [...a.syms, ...b.syms]) lengths[s]++;
+      nodes.push({ w: a.w + b.w, syms: [...a.syms, ...b.syms] });
+    }
+    if (Math.max(...lengths) <= limit) return lengths;
+  }
+}
+
+/** Canonical codes for code lengths (shorter first, then by symbol), as deflate and VP8L assign them. */
+function canonicalCodes(lengths: readonly number[]): number[] {
+  const max = Math.max(0, ...lengths);
+  const blCount = new Array<number>(max + 1).fill(0);
+  for (const l of lengths) if (l > 0) blCount[l]++;
+  const next = new Array<number>(max + 2).fill(0);
+  let code = 0;
+  for (let bits = 1; bits <= max; bits++) {
+    code = (code + blCount[bits - 1]) << 1;
+    next[bits] = code;
+  }
+  return lengths.map((l) => (l > 0 ? next[l]++ : 0));
+}
+
+const CODE_LENGTH_ORDER = [17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+/** Writes one VP8L prefix code for a histogram; returns `[codes, lengths]` to write symbols with. */
+function writePrefixCode(w: BitWriter, counts: readonly number[]): [number[], number[]] {
+  const used = counts.map((c, s) => (c > 0 ? s : -1)).filter((s) => s >= 0);
+  const zero = counts.map(() => 0);
+  if (used.length <= 2 && used.every((s) => s < 256)) {
+    const syms = used.length ? used : [0];
+    w.bits(1, 1);
+    w.bits(syms.length - 1, 1);
+    const first = syms[0];
+    w.bits(first < 2 ? 0 : 1, 1);
+    w.bits(first, first < 2 ? 1 : 8);
+    if (syms.length === 2) w.bits(syms[1], 8);
+    if (syms.length === 1) return [zero, zero];
+    const lengths = [...zero];
+    for (const s of syms) lengths[s] = 1;
+    return [canonicalCodes(lengths), lengths];
+  }
+  const lengths = huffmanLengths(counts, 15);
+  const clCounts = new Array<number>(19).fill(0);
+  for (const l of lengths) clCounts[l]++;
+  const clLengths = huffmanLengths(clCounts, 7);
+  const single = clLengths.filter((l) => l > 0).length === 1;
+  const clCodes = canonicalCodes(clLengths);
+  let count = CODE_LENGTH_ORDER.length;
+  while (count > 4 && clLengths[CODE_LENGTH_ORDER[count - 1]] === 0) count--;
+  w.bits(0, 1);
+  w.bits(count - 4, 4);
+  for (let i = 0; i < count; i++) w.bits(clLengths[CODE_LENGTH_ORDER[i]], 3);
+  w.bits(0, 1);
+  // A code-length code with one symbol is a zero-bit code for the decoder.
+  for (const l of lengths) if (!single) w.code(clCodes[l], clLengths[l]);
+  return [canonicalCodes(lengths), lengths];
+}
+
+/** A VP8L (lossless WebP) bitstream of one RGBA frame. */
+function vp8l(width: number, height: number, rgba: Uint8Array): Buffer {
+  const w = new BitWriter();
+  let alpha = false;
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) alpha = true;
+  w.bits(0x2f, 8);
+  w.bits(width - 1, 14);
+  w.bits(height - 1, 14);
+  w.bits(alpha ? 1 : 0, 1);
+  w.bits(0, 3);
+  w.bits(0, 1); // no transforms
+  w.bits(0, 1); // no colour cache
+  w.bits(0, 1); // one prefix code group
+  const hist = [new Array<number>(280).fill(0), new Array<number>(256).fill(0), new Array<number>(256).fill(0), new Array<number>(256).fill(0), new Array<number>(40).fill(0)];
+  for (let i = 0; i < rgba.length; i += 4) {
+    hist[0][rgba[i + 1]]++;
+    hist[1][rgba[i]]++;
+    hist[2][rgba[i + 2]]++;
+    hist[3][rgba[i + 3]]++;
+  }
+  const codes = hist.map((h) => writePrefixCode(w, h));
+  const [g, r, b, a] = codes as [[number[], number[]], [number[], number[]], [number[], number[]], [number[], number[]]];
+  for (let i = 0; i < rgba.length; i += 4) {
+    w.code(g[0][rgba[i + 1]], g[1][rgba[i + 1]]);
+    w.code(r[0][rgba[i]], r[1][rgba[i]]);
+    w.code(b[0][rgba[i + 2]], b[1][rgba[i + 2]]);
+    w.code(a[0][rgba[i + 3]], a[1][rgba[i + 3]]);
+  }
+  return w.finish();
+}
+
+function riffChunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32LE(data.length, 4);
+  return Buffer.concat([head, data, data.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+}
+
+function u24(n: number): Buffer {
+  const b = Buffer.alloc(3);
+  b.writeUIntLE(n, 0, 3);
+  return b;
+}
+
+/** A lossless WebP; several frames make an animated one (VP8X + ANIM + ANMF). */
+export function encodeWebp(img: RgbaFrames, frameMs: number, loop = 0): Buffer {
+  const frames = img.frames.map((f) => riffChunk('VP8L', vp8l(img.width, img.height, f)));
+  let body: Buffer;
+  if (frames.length === 1) {
+    body = frames[0]!;
+  } else {
+    const vp8x = Buffer.concat([Buffer.from([0x02 | 0x10, 0, 0, 0]), u24(img.width - 1), u24(img.height - 1)]);
+    const anim = Buffer.alloc(6);
+    anim.writeUInt16LE(loop, 4);
+    const anmf = frames.map((f) => riffChunk('ANMF', Buffer.concat([u24(0), u24(0), u24(img.width - 1), u24(img.height - 1), u24(Math.max(0, Math.round(frameMs))), Buffer.from([0x02]), f])));
+    body = Buffer.concat([riffChunk('VP8X', vp8x), riffChunk('ANIM', anim), ...anmf]);
+  }
+  const head = Buffer.alloc(12);
+  head.write('RIFF', 0, 'latin1');
+  head.writeUInt32LE(4 + body.length, 4);
+  head.write('WEBP', 8, 'latin1');
+  return Buffer.concat([head, body]);
+}
+
+/** An animated GIF (palette from the frames' colours, or a 6×7×6 cube when there are too many). */
+export function encodeGif(img: RgbaFrames, frameMs: number, loop = 0): Buffer {
+  const colours = new Map<number, number>();
+  for (const f of img.frames) {
+    for (let i = 0; i < f.length && colours.size <= 256; i += 4) {
+      const key = (f[i] << 16) | (f[i + 1] << 8) | f[i + 2];
+      if (!colours.has(key)) colours.set(key, colours.size);
+    }
+  }
+  const exact = colours.size <= 256;
+  const palette: number[] = exact
+    ? [...colours.keys()]
+    : Array.from({ length: 252 }, (_, i) => (Math.round((Math.floor(i / 42) * 255) / 5) << 16) | (Math.round((Math.floor((i % 42) / 6) * 255) / 6) << 8) | Math.round(((i % 6) * 255) / 5));
+  const index = (r: number, g: number, b: number) =>
+    exact ? colours.get((r << 16) | (g << 8) | b)! : Math.round((r * 5) / 255) * 42 + Math.round((g * 6) / 255) * 6 + Math.round((b * 5) / 255);
+  let bits = 1;
+  while (1 << bits < palette.length) bits++;
+  const out: number[] = [...Buffer.from('GIF89a', 'latin1')];
+  const u16 = (n: number) => out.push(n & 0xff, (n >> 8) & 0xff);
+  u16(img.width);
+  u16(img.height);
+  out.push(0x80 | 0x70 | (bits - 1), 0, 0);
+  for (let i = 0; i < 1 << bits; i++) {
+    const c = palette[i] ?? 0;
+    out.push((c >> 16) & 0xff, (c >> 8) & 0xff, c & 0xff);
+  }
+  if (img.frames.length > 1) {
+    out.push(0x21, 0xff, 0x0b, ...Buffer.from('NETSCAPE2.0', 'latin1'), 0x03, 0x01);
+    u16(loop);
+    out.push(0);
+  }
+  const minCode = Math.max(2, bits);
+  for (const f of img.frames) {
+    out.push(0x21, 0xf9, 0x04, 2 << 2);
+    u16(Math.round(frameMs / 10));
+    out.push(0, 0, 0x2c);
+    u16(0);
+    u16(0);
+    u16(img.width);
+    u16(img.height);
+    out.push(0, minCode);
+    const pixels = new Uint8Array(img.width * img.height);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = index(f[i * 4], f[i * 4 + 1], f[i * 4 + 2]);
+    const data = lzw(pixels, minCode);
+    for (let i = 0; i < data.length; i += 255) {
+      const block = data.subarray(i, i + 255);
+      out.push(block.length, ...block);
+    }
+    out.push(0);
+  }
+  out.push(0x3b);
+  return Buffer.from(out);
+}
+
+function lzw(pixels: Uint8Array, minCode: number): Buffer {
+  const clear = 1 << minCode;
+  const eoi = clear + 1;
+  const bytes: number[] = [];
+  let acc = 0;
+  let n = 0;
+  let size = minCode + 1;
+  const emit = (code: number) => {
+    acc |= code << n;
+    n += size;
+    while (n >= 8) {
+      bytes.push(acc & 0xff);
+      acc >>>= 8;
+      n -= 8;
+    }
+  };
+  let dict = new Map<number, number>();
+  let next = eoi + 1;
+  emit(clear);
+  let prefix = -1;
+  for (const p of pixels) {
+    if (prefix < 0) {
+      prefix = p;
+      continue;
+    }
+    const key = prefix * 256 + p;
+    const found = dict.get(key);
+    if (found !== undefined) {
+      prefix = found;
+      continue;
+    }
+    emit(prefix);
+    if (next < 4096) {
+      dict.set(key, next++);
+      if (next > 1 << size && size < 12) size++;
+    } else {
+      emit(clear);
+      dict = new Map();
+      next = eoi + 1;
+      size = minCode + 1;
+    }
+    prefix = p;
+  }
+  if (prefix >= 0) emit(prefix);
+  emit(eoi);
+  if (n > 0) bytes.push(acc & 0xff);
+  return Buffer.from(bytes);
+}
+
+const CRC8 = Array.from({ length: 256 }, (_, i) => {
+  let c = i;
+  for (let k = 0; k < 8; k++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff;
+  return c;
+});
+const CRC16 = Array.from({ length: 256 }, (_, i) => {
+  let c = i << 8;
+  for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x8005) & 0xffff : (c << 1) & 0xffff;
+  return c;
+});
+
+/** FLAC's UTF-8-like coding of the frame number. */
+function utf8Number(n: number): number[] {
+  if (n < 0x80) return [n];
+  let bytes = 2;
+  while (n >= 2 ** (5 * bytes + 1)) bytes++;
+  const out: number[] = [];
+  for (let i = 0; i < bytes - 1; i++) out.unshift(0x80 | (Math.floor(n / 2 ** (6 * i)) & 0x3f));
+  out.unshift(((0xff << (8 - bytes)) & 0xff) | Math.floor(n / 2 ** (6 * (bytes - 1))));
+  return out;
+}
+
+/** A 16-bit FLAC file (verbatim subframes) with Vorbis comments, from float channels in -1..1. */
+export function encodeFlac(channels: readonly Float32Array[], sampleRate: number, comments: readonly (readonly [string, string])[] = []): Buffer {
+  const total = channels[0]?.length ?? 0;
+  const block = 4096;
+  const parts: Buffer[] = [Buffer.from('fLaC', 'latin1')];
+  const info = Buffer.alloc(34);
+  info.writeUInt16BE(block, 0);
+  info.writeUInt16BE(block, 2);
+  const packed = (BigInt(sampleRate) << 44n) | (BigInt(channels.length - 1) << 41n) | (15n << 36n) | BigInt(total);
+  info.writeBigUInt64BE(packed, 10);
+  const vendor = Buffer.from('Lavf (simulator)', 'utf8');
+  const entries = comments.map(([k, v]) => Buffer.from(`${k}=${v}`, 'utf8'));
+  const vc = Buffer.concat([u32le(vendor.length), vendor, u32le(entries.length), ...entries.flatMap((e) => [u32le(e.length), e])]);
+  parts.push(Buffer.from([0x00, 0, 0, 34]), info);
+  const vcHead = Buffer.from([0x84, (vc.length >> 16) & 0xff, (vc.length >> 8) & 0xff, vc.length & 0xff]);
+  parts.push(vcHead, vc);
+  for (let start = 0, frame = 0; start < total; start += block, frame++) {
+    const n = Math.min(block, total - start);
+    const head = [0xff, 0xf8, 0x70, ((channels.length - 1) << 4) | 0x00, ...utf8Number(frame), ((n - 1) >> 8) & 0xff, (n - 1) & 0xff];
+    head.push(head.reduce((c, b) => CRC8[c ^ b], 0));
+    const body = Buffer.alloc(channels.length * (1 + n * 2));
+    let p = 0;
+    for (const ch of channels) {
+      body[p++] = 0x02;
+      for (let i = 0; i < n; i++) {
+        body.writeInt16BE(Math.max(-32768, Math.min(32767, Math.round((ch[start + i] ?? 0) * 32767))), p);
+        p += 2;
+      }
+    }
+    const frameBytes = Buffer.concat([Buffer.from(head), body]);
+    const crc = frameBytes.reduce((c, b) => ((c << 8) & 0xffff) ^ CRC16[((c >> 8) ^ b) & 0xff], 0);
+    parts.push(frameBytes, Buffer.from([(crc >> 8) & 0xff, crc & 0xff]));
+  }
+  return Buffer.concat(parts);
+}
+
+function u32le(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+/** A binary glTF 2.0 file of one triangle mesh, with `extras` in its asset block (ComfyUI puts the prompt there). */
+export function encodeGlb(vertices: Float32Array, faces: Uint32Array, extras: Record<string, string>): Buffer {
+  const indexBytes = Buffer.from(faces.buffer, faces.byteOffset, faces.byteLength);
+  const vertexBytes = Buffer.from(vertices.buffer, vertices.byteOffset, vertices.byteLength);
+  const min = [0, 1, 2].map((c) => Math.min(...Array.from({ length: vertices.length / 3 }, (_, i) => vertices[i * 3 + c])));
+  const max = [0, 1, 2].map((c) => Math.max(...Array.from({ length: vertices.length / 3 }, (_, i) => vertices[i * 3 + c])));
+  const gltf = {
+    asset: { version: '2.0', generator: 'ComfyUI', extras },
+    scene: 0,
+    scenes: [{ nodes: [0] }],
+    nodes: [{ mesh: 0 }],
+    meshes: [{ primitives: [{ attributes: { POSITION: 1 }, indices: 0 }] }],
+    accessors: [
+      { bufferView: 0, componentType: 5125, count: faces.length, type: 'SCALAR' },
+      { bufferView: 1, componentType: 5126, count: vertices.length / 3, type: 'VEC3', min, max },
+    ],
+    bufferViews: [
+      { buffer: 0, byteOffset: 0, byteLength: indexBytes.length, target: 34963 },
+      { buffer: 0, byteOffset: indexBytes.length, byteLength: vertexBytes.length, target: 34962 },
+    ],
+    buffers: [{ byteLength: indexBytes.length + vertexBytes.length }],
+  };
+  let json = Buffer.from(JSON.stringify(gltf), 'utf8');
+  json = Buffer.concat([json, Buffer.alloc((4 - (json.length % 4)) % 4, 0x20)]);
+  let bin = Buffer.concat([indexBytes, vertexBytes]);
+  bin = Buffer.concat([bin, Buffer.alloc((4 - (bin.length % 4)) % 4)]);
+  const header = Buffer.alloc(12);
+  header.write('glTF', 0, 'latin1');
+  header.writeUInt32LE(2, 4);
+  header.writeUInt32LE(12 + 8 + json.length + 8 + bin.length, 8);
+  const chunkHead = (len: number, type: string) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(len, 0);
+    b.write(type, 4, 'latin1');
+    return b;
+  };
+  return Buffer.concat([header, chunkHead(json.length, 'JSON'), json, chunkHead(bin.length, 'BIN\0'), bin]);
+}
+
+/** Thrown for audio bytes the simulator cannot read (it reads WAV only). */
+export class AudioDecodeError extends Error {}
+
+/** Reads a PCM (8/16/24/32-bit) or float (32/64-bit) WAV file into float channels. */
+export function decodeWav(bytes: Buffer): { channels: Float32Array[]; sampleRate: number } {
+  if (bytes.length < 12 || bytes.toString('latin1', 0, 4) !== 'RIFF' || bytes.toString('latin1', 8, 12) !== 'WAVE') throw new AudioDecodeError('not a WAV file');
+  let pos = 12;
+  let format = 0;
+  let channels = 0;
+  let sampleRate = 0;
+  let bits = 0;
+  let data: Buffer | undefined;
+  while (pos + 8 <= bytes.length) {
+    const id = bytes.toString('latin1', pos, pos + 4);
+    const len = bytes.readUInt32LE(pos + 4);
+    const body = bytes.subarray(pos + 8, pos + 8 + len);
+    if (id === 'fmt ') {
+      format = body.readUInt16LE(0);
+      channels = body.readUInt16LE(2);
+      sampleRate = body.readUInt32LE(4);
+      bits = body.readUInt16LE(14);
+      if (format === 0xfffe && body.length >= 26) format = body.readUInt16LE(24);
+    } else if (id === 'data') data = body;
+    pos += 8 + len + (len % 2);
+  }
+  if (!data || channels === 0 || (format !== 1 && format !== 3)) throw new AudioDecodeError('unsupported WAV encoding');
+  const width = bits / 8;
+  const frames = Math.floor(data.length / (width * channels));
+  const out = Array.from({ length: channels }, () => new Float32Array(frames));
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels; c++) {
+      const p = (i * channels + c) * width;
+      let v: number;
+      if (format === 3) v = bits === 64 ? data.readDoubleLE(p) : data.readFloatLE(p);
+      else if (bits === 8) v = (data[p] - 128) / 128;
+      else if (bits === 16) v = data.readInt16LE(p) / 32768;
+      else if (bits === 24) v = data.readIntLE(p, 3) / 8388608;
+      else v = data.readInt32LE(p) / 2147483648;
+      out[c][i] = v;
+    }
+  }
+  return { channels: out, sampleRate };
+}
+
+/** A 16-bit PCM WAV file (tests and the simulator's example input use it). */
+export function encodeWav(channels: readonly Float32Array[], sampleRate: number): Buffer {
+  const frames = channels[0]?.length ?? 0;
+  const data = Buffer.alloc(frames * channels.length * 2);
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels.length; c++) data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(channels[c][i] * 32767))), (i * channels.length + c) * 2);
+  }
+  const fmt = Buffer.alloc(16);
+  fmt.writeUInt16LE(1, 0);
+  fmt.writeUInt16LE(channels.length, 2);
+  fmt.writeUInt32LE(sampleRate, 4);
+  fmt.writeUInt32LE(sampleRate * channels.length * 2, 8);
+  fmt.writeUInt16LE(channels.length * 2, 12);
+  fmt.writeUInt16LE(16, 14);
+  const head = Buffer.alloc(12);
+  head.write('RIFF', 0, 'latin1');
+  head.writeUInt32LE(4 + 8 + fmt.length + 8 + data.length, 4);
+  head.write('WAVE', 8, 'latin1');
+  return Buffer.concat([head, riffChunk('fmt ', fmt), riffChunk('data', data)]);
+}
