@@ -1,0 +1,153 @@
+import * as assert from 'node:assert';
+import * as http from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { ComfyClient } from '../../src/api/comfyClient';
+import { ComfySocket, type ComfyMessage } from '../../src/api/comfySocket';
+import { ApiError } from '../../src/api/errors';
+import { startComfySimulator, type ComfySimulator, type ComfySimulatorConfig } from '../../src/simulator/comfySimulator';
+import { recordedWorkflow } from './helpers/runHarness';
+
+function nextEvent<T>(subscribe: (listener: (e: T) => void) => { dispose(): void }): Promise<T> {
+  return new Promise((resolve) => {
+    const sub = subscribe((e) => {
+      sub.dispose();
+      resolve(e);
+    });
+  });
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('ComfySocket against the ComfyUI simulator', function () {
+  this.timeout(20_000);
+  let sim: ComfySimulator;
+  let defaults: ComfySimulatorConfig;
+  const sockets: ComfySocket[] = [];
+  let n = 0;
+
+  const open = (options: Partial<ConstructorParameters<typeof ComfySocket>[0]> = {}) => {
+    const s = new ComfySocket({ baseUrl: sim.url, clientId: `socket-test-${++n}`, reconnect: { baseDelayMs: 20, maxDelayMs: 80 }, pingIntervalMs: 0, ...options });
+    sockets.push(s);
+    return s;
+  };
+
+  before(async () => {
+    sim = await startComfySimulator();
+    defaults = sim.config();
+  });
+  after(async () => {
+    await sim.close();
+  });
+  beforeEach(async () => {
+    await sim.reset();
+    sim.configure(defaults);
+  });
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.dispose();
+  });
+
+  it('opens /ws?clientId= without an Origin header and ws:// for http', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const urls: string[] = [];
+    const server = http.createServer();
+    server.on('upgrade', (req, socket) => {
+      seen.push(req.headers);
+      urls.push(req.url ?? '');
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prefix`;
+    const s = new ComfySocket({ baseUrl: url, clientId: 'a b&c' });
+    sockets.push(s);
+    try {
+      await assert.rejects(s.connect(), (e: unknown) => e instanceof ApiError && e.kind === 'notFound' && e.message.includes('no websocket at /ws'));
+      assert.strictEqual(seen.length, 1);
+      assert.strictEqual(seen[0].origin, undefined);
+      assert.strictEqual(seen[0].upgrade, 'websocket');
+      assert.strictEqual(urls[0], '/prefix/ws?clientId=a+b%26c');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('sends the feature_flags handshake first and gets the server flags (none from an old server)', async () => {
+    const s = open();
+    const first = nextEvent<ComfyMessage>(s.onMessage);
+    await s.connect();
+    assert.deepStrictEqual(await first, { type: 'status', queueRemaining: 0, sid: `socket-test-${n}` });
+    await waitFor(() => s.featureFlags !== undefined, 'feature flags');
+    assert.deepStrictEqual(s.featureFlags, { supports_preview_metadata: true, max_upload_size: 104857600 });
+
+    sim.configure({ oldServer: true });
+    const old = open();
+    await old.connect();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.strictEqual(old.featureFlags, undefined);
+  });
+
+  it('waits out a booting server (403 on /ws) with backoff instead of a storm', async () => {
+    sim.boot(500);
+    sim.clearRequests();
+    const s = open({ reconnect: { baseDelayMs: 40, maxDelayMs: 2000 } });
+    await s.connect();
+    assert.strictEqual(s.state, 'open');
+    const upgrades = sim.requests().filter((r) => r.path === '/ws');
+    const refused = upgrades.filter((r) => r.status === 403).length;
+    assert.ok(refused >= 1, 'the boot window was hit');
+    assert.ok(refused <= 6, `${refused} upgrade attempts in 500 ms is a storm`);
+    assert.strictEqual(upgrades.at(-1)?.status, 101);
+  });
+
+  it('gives up connecting after its deadline with a clear message', async () => {
+    sim.boot(5000);
+    const s = open({ connectDeadlineMs: 300 });
+    await assert.rejects(s.connect(), (e: unknown) => e instanceof ApiError && e.kind === 'network' && /Could not open the ComfyUI websocket .* HTTP 403/.test(e.message));
+  });
+
+  it('after a drop, closes the old socket, reconnects once with the same id and still hears its prompt', async () => {
+    const s = open();
+    await s.connect();
+    const disconnected = nextEvent(s.onDidDisconnect);
+    const reconnected = nextEvent<void>(s.onDidReconnect);
+    assert.strictEqual(sim.dropSocketsNow(), 1);
+    await disconnected;
+    await reconnected;
+    assert.strictEqual(s.state, 'open');
+    assert.strictEqual(sim.state().sockets, 1);
+    const seen: ComfyMessage[] = [];
+    s.onMessage((m) => seen.push(m));
+    const client = new ComfyClient({ baseUrl: sim.url });
+    const queued = await client.queuePrompt({ prompt: recordedWorkflow('workflow_a_api.json'), clientId: `socket-test-${n}` });
+    await waitFor(() => seen.some((m) => m.type === 'executing' && m.node === null && m.promptId === queued.promptId), 'the end of the prompt');
+    assert.ok(seen.some((m) => m.type === 'execution_start' && m.promptId === queued.promptId));
+    assert.ok(seen.some((m) => m.type === 'preview' && m.promptId === queued.promptId), 'type-4 previews after the reconnect');
+  });
+
+  it('keeps the connection alive with pings that the server answers', async () => {
+    const s = open({ pingIntervalMs: 20 });
+    await s.connect();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.strictEqual(s.state, 'open');
+    assert.strictEqual(sim.state().sockets, 1);
+  });
+
+  it('refuses a second socket for the same server and clientId, and closes on dispose', async () => {
+    const a = open({ clientId: 'dup' });
+    await a.connect();
+    const b = new ComfySocket({ baseUrl: sim.url, clientId: 'dup' });
+    await assert.rejects(b.connect(), /already open/);
+    b.dispose();
+    a.dispose();
+    await waitFor(() => sim.state().sockets === 0, 'the socket to close');
+    const c = open({ clientId: 'dup' });
+    await c.connect();
+    assert.strictEqual(sim.state().sockets, 1);
+  });
+});

@@ -1,0 +1,374 @@
+import * as assert from 'node:assert';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ComfyClient } from '../../src/api/comfyClient';
+import { type ApiPrompt } from '../../src/api/comfyTypes';
+import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
+import { type RunEvent } from '../../src/core/runEvents';
+import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
+import { startComfySimulator, type ComfySimulator, type ComfySimulatorConfig } from '../../src/simulator/comfySimulator';
+import { eventTypes, fastSocket, isInside, listFiles, recordedWorkflow, runEngine, tempDir } from './helpers/runHarness';
+import { readRecording, recordingsDir } from './helpers/runRecordings';
+
+function sha(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Three slow blurs and a save: long enough to be running while a test acts (the simulator's ImageBlur delay is set per test). */
+function slowPrompt(color: number): ApiPrompt {
+  return {
+    '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color } },
+    '20': { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 3, sigma: 1 } },
+    '21': { class_type: 'ImageBlur', inputs: { image: ['20', 0], blur_radius: 3, sigma: 1 } },
+    '9': { class_type: 'SaveImage', inputs: { images: ['21', 0], filename_prefix: `slow/c${color}` } },
+  };
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('RunEngine against the ComfyUI simulator', function () {
+  this.timeout(30_000);
+  let sim: ComfySimulator;
+  let out: string;
+
+  let defaults: ComfySimulatorConfig;
+
+  before(async () => {
+    sim = await startComfySimulator();
+    defaults = sim.config();
+  });
+  after(async () => {
+    await sim.close();
+  });
+  beforeEach(async () => {
+    await sim.reset();
+    sim.configure(defaults);
+    out = tempDir('runcomfy-engine-');
+  });
+  afterEach(() => {
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  it('reports the full event sequence of a run and saves every output once, with run.json', async () => {
+    const { result, events } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out, workflowName: 'workflow_a' });
+    assert.deepStrictEqual(eventTypes(events), [
+      'queued',
+      'started',
+      'cached',
+      'executing 1',
+      'executing 2',
+      'executing 7',
+      'preview',
+      'progress',
+      'preview',
+      'progress',
+      'executing 3',
+      'executed',
+      'executing 4',
+      'executed',
+      'executing 5',
+      'text',
+      'executing 6',
+      'executed',
+      'succeeded',
+      'outputSaved',
+      'outputSaved',
+      'outputSaved',
+      'outputSaved',
+      'finished',
+    ]);
+    const executing = events.filter((e): e is Extract<RunEvent, { type: 'executing' }> => e.type === 'executing');
+    assert.deepStrictEqual(executing[3].node, { id: '3', classType: 'PreviewImage', title: undefined });
+    const progress = events.find((e) => e.type === 'progress');
+    assert.deepStrictEqual(progress, { type: 'progress', node: { id: '7', classType: 'SaveImageWebsocket', title: undefined }, value: 0, max: 2 });
+    const preview = events.find((e): e is Extract<RunEvent, { type: 'preview' }> => e.type === 'preview');
+    assert.strictEqual(preview?.mime, 'image/png');
+    assert.strictEqual(preview.image.subarray(1, 4).toString(), 'PNG');
+    assert.deepStrictEqual(events.find((e) => e.type === 'text'), { type: 'text', node: { id: '5', classType: 'GetImageSize', title: undefined }, text: 'width: 128, height: 96\n batch size: 2' });
+
+    assert.strictEqual(result.status, 'success');
+    assert.strictEqual(result.error, null);
+    assert.ok(result.promptId);
+    assert.ok(result.runDir && isInside(out, result.runDir));
+    assert.deepStrictEqual(
+      result.outputs.map((o) => [o.node, o.type, o.subfolder, o.filename.replace(/_temp_[a-z]+_/, '_temp_x_')]),
+      [
+        ['3', 'temp', '', 'ComfyUI_temp_x_00001_.png'],
+        ['3', 'temp', '', 'ComfyUI_temp_x_00002_.png'],
+        ['4', 'output', 'research', 'api_test_00001_.png'],
+        ['4', 'output', 'research', 'api_test_00002_.png'],
+      ],
+    );
+    for (const o of result.outputs) {
+      const serverFile = path.join(o.type === 'temp' ? sim.folders.temp : sim.folders.output, o.subfolder, o.filename);
+      assert.strictEqual(sha(o.path), sha(serverFile), o.filename);
+      assert.strictEqual(o.bytes, fs.statSync(serverFile).size);
+    }
+    assert.deepStrictEqual(listFiles(result.runDir), [
+      result.outputs[0].filename,
+      result.outputs[1].filename,
+      path.join('research', 'api_test_00001_.png'),
+      path.join('research', 'api_test_00002_.png'),
+      'run.json',
+    ].sort());
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir, 'run.json'), 'utf8')) as { promptId: string; status: string; outputs: unknown[] };
+    assert.strictEqual(record.promptId, result.promptId);
+    assert.strictEqual(record.status, 'success');
+    assert.strictEqual(record.outputs.length, 4);
+  });
+
+  it('uploads a local input under a content-derived name and queues the name the server returned', async () => {
+    const dir = tempDir('runcomfy-wf-');
+    try {
+      fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), path.join(dir, 'photo.png'));
+      const text = JSON.stringify({
+        '1': { class_type: 'LoadImage', inputs: { image: 'photo.png' }, _meta: { title: 'Load photo' } },
+        '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+        '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'invert/inverted' } },
+      });
+      const analysis = analyzeWorkflow(text, { fileDir: dir });
+      assert.strictEqual(analysis.localFiles.length, 1);
+      const { result, events } = await runEngine({
+        prompt: analysis.prompt!,
+        localInputs: analysis.localFiles.map((f) => ({ nodeId: f.nodeId, inputName: f.inputName, absPath: f.absPath })),
+        comfyUrl: sim.url,
+        outputRoot: out,
+      });
+      assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+      const hash = sha(path.join(dir, 'photo.png'));
+      const uploaded = events.find((e): e is Extract<RunEvent, { type: 'uploaded' }> => e.type === 'uploaded');
+      assert.strictEqual(uploaded?.reference, `photo-${hash.slice(0, 12)}.png`);
+      assert.strictEqual(uploaded.node.title, 'Load photo');
+      assert.strictEqual(sha(path.join(sim.folders.input, uploaded.reference)), hash);
+      assert.deepStrictEqual(
+        result.outputs.map((o) => o.filename),
+        ['inverted_00001_.png'],
+      );
+      const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { uploads: unknown[] };
+      assert.deepStrictEqual(record.uploads, [{ localPath: path.join(dir, 'photo.png'), serverName: uploaded.reference }]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends a prompt the server rejects with its structured error, and creates no run folder', async () => {
+    const recorded = readRecording<Record<string, { request: { prompt: ApiPrompt }; body: { node_errors: unknown } }>>('invalid_prompts.json').value_below_min;
+    const { result, events } = await runEngine({ prompt: recorded.request.prompt, comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.promptId, null);
+    assert.strictEqual(result.error?.kind, 'workflowRejected');
+    assert.strictEqual(result.error.type, 'prompt_outputs_failed_validation');
+    assert.deepStrictEqual(result.error.nodeErrors, recorded.body.node_errors);
+    assert.match(result.error.message, /node 1 \(EmptyImage\): Value 0 smaller than min of 1: width/);
+    assert.deepStrictEqual(eventTypes(events), ['finished']);
+    assert.deepStrictEqual(listFiles(out), []);
+  });
+
+  it('reports an execution error with node, type, message and traceback', async () => {
+    const prompt: ApiPrompt = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: '../../escape' }, _meta: { title: 'Save outside' } },
+    };
+    const { result, events } = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    const failed = events.find((e): e is Extract<RunEvent, { type: 'failed' }> => e.type === 'failed');
+    assert.ok(failed);
+    assert.deepStrictEqual(failed.node, { id: '2', classType: 'SaveImage', title: 'Save outside' });
+    assert.strictEqual(failed.exceptionType, 'Exception');
+    assert.match(failed.message, /Saving image outside the output folder is not allowed/);
+    assert.ok(failed.traceback.length >= 3);
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.kind, 'execution');
+    assert.match(result.error.message, /node 2 \(SaveImage\): Exception: \*\*\*\* ERROR: Saving image outside/);
+    assert.ok(fs.existsSync(path.join(result.runDir!, 'run.json')));
+  });
+
+  it('saves every output kind: images, animated images, audio, 3d, gifs', async () => {
+    const prompt: ApiPrompt = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 16, height: 16, batch_size: 2, color: 255 } },
+      '2': { class_type: 'SaveAnimatedWEBP', inputs: { images: ['1', 0], filename_prefix: 'anim/a', fps: 6, lossless: true, quality: 80, method: 'default' } },
+      '3': { class_type: 'SimToneAudio', inputs: { seconds: 0.1, frequency: 440, sample_rate: 8000 } },
+      '4': { class_type: 'SaveAudio', inputs: { audio: ['3', 0], filename_prefix: 'audio/tone' } },
+      '5': { class_type: 'SimCubeMesh', inputs: { size: 1, batch_size: 1 } },
+      '6': { class_type: 'SaveGLB', inputs: { mesh: ['5', 0], filename_prefix: 'mesh/cube' } },
+      '7': { class_type: 'VHS_VideoCombine', inputs: { images: ['1', 0], frame_rate: 8, loop_count: 0, filename_prefix: 'vid', format: 'image/gif', pingpong: false, save_output: false } },
+      '8': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+    };
+    const { result } = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    const keys = new Set(result.outputs.map((o) => o.key));
+    assert.deepStrictEqual([...keys].sort(), ['3d', 'audio', 'gifs', 'images']);
+    assert.ok(result.outputs.some((o) => o.key === 'gifs' && o.type === 'temp'), 'a VHS preview is saved with its own type');
+    assert.strictEqual(result.outputs.length, 6);
+    for (const o of result.outputs) {
+      const base = o.type === 'temp' ? sim.folders.temp : sim.folders.output;
+      assert.strictEqual(sha(o.path), sha(path.join(base, o.subfolder, o.filename)), `${o.key} ${o.filename}`);
+    }
+  });
+
+  it('never lets a hostile name escape the run folder, and never drops one silently', async () => {
+    sim.configure({ hostile: true });
+    const { result } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out });
+    const hostile = HOSTILE_ENTRIES;
+    assert.ok(result.runDir);
+    for (const f of listFiles(out)) assert.ok(isInside(result.runDir, path.join(out, f)), f);
+    for (const o of result.outputs) assert.ok(isInside(result.runDir, o.path), o.path);
+    for (const h of hostile) {
+      const saved = result.outputs.find((o) => o.filename === h.filename && o.subfolder === h.subfolder && o.type === h.type);
+      const mentioned = result.warnings.some((w) => w.includes(JSON.stringify(h.subfolder ? `${h.subfolder}/${h.filename}` : h.filename)) || w.includes(h.filename));
+      assert.ok(saved ?? mentioned, `${JSON.stringify(h)} was neither saved nor reported`);
+      if (saved && path.basename(saved.path) !== h.filename) assert.ok(mentioned, `${JSON.stringify(h.filename)} renamed without a warning`);
+      if (!h.servable) assert.ok(!saved && mentioned, `${h.why}: should be reported as not downloadable`);
+    }
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.type, 'download_failed');
+    assert.strictEqual(result.error.kind, 'server');
+  });
+
+  it('finishes a run whose websocket drops mid-run, with each output saved exactly once', async () => {
+    sim.dropSockets({ atNode: '4' });
+    const { result, events } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    const connection = events.filter((e) => e.type === 'connection').map((e) => (e.type === 'connection' ? e.state : ''));
+    assert.deepStrictEqual(connection, ['lost', 'restored']);
+    assert.strictEqual(result.outputs.length, 4);
+    assert.strictEqual(new Set(result.outputs.map((o) => `${o.type}/${o.subfolder}/${o.filename}`)).size, 4);
+    assert.strictEqual(events.filter((e) => e.type === 'outputSaved').length, 4);
+    assert.strictEqual(listFiles(result.runDir!).length, 5);
+  });
+
+  it('catches up through /history when the end of the run happened while the socket was down', async () => {
+    sim.configure({ nodeDelayMs: 0 });
+    sim.dropSockets({ atNode: '3' });
+    const { result, events } = await runEngine({
+      prompt: recordedWorkflow('workflow_a_api.json'),
+      comfyUrl: sim.url,
+      outputRoot: out,
+      createSocket: (url, id) => fastSocket(url, id, 400),
+    });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.ok(!events.some((e) => e.type === 'executing' && e.node.id === '6'), 'the tail of the run was not seen live');
+    assert.strictEqual(events.filter((e) => e.type === 'succeeded').length, 1);
+    assert.strictEqual(result.outputs.length, 4);
+    assert.strictEqual(listFiles(result.runDir!).length, 5);
+  });
+
+  it('lets the idle watchdog finish a run whose websocket stays down', async () => {
+    sim.dropSockets({ atNode: '3' });
+    const { result } = await runEngine({
+      prompt: recordedWorkflow('workflow_a_api.json'),
+      comfyUrl: sim.url,
+      outputRoot: out,
+      idleTimeoutMs: 100,
+      createSocket: (url, id) => fastSocket(url, id, 60_000),
+    });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(result.outputs.length, 4);
+  });
+
+  it('fails clearly when the prompt vanishes from queue and history', async () => {
+    sim.configure({ classDelayMs: { ImageBlur: 300 } });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    await other.queuePrompt({ prompt: slowPrompt(1), clientId: 'someone-else' });
+    const { result } = await runEngine({ prompt: slowPrompt(2), comfyUrl: sim.url, outputRoot: out, idleTimeoutMs: 100 }, (_engine, e) => {
+      if (e.type === 'queued') void sim.reset();
+    });
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.type, 'prompt_lost');
+    assert.match(result.error.message, /neither queued, running nor in the server's history/);
+  });
+
+  it('succeeds on an identical resubmission that the server serves from its cache', async () => {
+    const prompt = recordedWorkflow('workflow_a_api.json');
+    const first = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    const second = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(second.result.status, 'success');
+    const cached = second.events.find((e): e is Extract<RunEvent, { type: 'cached' }> => e.type === 'cached');
+    assert.deepStrictEqual(
+      cached?.nodes.map((n) => n.id),
+      ['1', '2', '3', '4', '5', '6'],
+    );
+    assert.deepStrictEqual(
+      second.result.outputs.map((o) => o.filename),
+      first.result.outputs.map((o) => o.filename),
+    );
+    assert.notStrictEqual(second.result.runDir, first.result.runDir);
+    for (const o of second.result.outputs) assert.ok(fs.statSync(o.path).size > 0);
+  });
+
+  it('interrupts a pending prompt by deleting it, leaving the running prompt of someone else alone', async () => {
+    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    const theirs = await other.queuePrompt({ prompt: slowPrompt(3), clientId: 'someone-else' });
+    sim.clearRequests();
+    const { result } = await runEngine({ prompt: slowPrompt(4), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
+      if (e.type === 'queued') void engine.interrupt();
+    });
+    assert.strictEqual(result.status, 'interrupted');
+    assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'no /interrupt for a pending prompt');
+    assert.ok(sim.requests().some((r) => r.method === 'POST' && r.path === '/queue'));
+    await waitFor(async () => (await other.getHistoryEntry(theirs.promptId)) !== undefined, 'the other prompt to finish');
+    assert.strictEqual((await other.getHistoryEntry(theirs.promptId))?.status?.status_str, 'success');
+    assert.strictEqual(await other.getHistoryEntry(result.promptId!), undefined);
+  });
+
+  it('interrupts our running prompt only; the next one in line still runs', async () => {
+    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    let theirs: string | undefined;
+    const { result, events } = await runEngine({ prompt: slowPrompt(5), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
+      if (e.type === 'started') {
+        void other.queuePrompt({ prompt: slowPrompt(6), clientId: 'someone-else' }).then((q) => {
+          theirs = q.promptId;
+          return engine.interrupt();
+        });
+      }
+    });
+    assert.strictEqual(result.status, 'interrupted');
+    assert.ok(events.some((e) => e.type === 'interrupted'));
+    assert.strictEqual(result.error?.kind, 'interrupted');
+    assert.ok(theirs);
+    await waitFor(async () => (await other.getHistoryEntry(theirs!)) !== undefined, 'the other prompt to finish');
+    assert.strictEqual((await other.getHistoryEntry(theirs))?.status?.status_str, 'success');
+  });
+
+  it('on an old server, never sends a global interrupt while another prompt runs', async () => {
+    sim.configure({ oldServer: true, classDelayMs: { ImageBlur: 150 } });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    const theirs = await other.queuePrompt({ prompt: slowPrompt(7), clientId: 'someone-else' });
+    sim.clearRequests();
+    const { result } = await runEngine({ prompt: slowPrompt(8), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
+      if (e.type === 'queued') void engine.interrupt();
+    });
+    assert.strictEqual(result.status, 'interrupted');
+    assert.ok(!sim.requests().some((r) => r.path === '/interrupt'));
+    await waitFor(async () => (await other.getHistoryEntry(theirs.promptId)) !== undefined, 'the other prompt to finish');
+    assert.strictEqual((await other.getHistoryEntry(theirs.promptId))?.status?.status_str, 'success');
+  });
+
+  it('stops before queueing when cancelled during the upload, and sends nothing', async () => {
+    const dir = tempDir('runcomfy-wf-');
+    try {
+      const big = path.join(dir, 'big.png');
+      fs.writeFileSync(big, crypto.randomBytes(8 * 1024 * 1024));
+      const controller = new AbortController();
+      const { result } = await runEngine(
+        { prompt: { '1': { class_type: 'LoadImage', inputs: { image: 'big.png' } } }, localInputs: [{ nodeId: '1', inputName: 'image', absPath: big }], comfyUrl: sim.url, outputRoot: out, signal: controller.signal },
+        (_engine, e) => {
+          if (e.type === 'uploading') controller.abort();
+        },
+      );
+      assert.strictEqual(result.status, 'interrupted');
+      assert.strictEqual(result.promptId, null);
+      assert.ok(!sim.requests().some((r) => r.path === '/prompt'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
