@@ -153,19 +153,20 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
     warnings: workflow.warnings,
     comfyUrl: target.url,
     outputRoot: out,
-    workflowName: path.basename(workflow.absPath).replace(/\.json$/i, ''),
-    workflowFile: path.relative(process.cwd(), workflow.absPath) || workflow.absPath,
+    workflowName: workflowNameOf(workflow.absPath),
+    workflowFile: shownPath(workflow.absPath),
     signal: ctx.signal,
   });
   const formatter = new RunLogFormatter(
-    { workflow: path.relative(process.cwd(), workflow.absPath), target: target.label, server: maskUrl(target.url) },
+    { workflow: shownPath(workflow.absPath), target: target.label, server: maskUrl(target.url) },
     systemClock,
     progressIntervalMs,
   );
   const begun = systemClock.now();
   const print = (lines: readonly { text: string }[]) => {
     const stamp = `[${elapsed(systemClock.now() - begun)}]`;
-    for (const l of lines) ctx.progress(`${stamp} ${l.text}`);
+    // Node text and tracebacks span lines; continuation lines are indented under the stamp.
+    for (const l of lines) ctx.progress(`${stamp} ${l.text.replace(/\n/g, `\n${' '.repeat(stamp.length + 5)}`)}`);
   };
   print(formatter.start());
   const sub = engine.onEvent((e) => print(formatter.format(e)));
@@ -179,12 +180,9 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
 
 /** Prints the result (paths, or the one JSON object) and returns the exit code. */
 function finish(ctx: CliContext, result: RunResult): ExitCodeValue {
-  if (ctx.json) {
-    ctx.stdout(formatJson(jsonOf(result)));
-  } else {
-    for (const o of result.outputs) ctx.stdout(`${o.path}\n`);
-    if (result.error) ctx.progress(`runcomfy: ${result.error.message}`);
-  }
+  if (ctx.json) ctx.stdout(formatJson(jsonOf(result)));
+  else for (const o of result.outputs) ctx.stdout(`${o.path}\n`);
+  if (result.error) ctx.progress(`runcomfy: ${result.error.message}`);
   return exitCodeOf(result);
 }
 
@@ -217,6 +215,19 @@ function jsonOfFailure(e: unknown): Record<string, unknown> {
     warnings: [],
     error: { type: kind, message: e instanceof Error ? e.message : String(e), details: '', node_errors: null },
   };
+}
+
+/** The run folder's parent: the file name, or the folder's for a generic `workflow_api.json`. */
+function workflowNameOf(absPath: string): string {
+  const stem = path.basename(absPath).replace(/\.json$/i, '');
+  const parent = path.basename(path.dirname(absPath));
+  return /^workflow(_api)?$/i.test(stem) && parent ? parent : stem;
+}
+
+/** Relative to the current folder when below it, else absolute. */
+function shownPath(absPath: string): string {
+  const rel = path.relative(process.cwd(), absPath);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absPath;
 }
 
 /** `4.2s`, `1m05s`. */

@@ -650,7 +650,7 @@ function interruptedFailure(node: NodeRef | undefined): RunFailure {
   return {
     kind: 'interrupted',
     type: 'interrupted',
-    message: node ? `The prompt was interrupted before node ${node.id}${node.classType ? ` (${node.classType})` : ''}.` : 'The prompt was interrupted.',
+    message: node ? `The prompt was interrupted at node ${node.id}${node.classType ? ` (${node.classType})` : ''}.` : 'The prompt was interrupted.',
     details: '',
     nodeErrors: null,
     node,
