@@ -29,6 +29,8 @@ const common = {
   minify: production,
   sourcemap: !production,
   sourcesContent: false,
+  // jsonc-parser's default (UMD) build requires its own files at run time, which a bundle cannot serve; its ESM build bundles.
+  mainFields: ['module', 'main'],
   logLevel: 'silent',
   plugins: watch ? [problemMatcher] : [],
 };
