@@ -272,11 +272,13 @@ export class MachineStore extends DisposableObject {
     try {
       const listed = await this.api.listMachines(signal);
       const merged = await this.withAwaitedMachines(listed, signal);
+      const firstList = this.lastSuccessMs === undefined;
       this.lastRefreshMs = this.clock.now();
       this.lastSuccessMs = this.lastRefreshMs;
       this.failures = 0;
       this.setError(undefined);
-      this.setList(merged);
+      // The first list is news even when it is empty: views switch from "loading" to "no machines".
+      this.setList(merged, firstList);
       for (const w of [...this.waiters]) this.check(w, merged);
       return merged;
     } catch (e) {
@@ -344,10 +346,10 @@ export class MachineStore extends DisposableObject {
     this.setList(i < 0 ? [...this.list, m] : this.list.map((x, j) => (j === i ? m : x)));
   }
 
-  private setList(next: readonly Machine[]): void {
+  private setList(next: readonly Machine[], announce = false): void {
     const same = next.length === this.list.length && next.every((m, i) => JSON.stringify(m.wire) === JSON.stringify(this.list[i]?.wire));
     this.list = next;
-    if (!same) this._onDidChangeMachines.fire(next);
+    if (!same || announce) this._onDidChangeMachines.fire(next);
   }
 
   private setError(e: ApiError | undefined): void {

@@ -44,6 +44,16 @@ describe('MachineStore (against the RunComfy simulator)', () => {
     assert.equal(seen.length, 1, 'an unchanged list fires no event');
   });
 
+  it('announces the first list even when it is empty, so views can leave their loading state', async () => {
+    const s = store();
+    let events = 0;
+    s.onDidChangeMachines(() => events++);
+    await s.refresh();
+    assert.equal(events, 1);
+    await s.refresh();
+    assert.equal(events, 1, 'a second empty list is no news');
+  });
+
   it('coalesces concurrent refreshes into one request, but not sequential ones', async () => {
     const s = store();
     await Promise.all(Array.from({ length: 50 }, () => s.refresh()));
