@@ -18,10 +18,6 @@ export interface HubHost {
   serverFeatures(): PyObject | undefined;
 }
 
-interface Client {
-  socket: WebSocket;
-  pendingBytes: number;
-}
 
 /**
  * The server's socket table, with ComfyUI's routing: one socket per `clientId` (a newer one
@@ -30,9 +26,12 @@ interface Client {
  * first text message, previews as binary type 1 or 4 depending on that handshake.
  */
 export class ComfyWebSocketHub {
-  private readonly sockets = new Map<string, Client>();
+  private readonly sockets = new Map<string, WebSocket>();
   private readonly flags = new Map<string, PyDict>();
-  private readonly all = new Set<WebSocket>();
+  /** Every open socket (registered or not) with the bytes it has been handed but not yet written. */
+  private readonly pending = new Map<WebSocket, number>();
+  /** Sockets being dropped: they get nothing new and are cut once what they already got is written. */
+  private readonly dropping = new Set<WebSocket>();
   private capacityWaiters: (() => void)[] = [];
 
   /** Outstanding bytes per socket above which `waitForCapacity` holds a fast sender back. */
@@ -49,9 +48,9 @@ export class ComfyWebSocketHub {
   attach(socket: WebSocket, clientId: string | null): string {
     const sid = clientId || randomUUID().replace(/-/g, '');
     this.sockets.delete(sid);
-    this.sockets.set(sid, { socket, pendingBytes: 0 });
+    this.sockets.set(sid, socket);
     this.flags.set(sid, new Map());
-    this.all.add(socket);
+    this.pending.set(socket, 0);
     let first = true;
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
@@ -72,7 +71,8 @@ export class ComfyWebSocketHub {
       first = false;
     });
     socket.on('close', () => {
-      this.all.delete(socket);
+      this.pending.delete(socket);
+      this.dropping.delete(socket);
       // ComfyUI pops by id, not by socket: closing an older duplicate unregisters the newer one.
       this.sockets.delete(sid);
       this.flags.delete(sid);
@@ -127,38 +127,50 @@ export class ComfyWebSocketHub {
 
   /** Resolves once no socket has more than `highWaterMark` bytes waiting (flood senders call this). */
   waitForCapacity(): Promise<void> {
-    if ([...this.sockets.values()].every((c) => c.pendingBytes <= this.highWaterMark)) return Promise.resolve();
+    if (this.belowHighWater()) return Promise.resolve();
     return new Promise((resolve) => this.capacityWaiters.push(resolve));
   }
 
-  /** Cuts every connection at the TCP level (no close frame), like a network drop. */
-  terminateAll(): number {
-    const n = this.all.size;
-    for (const s of [...this.all]) s.terminate();
-    return n;
+  /**
+   * Cuts every connection at the TCP level (no close frame), like a network drop. With `afterFlush`,
+   * what each socket was already handed is written first and nothing new is sent to it, so a
+   * client sees exactly the messages before the drop.
+   */
+  terminateAll(afterFlush = false): number {
+    const sockets = [...this.pending.keys()];
+    for (const s of sockets) {
+      if (afterFlush && (this.pending.get(s) ?? 0) > 0) this.dropping.add(s);
+      else s.terminate();
+    }
+    return sockets.length;
   }
 
   /** Closes every socket politely (server shutdown). */
   closeAll(): void {
-    for (const s of [...this.all]) s.close(1001, 'server shutting down');
+    for (const s of [...this.pending.keys()]) s.close(1001, 'server shutting down');
   }
 
   private deliver(frame: string | Buffer, sid: PyValue): void {
     const targets = sid === null ? [...this.sockets.values()] : typeof sid === 'string' && this.sockets.has(sid) ? [this.sockets.get(sid)!] : [];
     const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    for (const client of targets) {
-      if (client.socket.readyState !== client.socket.OPEN) continue;
-      client.pendingBytes += size;
-      client.socket.send(frame, () => {
-        client.pendingBytes -= size;
-        if (client.pendingBytes <= this.highWaterMark) this.releaseWaiters();
+    for (const socket of targets) {
+      if (socket.readyState !== socket.OPEN || this.dropping.has(socket)) continue;
+      this.pending.set(socket, (this.pending.get(socket) ?? 0) + size);
+      socket.send(frame, () => {
+        const left = (this.pending.get(socket) ?? size) - size;
+        if (this.pending.has(socket)) this.pending.set(socket, left);
+        if (left <= 0 && this.dropping.has(socket)) socket.terminate();
+        if (left <= this.highWaterMark) this.releaseWaiters();
       });
     }
   }
 
+  private belowHighWater(): boolean {
+    return [...this.pending.values()].every((n) => n <= this.highWaterMark);
+  }
+
   private releaseWaiters(): void {
-    if (this.capacityWaiters.length === 0) return;
-    if (![...this.sockets.values()].every((c) => c.pendingBytes <= this.highWaterMark)) return;
+    if (this.capacityWaiters.length === 0 || !this.belowHighWater()) return;
     for (const w of this.capacityWaiters.splice(0)) w();
   }
 }

@@ -143,10 +143,11 @@ export async function serveView(req: http.IncomingMessage, res: http.ServerRespo
     if (preview !== null) {
       const info = preview.split(';');
       let format = info[0] ?? '';
-      if ((format !== 'webp' && format !== 'jpeg') || channel.includes('a')) format = 'webp';
+      const rawChannel = query.get('channel') ?? '';
+      if ((format !== 'webp' && format !== 'jpeg') || rawChannel.includes('a')) format = 'webp';
       const last = info[info.length - 1] ?? '';
       const quality = /^\d+$/.test(last) ? Number(last) : 90;
-      if (format === 'jpeg' || channel === 'rgb') for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+      if (format === 'jpeg' || rawChannel === 'rgb') for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
       body = format === 'jpeg' ? encodeJpeg(width, height, rgba, quality) : encodeWebp({ width, height, frames: [rgba] }, 0);
       type = `image/${format}`;
     } else if (channel === 'rgb') {

@@ -113,28 +113,48 @@ export async function encodePng(src: PngSource, options: PngEncodeOptions): Prom
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...text, ...pad, ...blocks, chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** Raw (filtered) bytes above this go through a zlib stream instead of one `deflateSync` call. */
+const SYNC_LIMIT = 8 * 1024 * 1024;
+const STREAM_CHUNK = 1024 * 1024;
+
+/** Filters every row and deflates them; the output does not depend on how the input is split. */
 function deflateRows(src: PngSource, level: number): Promise<Buffer> {
+  const bpp = src.channels;
+  const rowBytes = src.width * src.channels + 1;
+  let prior = new Uint8Array(src.width * src.channels);
+  let repeated: Buffer | undefined;
+  const filtered = (y: number): Buffer => {
+    const cur = Uint8Array.from(src.row(y));
+    // A row equal to the one above filters exactly like that one did if it, too, repeated its
+    // predecessor: solid images then cost one filter pass instead of one per row.
+    const same = y > 0 && sameBytes(cur, prior);
+    const out = same && repeated ? repeated : filterRow(cur, prior, bpp);
+    repeated = same ? out : undefined;
+    prior = cur;
+    return out;
+  };
+  if (rowBytes * src.height <= SYNC_LIMIT) {
+    const rows: Buffer[] = [];
+    for (let y = 0; y < src.height; y++) rows.push(filtered(y));
+    return Promise.resolve(zlib.deflateSync(Buffer.concat(rows), { level }));
+  }
   return new Promise((resolve, reject) => {
     const deflate = zlib.createDeflate({ level });
     const parts: Buffer[] = [];
     deflate.on('data', (b: Buffer) => parts.push(b));
     deflate.on('end', () => resolve(Buffer.concat(parts)));
     deflate.on('error', reject);
-    const bpp = src.channels;
-    let prior = new Uint8Array(src.width * src.channels);
     let y = 0;
-    let repeated: Buffer | undefined;
     const pump = () => {
       while (y < src.height) {
-        const cur = Uint8Array.from(src.row(y));
-        // A row equal to the one above filters exactly like that one did if it, too, repeated its
-        // predecessor: solid images then cost one filter pass instead of one per row.
-        const same = y > 0 && sameBytes(cur, prior);
-        const filtered = same && repeated ? repeated : filterRow(cur, prior, bpp);
-        repeated = same ? filtered : undefined;
-        prior = cur;
-        y++;
-        if (!deflate.write(filtered)) {
+        const batch: Buffer[] = [];
+        let size = 0;
+        while (y < src.height && size < STREAM_CHUNK) {
+          const row = filtered(y++);
+          batch.push(row);
+          size += row.length;
+        }
+        if (!deflate.write(Buffer.concat(batch))) {
           deflate.once('drain', pump);
           return;
         }

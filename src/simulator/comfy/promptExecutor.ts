@@ -213,7 +213,7 @@ export class PromptExecutor {
       sent++;
       if (faults.drop?.afterMessages !== undefined && sent >= faults.drop.afterMessages) {
         faults.drop = undefined;
-        host.hub.terminateAll();
+        host.hub.terminateAll(true);
         host.onFault('drop');
       }
     };
@@ -311,7 +311,7 @@ export class PromptExecutor {
       if (host.signal.aborted) return { success: false, messages, outputs: new Map(), meta: new Map() };
       if (faults.drop?.atNode === id) {
         faults.drop = undefined;
-        host.hub.terminateAll();
+        host.hub.terminateAll(true);
         host.onFault('drop');
       }
       const node = prompt.get(id) as PyDict;

@@ -97,6 +97,18 @@ export class SocketRecorder {
     });
   }
 
+  /** Resolves once the socket is closed (by either side). */
+  waitClosed(timeoutMs = 5_000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Waits for the final `executing {node: null, prompt_id}` of `promptId`. */
   waitForDone(promptId: string, timeoutMs = 10_000): Promise<Frame> {
     return this.waitFor((f) => isText(f, 'executing') && f.msg.get('data') instanceof Map && (f.msg.get('data') as PyDict).get('node') === null && (f.msg.get('data') as PyDict).get('prompt_id') === promptId, timeoutMs);
