@@ -1,30 +1,112 @@
 import * as vscode from 'vscode';
+import { AccountManager } from './auth/accountManager';
 import { CredentialStore } from './auth/credentialStore';
-import { CommandIds, ContextKeys } from './commands/commandIds';
+import { systemClock } from './base/clock';
+import { WorkflowCodeLensProvider } from './codelens/workflowCodeLensProvider';
+import { WorkflowDiagnostics } from './codelens/workflowDiagnostics';
+import { WorkflowDocuments, isWorkflowFileName, workflowDocumentSelector } from './codelens/workflowDocuments';
+import { CommandIds, ContextKeys, ViewIds } from './commands/commandIds';
 import { registerCommand } from './commands/commandRunner';
+import { extendMachine, type ExtendArgs } from './commands/extendMachine';
+import { launchMachine, type LaunchArgs } from './commands/launchMachine';
+import { addLocalServer, removeLocalServer, type AddLocalServerArgs } from './commands/localServers';
+import { copyComfyUrl, openComfyUI } from './commands/openComfyUI';
+import { launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
+import { interruptRun, openRunOutputs } from './commands/runCommands';
+import { refresh } from './commands/refresh';
+import { type Services } from './commands/services';
+import { setMachineDuration } from './commands/setMachineDuration';
 import { signIn, type SignInArgs } from './commands/signIn';
 import { signOut } from './commands/signOut';
+import { stopMachine, type StopArgs } from './commands/stopMachine';
+import { ComfyServerDirectory } from './core/comfyServerDirectory';
+import { RunRegistry, type RunTarget } from './core/runRegistry';
+import { RunLog } from './output/runLog';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
+import { MoneyStatusBar } from './ui/moneyStatusBar';
+import { WindowPrompter } from './ui/prompter';
+import { ScriptedPrompter } from './ui/scriptedPrompter';
+import { ConfigService } from './util/config';
 import { ContextKeyService } from './util/contextKeys';
+import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
+import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
+import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
 /** Composition root: builds the objects, wires them together and hands every disposable to VS Code. */
-export function activate(context: vscode.ExtensionContext): void {
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const testMode = testHooksEnabled();
+  const clock = systemClock;
   const log = vscode.window.createOutputChannel('RunComfy', { log: true });
+  const config = new ConfigService();
   const credentials = new CredentialStore(context.secrets);
   const contextKeys = new ContextKeyService();
-  context.subscriptions.push(log, credentials);
+  const scripted = testMode ? new ScriptedPrompter() : undefined;
+  const prompter = scripted ?? new WindowPrompter();
+  const accounts = new AccountManager(credentials, config, (line) => log.warn(line));
+  const runs = new RunRegistry(clock);
+  const servers = new ComfyServerDirectory();
+  const runLog = new RunLog(log, clock);
+  const documents = new WorkflowDocuments();
+  const diagnostics = new WorkflowDiagnostics(documents, accounts, servers);
+  context.subscriptions.push(log, config, credentials, accounts, runs, servers, runLog, diagnostics);
+  const lastTarget: { value: RunTarget | undefined } = { value: undefined };
+  const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, clock, contextKeys, diagnostics, lastTarget };
+
+  const codeLens = new WorkflowCodeLensProvider(documents, accounts, config);
+  context.subscriptions.push(codeLens, vscode.languages.registerCodeLensProvider(workflowDocumentSelector, codeLens));
+  const syncEditorIsWorkflow = (editor: vscode.TextEditor | undefined) =>
+    contextKeys.set(ContextKeys.editorIsWorkflow, !!editor && (isWorkflowFileName(editor.document.uri.fsPath) || documents.analysis(editor.document)?.isApiFormat === true));
+  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor((e) => syncEditorIsWorkflow(e)));
+  void syncEditorIsWorkflow(vscode.window.activeTextEditor);
+
+  const workflowsTree = new WorkflowsTreeDataProvider(accounts, contextKeys);
+  const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, clock);
+  const runsTree = new RunsTreeDataProvider(runs, clock);
+  const workflowsView = vscode.window.createTreeView(ViewIds.workflows, { treeDataProvider: workflowsTree, showCollapseAll: true });
+  const machinesView = vscode.window.createTreeView(ViewIds.machines, { treeDataProvider: machinesTree });
+  const runsView = vscode.window.createTreeView(ViewIds.runs, { treeDataProvider: runsTree });
+  const statusBar = new MoneyStatusBar(accounts, config, runs, servers, prompter, log, clock);
+  context.subscriptions.push(workflowsTree, machinesTree, runsTree, workflowsView, machinesView, runsView, statusBar);
+  context.subscriptions.push(
+    workflowsView.onDidChangeVisibility((e) => workflowsTree.setVisible(e.visible)),
+    machinesView.onDidChangeVisibility((e) => machinesTree.setVisible(e.visible)),
+    machinesTree.onDidChangeTreeData(() => {
+      const n = machinesTree.runningCount;
+      machinesView.badge = n > 0 ? { value: n, tooltip: `${n} RunComfy machine${n === 1 ? '' : 's'} running` } : undefined;
+    }),
+  );
+  workflowsTree.setVisible(workflowsView.visible);
+  machinesTree.setVisible(machinesView.visible);
 
   const syncSignedIn = async () => contextKeys.set(ContextKeys.signedIn, (await credentials.get()) !== undefined);
   context.subscriptions.push(credentials.onDidChange(() => syncSignedIn()));
-  void syncSignedIn();
 
+  const register = <A extends unknown[]>(id: string, handler: (...args: A) => unknown) => registerCommand(id, handler, log, testMode);
   context.subscriptions.push(
-    registerCommand(CommandIds.signIn, (args?: SignInArgs) => signIn(credentials, log, args), log),
-    registerCommand(CommandIds.signOut, () => signOut(credentials, log), log),
-    registerCommand(CommandIds.showLog, () => log.show(), log),
+    register(CommandIds.signIn, (args?: SignInArgs) => signIn(credentials, prompter, log, args)),
+    register(CommandIds.signOut, () => signOut(credentials, log)),
+    register(CommandIds.showLog, () => log.show()),
+    register(CommandIds.refresh, () => refresh(services)),
+    register(CommandIds.launchMachine, (arg?: unknown, args?: LaunchArgs) => launchMachine(services, arg, args)),
+    register(CommandIds.extendMachine, (arg?: unknown, args?: ExtendArgs) => extendMachine(services, arg, args)),
+    register(CommandIds.setMachineDuration, (arg?: unknown, minutes?: number) => setMachineDuration(services, arg, minutes)),
+    register(CommandIds.stopMachine, (arg?: unknown, args?: StopArgs) => stopMachine(services, arg, args)),
+    register(CommandIds.openComfyUI, (arg?: unknown) => openComfyUI(services, arg)),
+    register(CommandIds.copyComfyUrl, (arg?: unknown) => copyComfyUrl(services, arg)),
+    register(CommandIds.queueWorkflow, (uri?: unknown, target?: RunTarget) => queueWorkflow(services, uri, target)),
+    register(CommandIds.queueWorkflowOn, (uri?: unknown) => queueWorkflowOn(services, uri)),
+    register(CommandIds.launchAndQueue, (uri?: unknown) => launchAndQueue(services, uri)),
+    register(CommandIds.interruptRun, (arg?: unknown) => interruptRun(services, arg)),
+    register(CommandIds.rerun, (arg?: unknown) => rerun(services, arg)),
+    register(CommandIds.openRunOutputs, (arg?: unknown) => openRunOutputs(services, arg)),
+    register(CommandIds.addLocalServer, (args?: AddLocalServerArgs) => addLocalServer(services, args)),
+    register(CommandIds.removeLocalServer, (arg?: unknown) => removeLocalServer(services, arg)),
   );
 
-  if (testHooksEnabled()) context.subscriptions.push(registerTestHooks({ context, credentials, contextKeys }));
+  if (testMode && scripted) {
+    context.subscriptions.push(registerTestHooks({ context, credentials, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree }));
+  }
+  await Promise.all([syncSignedIn(), accounts.initialize()]);
 }
 
 export function deactivate(): void {}

@@ -6,7 +6,22 @@
 export const CommandIds = {
   signIn: 'runcomfy.signIn',
   signOut: 'runcomfy.signOut',
+  refresh: 'runcomfy.refresh',
+  launchMachine: 'runcomfy.launchMachine',
+  extendMachine: 'runcomfy.extendMachine',
+  setMachineDuration: 'runcomfy.setMachineDuration',
+  stopMachine: 'runcomfy.stopMachine',
+  openComfyUI: 'runcomfy.openComfyUI',
+  copyComfyUrl: 'runcomfy.copyComfyUrl',
+  queueWorkflow: 'runcomfy.queueWorkflow',
+  queueWorkflowOn: 'runcomfy.queueWorkflowOn',
+  launchAndQueue: 'runcomfy.launchAndQueue',
+  interruptRun: 'runcomfy.interruptRun',
+  rerun: 'runcomfy.rerun',
+  openRunOutputs: 'runcomfy.openRunOutputs',
   showLog: 'runcomfy.showLog',
+  addLocalServer: 'runcomfy.addLocalServer',
+  removeLocalServer: 'runcomfy.removeLocalServer',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
@@ -15,13 +30,23 @@ export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
 export const TestCommandIds = {
   state: 'runcomfy.test.state',
   storeSecret: 'runcomfy.test.storeSecret',
+  script: 'runcomfy.test.script',
 } as const;
 
 export const ContextKeys = {
   signedIn: 'runcomfy.signedIn',
+  unreachable: 'runcomfy.unreachable',
+  workflowsLoaded: 'runcomfy.workflowsLoaded',
+  hasWorkflows: 'runcomfy.hasWorkflows',
+  machinesLoaded: 'runcomfy.machinesLoaded',
+  hasMachines: 'runcomfy.hasMachines',
+  hasLocalServers: 'runcomfy.hasLocalServers',
+  runActive: 'runcomfy.runActive',
+  editorIsWorkflow: 'runcomfy.editorIsWorkflow',
 } as const;
 
 export const ViewIds = {
   workflows: 'runcomfy.workflows',
   machines: 'runcomfy.machines',
+  runs: 'runcomfy.runs',
 } as const;

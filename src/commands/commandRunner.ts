@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { ApiError, isCancellation } from '../api/errors';
 import { CommandIds } from './commandIds';
+import { UserError } from './userError';
 
 /** A next step offered beside an error message. */
 interface Action {
@@ -10,12 +11,14 @@ interface Action {
 
 /**
  * Registers a command whose failures become one clear message with a next step, and a log entry.
- * Cancellation is silent. The handler's return value is passed through (tests and automation use it).
+ * Cancellation is silent. The handler's return value is passed through (tests and automation use it);
+ * under the host tests (`rethrowForTests`) the error also reaches the caller, so a test can assert on it.
  */
 export function registerCommand<A extends unknown[]>(
   id: string,
   handler: (...args: A) => unknown,
   log: vscode.LogOutputChannel,
+  rethrowForTests = false,
 ): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: A) => {
     try {
@@ -24,8 +27,9 @@ export function registerCommand<A extends unknown[]>(
       if (isCancellation(e)) return undefined;
       log.error(`${id} failed: ${describeError(e)}`);
       const actions = actionsFor(e);
-      const pick = await vscode.window.showErrorMessage(describeError(e), ...actions.map((a) => a.title));
-      await actions.find((a) => a.title === pick)?.run();
+      // Not awaited: an error notification can stay open for a long time, the command is over.
+      void vscode.window.showErrorMessage(describeError(e), ...actions.map((a) => a.title)).then((pick) => actions.find((a) => a.title === pick)?.run());
+      if (rethrowForTests) throw e;
       return undefined;
     }
   });
@@ -39,6 +43,9 @@ export function describeError(e: unknown): string {
 
 function actionsFor(e: unknown): Action[] {
   const showLog: Action = { title: 'Show Log', run: () => vscode.commands.executeCommand(CommandIds.showLog) };
+  if (e instanceof UserError) {
+    return e.actions.map((a) => ({ title: a.title, run: () => vscode.commands.executeCommand(a.command, ...(a.args ?? [])) }));
+  }
   if (e instanceof ApiError && e.kind === 'auth') {
     return [{ title: 'Sign In', run: () => vscode.commands.executeCommand(CommandIds.signIn) }, showLog];
   }

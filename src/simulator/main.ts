@@ -1,2 +1,55 @@
-/** Starts the simulators on 127.0.0.1 and prints their URLs (filled in by the simulator issues). */
-console.log(JSON.stringify({}));
+/**
+ * `node dist/simulator.js`: the RunComfy simulator and ComfyUI simulators on 127.0.0.1, for
+ * `npm start`, the host tests and anyone trying the CLI without an account. Every machine that
+ * becomes Ready gets its own ComfyUI simulator as `main_service_url`; one more stands in for a
+ * "local" ComfyUI server. Prints one JSON line with the URLs and the demo account once everything
+ * listens, then runs until SIGINT/SIGTERM.
+ *
+ *   --port N                  RunComfy API port (default: any free port)
+ *   --local-comfy-port N      the local ComfyUI simulator's port (default: any free port)
+ *   --boot-seconds S          time from launch to Ready (default 20)
+ *   --delete-seconds S        time a stopped machine stays Deleting (default 3)
+ *   --comfy-boot-seconds S    a new machine's ComfyUI answers 502 for this long after Ready (default 0)
+ */
+import { parseArgs } from 'node:util';
+import { startComfySimulator } from './comfySimulator';
+import { demoTokens, demoUserId } from './runcomfy/demoSeed';
+import { startRunComfySimulator } from './runcomfySimulator';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      'local-comfy-port': { type: 'string', default: '0' },
+      'boot-seconds': { type: 'string', default: '20' },
+      'delete-seconds': { type: 'string', default: '3' },
+      'comfy-boot-seconds': { type: 'string', default: '0' },
+    },
+    strict: true,
+  });
+  const number = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
+    return n;
+  };
+  const comfyBootMs = number('comfy-boot-seconds', values['comfy-boot-seconds']) * 1000;
+  const local = await startComfySimulator({ port: number('local-comfy-port', values['local-comfy-port']) });
+  const runcomfy = await startRunComfySimulator({
+    port: number('port', values.port),
+    bootMs: number('boot-seconds', values['boot-seconds']) * 1000,
+    deleteMs: number('delete-seconds', values['delete-seconds']) * 1000,
+    createComfyBackend: async () => {
+      const sim = await startComfySimulator({ bootMs: comfyBootMs });
+      return { url: sim.url, close: () => sim.close() };
+    },
+  });
+  console.log(JSON.stringify({ runcomfyUrl: runcomfy.url, userId: demoUserId, tokens: demoTokens, localComfyUrl: local.url }));
+  const stop = () => void Promise.all([runcomfy.close(), local.close()]).then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((e: unknown) => {
+  console.error(`simulator: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

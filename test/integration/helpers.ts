@@ -1,13 +1,61 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 
 export const EXTENSION_ID = 'runcomfy-tools.runcomfy';
+
+export interface TreeItemState {
+  label?: string;
+  description?: string | boolean;
+  contextValue?: string;
+  icon?: string;
+  children?: TreeItemState[];
+}
+
+export interface SeenPrompt {
+  kind: 'pick' | 'input' | 'confirm' | 'notify';
+  text: string;
+  detail?: string;
+  items?: string[];
+}
+
+/** One machine as the extension holds it: the wire object plus the description the tree shows. */
+export interface MachineState {
+  server_id: string;
+  current_status: string;
+  estimated_duration: number;
+  estimated_stopping_at: string | null;
+  description: string;
+}
 
 /** What the hidden `runcomfy.test.state` command returns. */
 export interface TestState {
   credentials: { userId: string; token: string } | null;
   contextKeys: Record<string, unknown>;
   logDirectory: string;
+  account: { userId: string; apiUrl: string } | null;
+  accountState: string;
+  machines: MachineState[];
+  machinesTree: TreeItemState[];
+  workflowsTree: TreeItemState[];
+  statusBar: { text: string; visible: boolean; warning: boolean };
+  prompts: SeenPrompt[];
+}
+
+/** Queues answers for the extension's next questions (quick picks, inputs, confirmations). */
+export function script(answers: ({ pick: string } | { input: string } | { confirm: boolean } | { action: string } | { dismiss: true })[]): Thenable<void> {
+  return vscode.commands.executeCommand('runcomfy.test.script', answers);
+}
+
+/** Every file of the extension's log directory, concatenated. */
+export function readLog(logDirectory: string): string {
+  if (!fs.existsSync(logDirectory)) return '';
+  return fs
+    .readdirSync(logDirectory, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => fs.readFileSync(path.join(d.parentPath, d.name), 'utf8'))
+    .join('\n');
 }
 
 /** Activates the extension (asserting it was found: a too-new engines.vscode makes VS Code skip it silently). */

@@ -1,0 +1,95 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { type AccountManager } from '../auth/accountManager';
+import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { CommandIds } from '../commands/commandIds';
+import { machineShortId } from '../core/machineLabels';
+import { type ConfigService } from '../util/config';
+import { toRange, type WorkflowDocuments } from './workflowDocuments';
+
+/**
+ * Lenses above an API-format workflow: "▶ Queue on RunComfy" (on the Ready machine; "Launch a
+ * machine…" when none is Ready) and "Queue on…", plus one per node whose inputs name local files,
+ * saying what will be uploaded. They follow machine state and the `runcomfy.codeLens.enabled` setting.
+ */
+export class WorkflowCodeLensProvider extends DisposableObject implements vscode.CodeLensProvider {
+  private readonly _onDidChangeCodeLenses = this._register(new vscode.EventEmitter<void>());
+  readonly onDidChangeCodeLenses = this._onDidChangeCodeLenses.event;
+  private storeSub: Disposable | undefined;
+  private readyKey = '';
+
+  constructor(
+    private readonly documents: WorkflowDocuments,
+    private readonly accounts: AccountManager,
+    private readonly config: ConfigService,
+  ) {
+    super();
+    this._register(config.onDidChange(() => this._onDidChangeCodeLenses.fire()));
+    this._register(accounts.onDidChangeAccount(() => this.follow()));
+    this._register({ dispose: () => this.storeSub?.dispose() });
+    this.follow();
+  }
+
+  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    if (!this.config.value.codeLensEnabled) return [];
+    const analysis = this.documents.analysis(doc);
+    if (analysis?.format !== 'api') return [];
+    const first = analysis.nodes[0];
+    const top = first ? new vscode.Range(toRange(first.keyRange).start.line, 0, toRange(first.keyRange).start.line, 0) : new vscode.Range(0, 0, 0, 0);
+    const ready = this.readyMachines();
+    const lenses = [
+      ready.length > 0
+        ? new vscode.CodeLens(top, {
+            title: ready.length === 1 ? `▶ Queue on RunComfy (${ready[0]})` : '▶ Queue on RunComfy',
+            tooltip: 'Upload local inputs, queue this workflow on your Ready RunComfy machine, stream progress and save the outputs',
+            command: CommandIds.queueWorkflow,
+            arguments: [doc.uri],
+          })
+        : new vscode.CodeLens(top, {
+            title: '▶ Launch a machine and queue…',
+            tooltip: 'No RunComfy machine is Ready: launch one, wait for it, then queue this workflow',
+            command: CommandIds.launchAndQueue,
+            arguments: [doc.uri],
+          }),
+      new vscode.CodeLens(top, {
+        title: 'Queue on…',
+        tooltip: 'Pick a RunComfy machine or one of your own ComfyUI servers',
+        command: CommandIds.queueWorkflowOn,
+        arguments: [doc.uri],
+      }),
+    ];
+    const byNode = new Map<string, string[]>();
+    for (const f of analysis.localFiles) byNode.set(f.nodeId, [...(byNode.get(f.nodeId) ?? []), f.absPath]);
+    for (const node of analysis.nodes) {
+      const files = byNode.get(node.id);
+      if (!files) continue;
+      const names = files.map((f) => path.basename(f)).join(', ');
+      lenses.push(
+        new vscode.CodeLens(toRange(node.keyRange), {
+          title: `↑ uploads ${names}`,
+          tooltip: `${files.join('\n')}\nUploaded under a name derived from its content, so runs never overwrite each other's inputs. Click to open it.`,
+          command: 'vscode.open',
+          arguments: [vscode.Uri.file(files[0])],
+        }),
+      );
+    }
+    return lenses;
+  }
+
+  private readyMachines(): string[] {
+    return (this.accounts.accountOrUndefined?.machines.machines ?? []).filter((m) => m.isReady).map((m) => `${m.serverType ?? 'machine'} ${machineShortId(m)}`);
+  }
+
+  private follow(): void {
+    this.storeSub?.dispose();
+    this.storeSub = this.accounts.accountOrUndefined?.machines.onDidChangeMachines(() => {
+      // Redraw only when the set of Ready machines changed, not on every poll.
+      const key = this.readyMachines().join(',');
+      if (key === this.readyKey) return;
+      this.readyKey = key;
+      this._onDidChangeCodeLenses.fire();
+    });
+    this.readyKey = this.readyMachines().join(',');
+    this._onDidChangeCodeLenses.fire();
+  }
+}

@@ -1,0 +1,134 @@
+import * as vscode from 'vscode';
+import { flattenNodeErrors } from '../api/comfyClient';
+import { type ObjectInfo } from '../api/comfyTypes';
+import { maskUrl } from '../api/redact';
+import { type AccountManager } from '../auth/accountManager';
+import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
+import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
+import { type WorkflowProblem } from '../core/workflowAnalysis';
+import { toRange, type WorkflowDocuments } from './workflowDocuments';
+
+/**
+ * Problems of open workflow files as diagnostics: what the local analysis finds (syntax, UI format,
+ * broken links) at once, and, while a machine is Ready, unknown node types and out-of-range values
+ * checked against that machine's `/object_info`. A prompt the server rejected adds its node errors
+ * until the file changes.
+ */
+export class WorkflowDiagnostics extends DisposableObject {
+  private readonly collection = this._register(vscode.languages.createDiagnosticCollection('runcomfy'));
+  private readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly serverErrors = new Map<string, vscode.Diagnostic[]>();
+  private objectInfo: { url: string; info: ObjectInfo } | undefined;
+  private storeSub: Disposable | undefined;
+
+  constructor(
+    private readonly documents: WorkflowDocuments,
+    private readonly accounts: AccountManager,
+    private readonly servers: ComfyServerDirectory,
+  ) {
+    super();
+    this._register(vscode.workspace.onDidOpenTextDocument((d) => this.update(d)));
+    this._register(
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        this.serverErrors.delete(e.document.uri.toString());
+        this.schedule(e.document);
+      }),
+    );
+    this._register(
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        this.collection.delete(d.uri);
+        this.serverErrors.delete(d.uri.toString());
+        this.documents.forget(d);
+      }),
+    );
+    this._register(accounts.onDidChangeAccount(() => this.follow()));
+    this._register({
+      dispose: () => {
+        this.storeSub?.dispose();
+        this.pending.forEach((t) => clearTimeout(t));
+      },
+    });
+    this.follow();
+    vscode.workspace.textDocuments.forEach((d) => this.update(d));
+  }
+
+  /** The server's node errors of a rejected prompt, shown on the nodes until the file changes. */
+  showServerErrors(uri: vscode.Uri, rawNodeErrors: unknown, source: string): void {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const analysis = doc && this.documents.analysis(doc);
+    if (!analysis) return;
+    const diagnostics = flattenNodeErrors(rawNodeErrors).flatMap((report) =>
+      report.errors.map((e) => {
+        const node = analysis.nodes.find((n) => n.id === report.nodeId);
+        const inputName = typeof e.extra_info.input_name === 'string' ? e.extra_info.input_name : undefined;
+        const input = node?.inputs.find((i) => i.name === inputName);
+        const range = toRange(input?.valueRange ?? node?.keyRange ?? { line: 1, column: 1, endLine: 1, endColumn: 1 });
+        const what = `Node ${report.nodeId} (${report.classType}): ${e.message}${e.details ? ` [${e.details}]` : ''}`;
+        const d = new vscode.Diagnostic(range, `${what}. Rejected by ${source}.`, vscode.DiagnosticSeverity.Error);
+        d.source = 'RunComfy';
+        d.code = e.type;
+        return d;
+      }),
+    );
+    this.serverErrors.set(uri.toString(), diagnostics);
+    if (doc) this.update(doc);
+  }
+
+  private schedule(doc: vscode.TextDocument): void {
+    const key = doc.uri.toString();
+    clearTimeout(this.pending.get(key));
+    this.pending.set(key, setTimeout(() => {
+      this.pending.delete(key);
+      this.update(doc);
+    }, 300));
+  }
+
+  private update(doc: vscode.TextDocument): void {
+    if (doc.isClosed) return;
+    const analysis = this.documents.analysis(doc);
+    if (!analysis) {
+      this.collection.delete(doc.uri);
+      return;
+    }
+    const problems: { p: WorkflowProblem; source: string }[] = analysis.problems.map((p) => ({ p, source: 'RunComfy' }));
+    if (this.objectInfo && analysis.format === 'api') {
+      const source = `RunComfy (${maskUrl(this.objectInfo.url)})`;
+      for (const p of checkAgainstObjectInfo(analysis, this.objectInfo.info)) problems.push({ p, source });
+    }
+    const diagnostics = problems.map(({ p, source }) => {
+      const d = new vscode.Diagnostic(toRange(p.range), p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+      d.source = source;
+      d.code = p.code;
+      return d;
+    });
+    this.collection.set(doc.uri, [...diagnostics, ...(this.serverErrors.get(doc.uri.toString()) ?? [])]);
+  }
+
+  /** Uses the node list of the first Ready machine; drops it when that machine is gone. */
+  private follow(): void {
+    this.storeSub?.dispose();
+    const store = this.accounts.accountOrUndefined?.machines;
+    const check = () => {
+      const url = store?.machines.find((m) => m.isReady && m.mainServiceUrl)?.mainServiceUrl ?? undefined;
+      if (url === this.objectInfo?.url) return;
+      this.objectInfo = undefined;
+      this.refreshAll();
+      if (!url) return;
+      this.servers
+        .client(url, "the machine's main_service_url")
+        .getObjectInfo()
+        .then((info) => {
+          this.objectInfo = { url, info };
+          this.refreshAll();
+        })
+        .catch(() => undefined);
+    };
+    this.storeSub = store?.onDidChangeMachines(check);
+    check();
+  }
+
+  private refreshAll(): void {
+    for (const d of vscode.workspace.textDocuments) this.update(d);
+  }
+}

@@ -1,0 +1,51 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { analyzeWorkflow, looksLikeApiWorkflow, type WorkflowAnalysis } from '../core/workflowAnalysis';
+
+/** File names that are API-format workflows by convention. */
+export function isWorkflowFileName(fsPath: string): boolean {
+  const name = path.basename(fsPath).toLowerCase();
+  return name === 'workflow_api.json' || name.endsWith('.api.json');
+}
+
+/** The documents the CodeLens and diagnostics serve. */
+export const workflowDocumentSelector: vscode.DocumentSelector = [
+  { language: 'json', scheme: 'file' },
+  { language: 'jsonc', scheme: 'file' },
+  { pattern: '**/workflow_api.json' },
+  { pattern: '**/*.api.json' },
+];
+
+/**
+ * The analysis of each open workflow document, computed once per document version and shared by
+ * the CodeLens provider, the diagnostics and the queue commands. A JSON file that is neither named
+ * like a workflow nor looks like one is never analysed.
+ */
+export class WorkflowDocuments {
+  private readonly cache = new Map<string, { version: number; analysis: WorkflowAnalysis | undefined }>();
+
+  /** The analysis, or undefined when the document is not an API-format workflow (nor named like one). */
+  analysis(doc: vscode.TextDocument): WorkflowAnalysis | undefined {
+    const key = doc.uri.toString();
+    const hit = this.cache.get(key);
+    if (hit?.version === doc.version) return hit.analysis;
+    const text = doc.getText();
+    const named = isWorkflowFileName(doc.uri.fsPath);
+    let analysis: WorkflowAnalysis | undefined;
+    if (named || looksLikeApiWorkflow(text)) {
+      const a = analyzeWorkflow(text, { fileDir: doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined });
+      analysis = named || a.isApiFormat ? a : undefined;
+    }
+    this.cache.set(key, { version: doc.version, analysis });
+    return analysis;
+  }
+
+  forget(doc: vscode.TextDocument): void {
+    this.cache.delete(doc.uri.toString());
+  }
+}
+
+/** A core range as a VS Code range (core counts 1-based lines and columns). */
+export function toRange(r: { line: number; column: number; endLine: number; endColumn: number }): vscode.Range {
+  return new vscode.Range(r.line - 1, r.column - 1, r.endLine - 1, r.endColumn - 1);
+}

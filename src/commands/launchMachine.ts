@@ -1,0 +1,168 @@
+import * as vscode from 'vscode';
+import { type Machine, type Workflow } from '../api/runcomfyTypes';
+import { costOf, formatCostEstimate } from '../core/machineMath';
+import { machineShortId } from '../core/machineLabels';
+import { hourlyRate, serverTypes } from '../core/pricing';
+import { rateTable } from '../ui/machinePicker';
+import { type PickItem } from '../ui/prompter';
+import { isNode } from '../views/treeNodes';
+import { type Services } from './services';
+import { UserError } from './userError';
+import { CommandIds } from './commandIds';
+
+/** Automation arguments: any answer given here is not asked. */
+export interface LaunchArgs {
+  readonly versionId?: string;
+  readonly serverType?: string;
+  readonly durationMinutes?: number;
+  /** Wait with a progress notification until the machine is Ready (default true). */
+  readonly wait?: boolean;
+}
+
+const durationChoices = [30, 60, 120, 240, 480];
+
+/**
+ * Launch Machine…: workflow version → machine type (with its hourly rate) → running time, then a
+ * modal confirmation naming the rate and the most the machine can cost. The launch itself is never
+ * retried blindly (a duplicate machine costs money); then it waits, cancellably, until Ready.
+ * Returns the launched machine's id, or undefined when the user backed out.
+ */
+export async function launchMachine(services: Services, arg?: unknown, argsIn?: LaunchArgs): Promise<string | undefined> {
+  const args: LaunchArgs = isNode(arg, 'version') ? { ...argsIn, versionId: arg.versionId } : ((arg as LaunchArgs | undefined) ?? argsIn ?? {});
+  const machine = await launchFlow(services, args);
+  if (!machine) return undefined;
+  if (args.wait !== false) await waitUntilReady(services, machine);
+  return machine.serverId;
+}
+
+/** The flow without the wait, for "launch and queue" which waits itself. */
+export async function launchFlow(services: Services, args: LaunchArgs): Promise<Machine | undefined> {
+  const account = services.accounts.requireAccount();
+  const { workflow, versionLabel, versionId } = await pickVersion(services, args.versionId);
+  const rates = rateTable(services);
+  const serverType =
+    args.serverType ??
+    (await services.prompter.pick(
+      serverTypes.map((t) => ({
+        label: t.label,
+        description: `${t.id} · ${t.gpu} · ${t.vramGb} GB VRAM`,
+        detail: `~$${(hourlyRate(t.id, rates) ?? t.payAsYouGoPerHour).toFixed(2)} per hour, billed per second from Ready`,
+        value: t.id,
+      })),
+      {
+        title: `Launch ${workflow.name} (2/3): machine type`,
+        activeLabel: serverTypes.find((t) => t.id === services.config.value.defaultMachineType)?.label,
+      },
+    ));
+  const rate = hourlyRate(serverType, rates);
+  const minutes = args.durationMinutes ?? (await pickDuration(services, workflow.name, rate));
+  if (!Number.isFinite(minutes) || minutes <= 0) throw new UserError(`The running time must be a positive number of minutes, got ${minutes}.`);
+  const seconds = Math.round(minutes * 60);
+  const rateText = rate === undefined ? 'an unknown rate (set runcomfy.pricing)' : `~$${rate.toFixed(2)}/h`;
+  const most = rate === undefined ? 'an unknown amount' : formatCostEstimate(costOf(seconds, rate));
+  const confirmed = await services.prompter.confirm(
+    `Launch a ${serverType} machine for ${describeMinutes(minutes)}?`,
+    [
+      `Workflow: ${workflow.name} (${versionLabel})`,
+      `Rate: ${rateText}, an estimate (pay-as-you-go prices unless runcomfy.pricing says otherwise).`,
+      `Billing runs per second from Ready until the machine stops: at most ${most} if it runs the full ${describeMinutes(minutes)}.`,
+      'It stops by itself at the end unless you extend it; stop it earlier from the Machines view.',
+    ].join('\n'),
+    'Launch',
+  );
+  if (!confirmed) return undefined;
+  const machine = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Launching a ${serverType} machine…` },
+    () => account.machines.launch({ workflow_version_id: versionId, server_type: serverType, estimated_duration: seconds }),
+  );
+  services.log.info(`Launched ${serverType} machine ${machine.serverId} for ${workflow.name} (${versionLabel}), ${describeMinutes(minutes)} at ${rateText}.`);
+  return machine;
+}
+
+/** Waits for Ready with a cancellable progress notification. Cancelling stops the wait, not the machine. */
+export async function waitUntilReady(services: Services, machine: Machine): Promise<Machine> {
+  const store = services.accounts.requireAccount().machines;
+  const short = machineShortId(machine);
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Machine ${short}`, cancellable: true },
+    async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => {
+        abort.abort();
+        services.log.info(`Stopped waiting for machine ${short}; it keeps starting (and is billed once Ready). Stop it from the Machines view if you do not need it.`);
+      });
+      try {
+        const ready = await store.waitUntilReady(machine.serverId, {
+          signal: abort.signal,
+          onProgress: (p) => progress.report({ message: `${p.status}, ${Math.round(p.elapsedMs / 1000)} s` }),
+        });
+        services.log.info(`Machine ${short} is Ready.`);
+        void services.prompter.notify('info', `RunComfy machine ${short} is Ready. Billing has started.`, 'Open ComfyUI').then((a) => {
+          if (a) void vscode.commands.executeCommand(CommandIds.openComfyUI, { kind: 'machine', serverId: ready.serverId });
+        });
+        return ready;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}
+
+async function pickVersion(services: Services, versionId: string | undefined): Promise<{ workflow: Workflow; versionId: string; versionLabel: string }> {
+  const catalog = services.accounts.requireAccount().workflows;
+  const workflows = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Listing RunComfy workflows…' }, () => catalog.ensureLoaded());
+  if (versionId) {
+    const found = catalog.findVersion(versionId) ?? (await catalog.load(), catalog.findVersion(versionId));
+    if (!found) throw new UserError(`Workflow version ${versionId} is not in your account.`, [{ title: 'Refresh', command: CommandIds.refresh }]);
+    return { workflow: found.workflow, versionId, versionLabel: versionName(found.workflow, found.versionIndex) };
+  }
+  if (workflows.length === 0) throw new UserError('Your RunComfy account has no saved workflows. Save one in the RunComfy web app, then try again.', [{ title: 'Refresh', command: CommandIds.refresh }]);
+  const items: PickItem<{ workflow: Workflow; versionId: string; versionLabel: string }>[] = [];
+  for (const workflow of workflows) {
+    workflow.versions.forEach((v, i) => {
+      const versionLabel = versionName(workflow, i);
+      items.push({ label: workflow.name, description: versionLabel, detail: `version ${v.versionId}`, value: { workflow, versionId: v.versionId, versionLabel } });
+    });
+  }
+  return services.prompter.pick(items, { title: 'Launch Machine (1/3): workflow version', placeholder: 'The machine boots with this workflow' });
+}
+
+function versionName(workflow: Workflow, index: number): string {
+  const v = workflow.versions[index];
+  const date = v.updatedAtMs ?? v.createdAtMs;
+  const name = v.versionName ?? (date ? new Date(date).toISOString().slice(0, 16).replace('T', ' ') : v.versionId.slice(0, 8));
+  return index === 0 ? `${name}, latest` : name;
+}
+
+async function pickDuration(services: Services, workflowName: string, rate: number | undefined): Promise<number> {
+  const preferred = services.config.value.defaultDurationMinutes;
+  const choices = [...new Set([...durationChoices, preferred])].sort((a, b) => a - b);
+  const custom = -1;
+  const picked = await services.prompter.pick(
+    [
+      ...choices.map((m) => ({
+        label: describeMinutes(m),
+        description: rate === undefined ? undefined : `at most ${formatCostEstimate(costOf(m * 60, rate))}`,
+        value: m,
+      })),
+      { label: 'Custom…', description: 'Any number of minutes', value: custom },
+    ],
+    { title: `Launch ${workflowName} (3/3): running time`, activeLabel: describeMinutes(preferred), placeholder: 'The machine stops by itself after this; you can extend it' },
+  );
+  if (picked !== custom) return picked;
+  const text = await services.prompter.input({
+    title: 'Running time in minutes',
+    prompt: 'Counted from the moment the machine is Ready (5 to 1440).',
+    value: String(preferred),
+    validate: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 5 && Number(v) <= 1440 ? undefined : 'Enter a whole number of minutes between 5 and 1440.'),
+  });
+  return Number(text);
+}
+
+/** `90` → `1 h 30 min`, `60` → `1 h`, `45` → `45 min`. */
+export function describeMinutes(minutes: number): string {
+  const h = Math.floor(minutes / 60);
+  const m = Math.round(minutes % 60);
+  if (h === 0) return `${m} min`;
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
+}

@@ -1,0 +1,226 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { maskUrl } from '../api/redact';
+import { type Machine } from '../api/runcomfyTypes';
+import { machineDescription, machineShortId } from '../core/machineLabels';
+import { RunEngine } from '../core/runEngine';
+import { type RunEvent, type RunResult } from '../core/runEvents';
+import { targetLabel, type RunTarget } from '../core/runRegistry';
+import { nodeLabel } from '../core/runLogFormat';
+import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
+import { isWorkflowFileName } from '../codelens/workflowDocuments';
+import { rateTable } from '../ui/machinePicker';
+import { type PickItem } from '../ui/prompter';
+import { isNode } from '../views/treeNodes';
+import { CommandIds, ContextKeys } from './commandIds';
+import { launchFlow, waitUntilReady } from './launchMachine';
+import { type Services } from './services';
+import { UserError } from './userError';
+
+/**
+ * Queue Workflow: the workflow (the given file, or the active editor) on the last used target if it
+ * is still there, else on the Ready machine (a pick when several). Resolves with the run's result.
+ */
+export async function queueWorkflow(services: Services, uriArg?: unknown, targetArg?: RunTarget): Promise<RunResult | undefined> {
+  const uri = workflowUri(uriArg);
+  const target = targetArg ?? (await defaultTarget(services, uri));
+  return runWorkflow(services, uri, target);
+}
+
+/** Queue Workflow on…: a pick among the Ready machines, your local ComfyUI servers, and launching a new machine. */
+export async function queueWorkflowOn(services: Services, uriArg?: unknown): Promise<RunResult | undefined> {
+  const uri = workflowUri(uriArg);
+  const launchNew = { kind: 'launch' } as const;
+  const ready = await readyMachines(services);
+  const now = services.clock.now();
+  const items: PickItem<RunTarget | typeof launchNew>[] = [
+    ...ready.map((m) => ({ label: `$(vm-running) ${machineShortId(m)}`, description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
+    ...services.config.value.localServers.map((s) => ({ label: `$(server) ${s.name}`, description: `local · ${maskUrl(s.url)}`, value: localTarget(s.name, s.url) })),
+    ...(services.accounts.accountOrUndefined ? [{ label: '$(rocket) Launch a new machine…', description: 'then queue on it', value: launchNew }] : []),
+  ];
+  if (items.length === 0) {
+    throw new UserError('There is nowhere to queue: sign in to RunComfy, or add your own ComfyUI server.', [
+      { title: 'Sign In', command: CommandIds.signIn },
+      { title: 'Add Local Server', command: CommandIds.addLocalServer },
+    ]);
+  }
+  const picked = await services.prompter.pick(items, { title: `Queue ${workflowDisplayName(uri.fsPath)} on…` });
+  if ('kind' in picked && picked.kind === 'launch') return launchAndQueue(services, uri);
+  return runWorkflow(services, uri, picked);
+}
+
+/** Launch a machine (the usual flow), wait until Ready with a cancellable progress, then queue on it. */
+export async function launchAndQueue(services: Services, uriArg?: unknown): Promise<RunResult | undefined> {
+  const uri = workflowUri(uriArg);
+  const machine = await launchFlow(services, {});
+  if (!machine) return undefined;
+  const ready = await waitUntilReady(services, machine);
+  return runWorkflow(services, uri, machineTarget(ready));
+}
+
+/** Run Again: the same workflow file on the same target. */
+export async function rerun(services: Services, arg?: unknown): Promise<RunResult | undefined> {
+  const run = isNode(arg, 'run') ? services.runs.get(arg.runId) : services.runs.runs.find((r) => r.finishedAtMs !== undefined);
+  if (!run) throw new UserError('There is no finished run to repeat.');
+  return runWorkflow(services, vscode.Uri.file(run.workflowPath), run.target);
+}
+
+function workflowUri(arg: unknown): vscode.Uri {
+  if (arg instanceof vscode.Uri) return arg;
+  const editor = vscode.window.activeTextEditor;
+  if (editor?.document.uri.scheme === 'file') return editor.document.uri;
+  throw new UserError('Open an API-format workflow (workflow_api.json) in the editor, or run this from its CodeLens.');
+}
+
+function localTarget(name: string, url: string): RunTarget {
+  return { kind: 'local', name, url };
+}
+
+function machineTarget(m: Machine): RunTarget {
+  return { kind: 'machine', serverId: m.serverId, label: `${m.serverType ?? 'unknown type'} machine ${machineShortId(m)}` };
+}
+
+async function readyMachines(services: Services): Promise<Machine[]> {
+  const store = services.accounts.accountOrUndefined?.machines;
+  if (!store) return [];
+  const machines = store.lastRefreshed === undefined ? await store.refresh() : store.machines;
+  return machines.filter((m) => m.isReady && m.mainServiceUrl);
+}
+
+async function defaultTarget(services: Services, uri: vscode.Uri): Promise<RunTarget> {
+  const ready = await readyMachines(services);
+  const last = services.lastTarget.value;
+  if (last?.kind === 'local' && services.config.value.localServers.some((s) => s.url === last.url)) return last;
+  if (last?.kind === 'machine' && ready.some((m) => m.serverId === last.serverId)) return last;
+  if (ready.length === 1) return machineTarget(ready[0]);
+  if (ready.length > 1) {
+    const now = services.clock.now();
+    return services.prompter.pick(
+      ready.map((m) => ({ label: machineShortId(m), description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
+      { title: `Queue ${workflowDisplayName(uri.fsPath)} on which machine?` },
+    );
+  }
+  services.accounts.requireAccount();
+  throw new UserError('No RunComfy machine is Ready. Launch one (it boots in a few minutes), or queue on your own ComfyUI server.', [
+    { title: 'Launch and Queue', command: CommandIds.launchAndQueue, args: [uri] },
+    { title: 'Queue on…', command: CommandIds.queueWorkflowOn, args: [uri] },
+  ]);
+}
+
+/** Where outputs go: `runcomfy.outputDirectory`, relative to the workflow's workspace folder (or its own folder). */
+function outputRoot(services: Services, uri: vscode.Uri): string {
+  const setting = services.config.value.outputDirectory || 'runcomfy-outputs';
+  if (path.isAbsolute(setting)) return setting;
+  const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+  return path.join(folder, setting);
+}
+
+async function comfyUrlOf(services: Services, target: RunTarget): Promise<string> {
+  if (target.kind === 'local') return target.url;
+  const store = services.accounts.requireAccount().machines;
+  const m = store.machine(target.serverId) ?? (await store.refresh()).find((x) => x.serverId === target.serverId);
+  if (!m) throw new UserError(`Machine ${target.serverId} is gone (stopped, or it ran out of time).`, [{ title: 'Launch Machine', command: CommandIds.launchMachine }]);
+  if (!m.isReady || !m.mainServiceUrl) throw new UserError(`Machine ${machineShortId(m)} is ${m.status}; a workflow runs only on a Ready machine.`);
+  return m.mainServiceUrl;
+}
+
+/**
+ * The run itself: analysis (problems stop it before anything is sent), upload, queue, a cancellable
+ * progress notification (cancel = interrupt), the log, the Runs list, and at the end a notification
+ * with "Open Outputs" and "Reveal in Explorer". The first image output opens in the editor.
+ */
+async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<RunResult> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  const relative = vscode.workspace.asRelativePath(uri, false);
+  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative);
+  if (!prepared.prompt) {
+    const more = prepared.problems.length > 1 ? ` (and ${prepared.problems.length - 1} more problem${prepared.problems.length > 2 ? 's' : ''})` : '';
+    throw new UserError(`${relative} cannot be queued: ${prepared.problems[0] ?? 'it is not an API-format workflow'}${more}`, [
+      { title: 'Show Problems', command: 'workbench.actions.view.problems' },
+    ]);
+  }
+  if (!isWorkflowFileName(uri.fsPath) && !prepared.analysis.isApiFormat) throw new UserError(`${relative} is not an API-format workflow.`);
+  const comfyUrl = await comfyUrlOf(services, target);
+  const workflowName = workflowDisplayName(uri.fsPath);
+  const engine = new RunEngine({
+    prompt: prepared.prompt,
+    localInputs: prepared.localInputs,
+    warnings: prepared.warnings,
+    comfyUrl,
+    outputRoot: outputRoot(services, uri),
+    workflowName,
+    workflowFile: relative,
+    clock: services.clock,
+    createClient: (url) => services.servers.client(url),
+  });
+  services.lastTarget.value = target;
+  services.runs.track({ workflowPath: uri.fsPath, workflowName, target }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt() });
+  services.runLog.attach(engine.onEvent, { workflow: relative, target: targetLabel(target), server: maskUrl(comfyUrl) });
+  void services.contextKeys.set(ContextKeys.runActive, true);
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `${workflowName} on ${targetLabel(target)}`, cancellable: true },
+      (progress, token) => {
+        token.onCancellationRequested(() => void engine.interrupt());
+        let lastReport = 0;
+        const sub = engine.onEvent((e) => {
+          const message = progressMessage(e);
+          const now = services.clock.now();
+          if (message && (e.type !== 'progress' || now - lastReport > 250)) {
+            lastReport = now;
+            progress.report({ message });
+          }
+        });
+        return engine.run().finally(() => sub.dispose());
+      },
+    );
+    announce(services, uri, target, result);
+    return result;
+  } finally {
+    engine.dispose();
+    void services.contextKeys.set(ContextKeys.runActive, services.runs.activeRuns.length > 0);
+  }
+}
+
+function progressMessage(e: RunEvent): string | undefined {
+  switch (e.type) {
+    case 'uploading':
+      return `uploading ${path.basename(e.localPath)}…`;
+    case 'queued':
+      return e.position > 0 ? `queued, position ${e.position}` : 'queued';
+    case 'executing':
+      return nodeLabel(e.node);
+    case 'progress':
+      return `${nodeLabel(e.node)}: step ${e.value}/${e.max}`;
+    case 'connection':
+      return e.state === 'lost' ? 'connection lost, reconnecting…' : 'reconnected';
+    case 'succeeded':
+      return 'saving outputs…';
+    default:
+      return undefined;
+  }
+}
+
+function announce(services: Services, uri: vscode.Uri, target: RunTarget, result: RunResult): void {
+  const name = workflowDisplayName(uri.fsPath);
+  if (result.status === 'success') {
+    const n = result.outputs.length;
+    const image = result.outputs.find((o) => /\.(png|jpe?g|webp|gif|bmp)$/i.test(o.path));
+    if (image) void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(image.path), { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside });
+    void services.prompter.notify('info', `${name} finished on ${targetLabel(target)}: ${n} output${n === 1 ? '' : 's'} saved.`, 'Open Outputs', 'Reveal in Explorer').then((a) => {
+      const run = services.runs.runs.find((r) => r.result === result);
+      if (a === 'Open Outputs' && run) void vscode.commands.executeCommand(CommandIds.openRunOutputs, { kind: 'run', runId: run.id });
+      if (a === 'Reveal in Explorer' && result.runDir) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(result.runDir));
+    });
+    return;
+  }
+  if (result.status === 'interrupted') {
+    void services.prompter.notify('info', `${name} was interrupted${result.outputs.length ? `; ${result.outputs.length} output(s) saved` : ''}.`);
+    return;
+  }
+  const error = result.error;
+  if (error?.nodeErrors) services.diagnostics.showServerErrors(uri, error.nodeErrors, targetLabel(target));
+  void services.prompter.notify('error', `${name} failed: ${error?.message ?? 'unknown error'}`, 'Show Log').then((a) => {
+    if (a) void vscode.commands.executeCommand(CommandIds.showLog);
+  });
+}

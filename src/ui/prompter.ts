@@ -1,0 +1,88 @@
+import * as vscode from 'vscode';
+import { CancelledError } from '../api/errors';
+
+/** One choice in a quick pick; `value` is what the caller gets back. */
+export interface PickItem<T> extends vscode.QuickPickItem {
+  readonly value: T;
+}
+
+export interface PickOptions {
+  readonly title: string;
+  readonly placeholder?: string;
+  /** Label of the item selected when the picker opens. */
+  readonly activeLabel?: string;
+}
+
+export interface InputOptions {
+  readonly title: string;
+  readonly prompt: string;
+  readonly value?: string;
+  readonly placeholder?: string;
+  readonly password?: boolean;
+  readonly validate?: (value: string) => string | undefined;
+}
+
+/**
+ * Every question the extension asks the user goes through here: quick picks, input boxes, modal
+ * confirmations and notifications with actions. The host tests swap in scripted answers
+ * (see testHooks.ts), so multi-step flows run their real code under test. A dismissed question
+ * rejects with CancelledError, which commands treat as "stop quietly".
+ */
+export interface Prompter {
+  pick<T>(items: readonly PickItem<T>[], options: PickOptions): Promise<T>;
+  input(options: InputOptions): Promise<string>;
+  /** A modal yes/no; resolves true only when `confirmLabel` was chosen. */
+  confirm(message: string, detail: string, confirmLabel: string): Promise<boolean>;
+  /** A notification; resolves with the action chosen, or undefined when dismissed. */
+  notify(severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined>;
+}
+
+/** The real thing: VS Code's quick picks, input boxes and notifications. */
+export class WindowPrompter implements Prompter {
+  async pick<T>(items: readonly PickItem<T>[], options: PickOptions): Promise<T> {
+    const qp = vscode.window.createQuickPick<PickItem<T>>();
+    try {
+      qp.title = options.title;
+      qp.placeholder = options.placeholder;
+      qp.matchOnDescription = true;
+      qp.matchOnDetail = true;
+      qp.ignoreFocusOut = true;
+      qp.items = items;
+      const active = items.find((i) => i.label === options.activeLabel);
+      if (active) qp.activeItems = [active];
+      const picked = await new Promise<PickItem<T> | undefined>((resolve) => {
+        qp.onDidAccept(() => resolve(qp.selectedItems[0] ?? qp.activeItems[0]));
+        qp.onDidHide(() => resolve(undefined));
+        qp.show();
+      });
+      if (!picked) throw new CancelledError();
+      return picked.value;
+    } finally {
+      qp.dispose();
+    }
+  }
+
+  async input(options: InputOptions): Promise<string> {
+    const v = await vscode.window.showInputBox({
+      title: options.title,
+      prompt: options.prompt,
+      value: options.value,
+      placeHolder: options.placeholder,
+      password: options.password,
+      ignoreFocusOut: true,
+      validateInput: options.validate,
+    });
+    if (v === undefined) throw new CancelledError();
+    return v;
+  }
+
+  async confirm(message: string, detail: string, confirmLabel: string): Promise<boolean> {
+    return (await vscode.window.showWarningMessage(message, { modal: true, detail }, confirmLabel)) === confirmLabel;
+  }
+
+  async notify(severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined> {
+    const show =
+      severity === 'info' ? vscode.window.showInformationMessage : severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
+    return show(message, ...actions);
+  }
+}

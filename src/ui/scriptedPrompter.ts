@@ -1,0 +1,81 @@
+import { type InputOptions, type PickItem, type PickOptions, type Prompter } from './prompter';
+import { CancelledError } from '../api/errors';
+
+/** One scripted answer: the label (or a unique part of it) to pick, text to type, a confirmation, a notification action, or a dismissal. */
+export type ScriptedAnswer =
+  | { readonly pick: string }
+  | { readonly input: string }
+  | { readonly confirm: boolean }
+  | { readonly action: string }
+  | { readonly dismiss: true };
+
+/** What a flow asked, for tests to assert on (the confirmation names the rate, …). */
+export interface SeenPrompt {
+  readonly kind: 'pick' | 'input' | 'confirm' | 'notify';
+  readonly text: string;
+  readonly detail?: string;
+  readonly items?: readonly string[];
+}
+
+/**
+ * A Prompter for the host tests: answers from a queue the test fills through a hidden command, and
+ * records every question. A question without a scripted answer fails at once instead of hanging
+ * the test; notifications without one are recorded and dismissed.
+ */
+export class ScriptedPrompter implements Prompter {
+  private readonly answers: ScriptedAnswer[] = [];
+  readonly seen: SeenPrompt[] = [];
+
+  script(answers: readonly ScriptedAnswer[]): void {
+    this.answers.push(...answers);
+  }
+
+  reset(): void {
+    this.answers.length = 0;
+    this.seen.length = 0;
+  }
+
+  pick<T>(items: readonly PickItem<T>[], options: PickOptions): Promise<T> {
+    const labels = items.map((i) => i.label);
+    this.seen.push({ kind: 'pick', text: options.title, items: labels });
+    const a = this.next('pick', options.title);
+    if ('dismiss' in a) return Promise.reject(new CancelledError());
+    if (!('pick' in a)) return Promise.reject(new Error(`Scripted answer for "${options.title}" is not a pick.`));
+    const exact = items.find((i) => i.label === a.pick);
+    const matches = exact ? [exact] : items.filter((i) => `${i.label} ${i.description ?? ''}`.includes(a.pick));
+    if (matches.length !== 1) return Promise.reject(new Error(`"${a.pick}" matches ${matches.length} of ${JSON.stringify(labels)} in "${options.title}".`));
+    return Promise.resolve(matches[0].value);
+  }
+
+  input(options: InputOptions): Promise<string> {
+    this.seen.push({ kind: 'input', text: options.title });
+    const a = this.next('input', options.title);
+    if ('dismiss' in a) return Promise.reject(new CancelledError());
+    if (!('input' in a)) return Promise.reject(new Error(`Scripted answer for "${options.title}" is not an input.`));
+    const problem = options.validate?.(a.input);
+    if (problem) return Promise.reject(new Error(`Input "${a.input}" rejected by "${options.title}": ${problem}`));
+    return Promise.resolve(a.input);
+  }
+
+  confirm(message: string, detail: string): Promise<boolean> {
+    this.seen.push({ kind: 'confirm', text: message, detail });
+    const a = this.next('confirm', message);
+    return Promise.resolve('confirm' in a && a.confirm);
+  }
+
+  notify(_severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined> {
+    this.seen.push({ kind: 'notify', text: message, items: actions });
+    const a = this.answers[0];
+    if (a && 'action' in a && actions.includes(a.action)) {
+      this.answers.shift();
+      return Promise.resolve(a.action);
+    }
+    return Promise.resolve(undefined);
+  }
+
+  private next(kind: string, what: string): ScriptedAnswer {
+    const a = this.answers.shift();
+    if (!a) throw new Error(`Unscripted ${kind} "${what}": the test did not say how to answer it.`);
+    return a;
+  }
+}

@@ -1,0 +1,219 @@
+import * as vscode from 'vscode';
+import { maskUrl } from '../api/redact';
+import { type Machine } from '../api/runcomfyTypes';
+import { type AccountManager } from '../auth/accountManager';
+import { type Clock, systemClock } from '../base/clock';
+import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { throttle } from '../base/throttle';
+import { CommandIds, ContextKeys } from '../commands/commandIds';
+import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
+import { machineContextValue, machineDescription, machineDetails, machineIcon, machineShortId } from '../core/machineLabels';
+import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
+import { targetKey, type RunRegistry } from '../core/runRegistry';
+import { type ConfigService, type LocalServerSetting } from '../util/config';
+import { type ContextKeyService } from '../util/contextKeys';
+import { detailsMarkdown, messageItem, runItem } from './treeItems';
+import { type TreeNode } from './treeNodes';
+
+/** Runs listed under a machine; the Runs view has the rest. */
+const RUNS_PER_SERVER = 5;
+
+/**
+ * RunComfy machines (live status, type, time left, cost so far) and the user's own ComfyUI servers,
+ * each with its queue size and its recent runs. Polls only while visible (plus whatever the store
+ * itself keeps polling for: a machine starting or stopping).
+ */
+export class MachinesTreeDataProvider extends DisposableObject implements vscode.TreeDataProvider<TreeNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNode | undefined>());
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+  private storeSubs: Disposable[] = [];
+  private visibleWatch: Disposable | undefined;
+  private tick: Disposable | undefined;
+  private visible = false;
+  private lastQueueProbeMs = -Infinity;
+  private readonly refreshSoon;
+
+  constructor(
+    private readonly accounts: AccountManager,
+    private readonly config: ConfigService,
+    private readonly runs: RunRegistry,
+    private readonly servers: ComfyServerDirectory,
+    private readonly contextKeys: ContextKeyService,
+    private readonly clock: Clock = systemClock,
+  ) {
+    super();
+    this.refreshSoon = this._register(throttle(() => this._onDidChangeTreeData.fire(undefined), 250, clock));
+    this._register(accounts.onDidChangeAccount(() => this.follow()));
+    this._register(config.onDidChange(() => this.changed()));
+    this._register(runs.onDidChange(() => this.refreshSoon.run()));
+    this._register(servers.onDidChangeQueues(() => this.refreshSoon.run()));
+    this._register({ dispose: () => this.stopWatching() });
+    this._register({ dispose: () => this.storeSubs.forEach((s) => s.dispose()) });
+    this.follow();
+  }
+
+  /** Machines that cost money right now (Ready), for the view's badge. */
+  get runningCount(): number {
+    return this.machines().filter((m) => m.isReady).length;
+  }
+
+  /** While the view is visible the store polls, and descriptions (time left, cost) tick every 30 s. */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    this.stopWatching();
+    if (!visible) return;
+    this.visibleWatch = this.accounts.accountOrUndefined?.machines.watch();
+    const every = () => {
+      this.tick = this.clock.setTimeout(() => {
+        this.changed();
+        every();
+      }, 30_000);
+    };
+    every();
+    this.changed();
+  }
+
+  private stopWatching(): void {
+    this.visibleWatch?.dispose();
+    this.visibleWatch = undefined;
+    this.tick?.dispose();
+    this.tick = undefined;
+  }
+
+  refresh(): void {
+    this.accounts.accountOrUndefined?.machines.refresh().catch(() => undefined);
+    this.changed();
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'machine': {
+        const m = this.machines().find((x) => x.serverId === node.serverId);
+        return m ? this.machineItem(m) : messageItem({ kind: 'message', text: `Machine ${node.serverId} is gone`, icon: 'warning' });
+      }
+      case 'localServer':
+        return this.localServerItem(node.server);
+      case 'queue': {
+        const q = this.servers.queueSize(node.parent);
+        const item = new vscode.TreeItem(q ? `Queue: ${q.running} running, ${q.pending} pending` : 'Queue: unknown', vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon('list-ordered');
+        item.contextValue = 'queue';
+        return item;
+      }
+      case 'run': {
+        const run = this.runs.get(node.runId);
+        return run ? runItem(run, this.clock.now()) : new vscode.TreeItem('(run no longer listed)');
+      }
+      case 'message':
+        return messageItem(node);
+      default:
+        return new vscode.TreeItem('');
+    }
+  }
+
+  getChildren(node?: TreeNode): TreeNode[] {
+    if (!node) return this.roots();
+    if (node.kind === 'machine') {
+      const url = this.machines().find((m) => m.serverId === node.serverId)?.mainServiceUrl;
+      return this.serverChildren(`machine:${node.serverId}`, url);
+    }
+    if (node.kind === 'localServer') return this.serverChildren(`local:${node.server.url}`, node.server.url);
+    return [];
+  }
+
+  private roots(): TreeNode[] {
+    const nodes: TreeNode[] = [];
+    const state = this.accounts.state;
+    if (state.kind === 'invalid') {
+      nodes.push({ kind: 'message', text: state.error.message, icon: 'error', command: 'workbench.action.openSettings', detail: 'Open Settings' });
+    } else if (state.kind === 'ready') {
+      const error = state.account.machines.lastError;
+      if (error?.kind === 'auth') {
+        nodes.push({ kind: 'message', text: `RunComfy refused the token: ${error.message}`, icon: 'error', command: CommandIds.signIn, detail: 'Sign in again' });
+      } else if (error) {
+        nodes.push({ kind: 'message', text: `Could not list machines: ${error.message}`, icon: 'error', command: CommandIds.refresh, detail: 'Click to retry' });
+      }
+      for (const m of state.account.machines.machines) nodes.push({ kind: 'machine', serverId: m.serverId });
+    }
+    for (const server of this.config.value.localServers) nodes.push({ kind: 'localServer', server });
+    return nodes;
+  }
+
+  private serverChildren(key: string, url: string | undefined): TreeNode[] {
+    const children: TreeNode[] = [];
+    if (url && this.servers.queueSize(url)) children.push({ kind: 'queue', parent: url });
+    for (const r of this.runs.forTarget(key).slice(0, RUNS_PER_SERVER)) children.push({ kind: 'run', runId: r.id });
+    return children;
+  }
+
+  private machineItem(m: Machine): vscode.TreeItem {
+    const now = this.clock.now();
+    const rates = this.rates();
+    const hasChildren = (m.mainServiceUrl && this.servers.queueSize(m.mainServiceUrl)) || this.runs.forTarget(targetKey({ kind: 'machine', serverId: m.serverId, label: '' })).length > 0;
+    const item = new vscode.TreeItem(machineShortId(m), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    item.id = `machine:${m.serverId}`;
+    item.description = machineDescription(m, now, rates);
+    const icon = machineIcon(m);
+    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+    item.tooltip = detailsMarkdown(`RunComfy machine ${machineShortId(m)} (estimates)`, machineDetails(m, now, rates));
+    item.contextValue = machineContextValue(m);
+    return item;
+  }
+
+  private localServerItem(server: LocalServerSetting): vscode.TreeItem {
+    const q = this.servers.queueSize(server.url);
+    const runs = this.runs.forTarget(`local:${server.url}`).length;
+    const item = new vscode.TreeItem(server.name, q || runs ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    item.id = `local:${server.url}`;
+    item.description = `local · ${maskUrl(server.url)}`;
+    item.iconPath = new vscode.ThemeIcon('server');
+    item.tooltip = detailsMarkdown(server.name, [
+      ['ComfyUI', maskUrl(server.url)],
+      ['Kind', 'Your own ComfyUI server (no RunComfy billing)'],
+    ]);
+    item.contextValue = 'localServer openable';
+    return item;
+  }
+
+  private machines(): readonly Machine[] {
+    return this.accounts.accountOrUndefined?.machines.machines ?? [];
+  }
+
+  private rates(): RateTable {
+    try {
+      return createRateTable(this.config.value.pricing);
+    } catch {
+      return defaultRateTable;
+    }
+  }
+
+  private follow(): void {
+    this.storeSubs.forEach((s) => s.dispose());
+    const store = this.accounts.accountOrUndefined?.machines;
+    this.storeSubs = store
+      ? [
+          store.onDidChangeMachines(() => this.changed()),
+          store.onDidChangeError(() => this.changed()),
+        ]
+      : [];
+    this.setVisible(this.visible);
+    if (!this.visible) this.changed();
+  }
+
+  /** Updates the context keys the welcome views use, probes queues, and redraws. */
+  private changed(): void {
+    const store = this.accounts.accountOrUndefined?.machines;
+    const error = store?.lastError;
+    void this.contextKeys.set(ContextKeys.unreachable, error !== undefined && error.kind !== 'auth');
+    void this.contextKeys.set(ContextKeys.machinesLoaded, store !== undefined && (store.machines.length > 0 || error !== undefined || store.lastRefreshed !== undefined));
+    void this.contextKeys.set(ContextKeys.hasMachines, (store?.machines.length ?? 0) > 0);
+    void this.contextKeys.set(ContextKeys.hasLocalServers, this.config.value.localServers.length > 0);
+    // Queue sizes come from each ComfyUI; read them at most every 10 s, not on every machine poll.
+    if (this.visible && this.clock.now() - this.lastQueueProbeMs >= 10_000) {
+      this.lastQueueProbeMs = this.clock.now();
+      const urls = [...this.machines().filter((m) => m.isReady && m.mainServiceUrl).map((m) => m.mainServiceUrl!), ...this.config.value.localServers.map((s) => s.url)];
+      void this.servers.refreshQueues(urls);
+    }
+    this.refreshSoon.run();
+  }
+}

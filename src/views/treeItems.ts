@@ -1,0 +1,81 @@
+import * as vscode from 'vscode';
+import { CommandIds } from '../commands/commandIds';
+import { formatShortDuration } from '../core/machineLabels';
+import { targetLabel, type RunRecord } from '../core/runRegistry';
+import { type MessageNode } from './treeNodes';
+
+/** A one-line message item (an error with "click to retry", a loading line). */
+export function messageItem(node: MessageNode): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+  item.iconPath = new vscode.ThemeIcon(node.icon);
+  item.tooltip = node.detail ? `${node.text}\n\n${node.detail}` : node.text;
+  item.description = node.detail;
+  item.contextValue = 'message';
+  if (node.command) item.command = { command: node.command, title: node.detail ?? node.text };
+  return item;
+}
+
+/** Markdown for label/value rows, escaped: values come from servers. */
+export function detailsMarkdown(title: string, rows: readonly (readonly [string, string])[]): vscode.MarkdownString {
+  const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+  const md = new vscode.MarkdownString(`**${cell(title)}**\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`).join('\n')}`);
+  md.supportHtml = false;
+  md.isTrusted = false;
+  return md;
+}
+
+/** A run in the Runs view or under its machine. */
+export function runItem(run: RunRecord, nowMs: number): vscode.TreeItem {
+  const item = new vscode.TreeItem(run.workflowName, vscode.TreeItemCollapsibleState.None);
+  item.id = `${run.id}@${run.target.kind === 'machine' ? run.target.serverId : run.target.url}`;
+  item.description = runDescription(run, nowMs);
+  item.iconPath = runIcon(run);
+  const live = run.finishedAtMs === undefined;
+  item.contextValue = ['run', live ? 'interruptible' : 'finishedRun', run.outputs.length > 0 ? 'hasOutputs' : ''].join(' ').trim();
+  item.tooltip = detailsMarkdown(run.workflowName, [
+    ['Workflow', run.workflowPath],
+    ['Where', targetLabel(run.target)],
+    ['Status', run.phase],
+    ['Prompt id', run.promptId ?? '—'],
+    ['Started', new Date(run.startedAtMs).toLocaleTimeString()],
+    ['Outputs', String(run.outputs.length)],
+    ...(run.result?.error ? ([['Error', run.result.error.message]] as const) : []),
+    ...(run.result?.runDir ? ([['Folder', run.result.runDir]] as const) : []),
+  ]);
+  if (!live && run.outputs.length > 0) item.command = { command: CommandIds.openRunOutputs, title: 'Open Outputs', arguments: [{ kind: 'run', runId: run.id }] };
+  return item;
+}
+
+function runDescription(run: RunRecord, nowMs: number): string {
+  const elapsed = formatShortDuration((run.finishedAtMs ?? nowMs) - run.startedAtMs);
+  switch (run.phase) {
+    case 'preparing':
+      return 'uploading inputs…';
+    case 'queued':
+      return run.queuePosition ? `queued, position ${run.queuePosition}` : 'queued';
+    case 'running': {
+      const node = run.currentNode ? ` · ${run.currentNode.title ?? run.currentNode.classType ?? run.currentNode.id}` : '';
+      const step = run.progress ? ` ${run.progress.value}/${run.progress.max}` : '';
+      return `running ${elapsed}${node}${step}`;
+    }
+    case 'success':
+      return `succeeded in ${elapsed} · ${run.outputs.length} output${run.outputs.length === 1 ? '' : 's'}`;
+    case 'error':
+      return `failed after ${elapsed}`;
+    case 'interrupted':
+      return `interrupted after ${elapsed}`;
+  }
+}
+
+function runIcon(run: RunRecord): vscode.ThemeIcon {
+  switch (run.phase) {
+    case 'success':
+      return new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
+    case 'error':
+      return new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
+    case 'interrupted':
+      return new vscode.ThemeIcon('circle-slash');
+    default:
+      return new vscode.ThemeIcon('loading~spin');
+  }
+}

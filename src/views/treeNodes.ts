@@ -1,0 +1,21 @@
+import { type LocalServerSetting } from '../util/config';
+
+/**
+ * The elements of the RunComfy trees. Commands receive them as their first argument when invoked
+ * from a tree, so each carries exactly what a command needs to find its target again.
+ */
+export interface WorkflowNode { readonly kind: 'workflow'; readonly workflowId: string }
+export interface VersionNode { readonly kind: 'version'; readonly workflowId: string; readonly versionId: string }
+export interface MachineNode { readonly kind: 'machine'; readonly serverId: string }
+export interface LocalServerNode { readonly kind: 'localServer'; readonly server: LocalServerSetting }
+export interface RunNode { readonly kind: 'run'; readonly runId: string }
+export interface QueueNode { readonly kind: 'queue'; readonly parent: string }
+/** A one-line message in place of content: an error with a retry, "loading…". */
+export interface MessageNode { readonly kind: 'message'; readonly text: string; readonly detail?: string; readonly icon: string; readonly command?: string }
+
+export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | QueueNode | MessageNode;
+
+/** True when `v` is a tree node of `kind` (commands get `unknown` arguments). */
+export function isNode<K extends TreeNode['kind']>(v: unknown, kind: K): v is Extract<TreeNode, { kind: K }> {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === kind;
+}

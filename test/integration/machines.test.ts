@@ -1,0 +1,115 @@
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import { activateExtension, readLog, script, state, waitFor, type TestState } from './helpers';
+import { SimulatorProcess } from './simulator';
+
+describe('machines against the RunComfy simulator', function () {
+  this.timeout(60_000);
+  let sim: SimulatorProcess;
+  let serverId: string;
+
+  before(async () => {
+    await activateExtension();
+    sim = await SimulatorProcess.start(['--boot-seconds', '2', '--delete-seconds', '1']);
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[0] });
+    await vscode.commands.executeCommand('runcomfy.machines.focus');
+    await vscode.commands.executeCommand('runcomfy.workflows.focus');
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('runcomfy.signOut');
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', undefined, vscode.ConfigurationTarget.Global);
+    sim.stop();
+  });
+
+  it('ignores a workspace settings.json that points runcomfy.apiUrl at another server', async () => {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder);
+    const workspaceSettings = Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder.uri, '.vscode/settings.json'))).toString('utf8');
+    assert.ok(workspaceSettings.includes('"runcomfy.apiUrl": "https://token-thief.invalid"'), 'the fixture workspace should try to redirect the token');
+    const s = await waitFor('an account', async () => (await state()).account);
+    assert.strictEqual(s.apiUrl, `${sim.info.runcomfyUrl}/`);
+    const requests = await waitFor('a request with the token', async () => (await sim.requests()).filter((r) => r.tokenSlot === 1));
+    assert.ok(requests.length > 0);
+  });
+
+  it('lists the account\'s workflows and versions after sign-in', async () => {
+    const tree = await waitFor('workflows in the tree', async () => {
+      const s = await state();
+      return s.workflowsTree.length > 1 ? s.workflowsTree : undefined;
+    });
+    const portrait = tree.find((w) => w.label === 'Flux portrait');
+    assert.ok(portrait, JSON.stringify(tree));
+    assert.strictEqual(portrait.description, '3 versions');
+    assert.deepStrictEqual(portrait.children?.map((v) => v.label), ['v3 face detailer', 'v2 softer light', 'v1 first draft']);
+    assert.strictEqual(portrait.children?.[0]?.contextValue, 'version');
+  });
+
+  it('launches through the command with scripted answers, confirming the rate and the most it can cost', async () => {
+    await script([{ pick: 'v3 face detailer' }, { pick: 'Large' }, { pick: '1 h' }, { confirm: true }]);
+    const id = await vscode.commands.executeCommand<string>('runcomfy.launchMachine', { wait: false });
+    assert.ok(id, 'launch returned no machine id');
+    serverId = id;
+    const s = await state();
+    const confirm = s.prompts.find((p) => p.kind === 'confirm');
+    assert.ok(confirm, JSON.stringify(s.prompts));
+    assert.strictEqual(confirm.text, 'Launch a large machine for 1 h?');
+    assert.match(confirm.detail ?? '', /Rate: ~\$1\.75\/h/);
+    assert.match(confirm.detail ?? '', /at most ~\$1\.75 if it runs the full 1 h/);
+    const launches = (await sim.requests()).filter((r) => r.route === 'launch');
+    assert.strictEqual(launches.length, 1, 'exactly one launch request');
+    assert.deepStrictEqual(launches[0]?.body, { workflow_version_id: 'a1b2c3d4-0003-4000-8000-000000000003', server_type: 'large', estimated_duration: 3600 });
+  });
+
+  it('shows the machine Starting, then Ready, in the tree and the status bar', async () => {
+    const starting = await waitFor('the machine Starting in the tree', async () => (await state()).machinesTree.find((m) => m.contextValue?.includes('starting')));
+    assert.strictEqual(starting.icon, 'loading~spin');
+    const ready = await waitFor('the machine Ready in the tree', async () => (await state()).machinesTree.find((m) => m.contextValue === 'machine ready extendable stoppable openable'));
+    assert.strictEqual(ready.label, serverId.split('-')[0]);
+    assert.match(String(ready.description), /^large · Ready · (59|60) min left · (~\$0\.\d\d|<\$0\.01)$/);
+    const bar = await waitFor('the status bar', async () => ((await state()).statusBar.visible ? (await state()).statusBar : undefined));
+    assert.match(bar.text, /^\$\(vm-running\) 1 · /);
+    assert.strictEqual((await state()).contextKeys['runcomfy.hasMachines'], true);
+  });
+
+  it('extends by 30 minutes: a later stop time, sent as the new total', async () => {
+    const before = machineOf(await state(), serverId);
+    await script([{ pick: '+30 min' }]);
+    const newStop = await vscode.commands.executeCommand<number>('runcomfy.extendMachine', { kind: 'machine', serverId });
+    const after = await waitFor('the longer duration', async () => {
+      const m = machineOf(await state(), serverId);
+      return m.estimated_duration === 5400 ? m : undefined;
+    });
+    assert.ok(before.estimated_stopping_at && after.estimated_stopping_at);
+    assert.strictEqual(Date.parse(after.estimated_stopping_at) - Date.parse(before.estimated_stopping_at), 1_800_000);
+    assert.strictEqual(Math.round(newStop / 1000), Math.round(Date.parse(after.estimated_stopping_at) / 1000));
+    const update = (await sim.requests()).filter((r) => r.route === 'updateDuration');
+    assert.deepStrictEqual(update.map((r) => r.body), [{ update_estimated_duration: 5400 }]);
+  });
+
+  it('stops after a confirmation that names the cost so far, and the machine goes away', async () => {
+    await script([{ confirm: true }]);
+    await vscode.commands.executeCommand('runcomfy.stopMachine', { kind: 'machine', serverId });
+    const confirm = (await state()).prompts.find((p) => p.kind === 'confirm');
+    assert.strictEqual(confirm?.text, `Stop RunComfy machine ${serverId.split('-')[0]}?`);
+    assert.match(confirm?.detail ?? '', /Cost so far: (~\$\d+\.\d\d|<\$0\.01) \(estimate\)/);
+    await waitFor('the machine gone from the tree', async () => !(await state()).machines.some((m) => m.server_id === serverId), 20_000);
+    assert.strictEqual((await state()).statusBar.visible, false);
+    const stops = (await sim.requests()).filter((r) => r.route === 'stop');
+    assert.strictEqual(stops.length, 1);
+  });
+
+  it('never wrote the token to the log', async () => {
+    const s = await state();
+    const log = readLog(s.logDirectory);
+    assert.ok(log.includes(`Launched large machine ${serverId}`), 'the launch was not logged');
+    assert.ok(!log.includes(sim.info.tokens[0]), 'the token is in the log');
+  });
+});
+
+function machineOf(s: TestState, id: string) {
+  const m = s.machines.find((x) => x.server_id === id);
+  assert.ok(m, `machine ${id} not in ${JSON.stringify(s.machines.map((x) => x.server_id))}`);
+  return m;
+}

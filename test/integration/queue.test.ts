@@ -1,0 +1,139 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { activateExtension, readLog, script, state, waitFor } from './helpers';
+import { SimulatorProcess } from './simulator';
+
+interface RunResult {
+  promptId: string | null;
+  status: string;
+  outputs: { node: string; filename: string; path: string }[];
+  runDir?: string;
+  error: { message: string } | null;
+}
+
+function workspaceFile(...parts: string[]): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'no workspace folder');
+  return vscode.Uri.joinPath(folder.uri, ...parts);
+}
+
+async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
+}
+
+describe('queueing workflows from the editor', function () {
+  this.timeout(90_000);
+  let sim: SimulatorProcess;
+  let serverId: string;
+  const hello = () => workspaceFile('hello', 'workflow_api.json');
+
+  before(async () => {
+    await activateExtension();
+    sim = await SimulatorProcess.start(['--boot-seconds', '1', '--delete-seconds', '1']);
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[1] });
+    await vscode.commands.executeCommand('runcomfy.machines.focus');
+  });
+
+  after(async () => {
+    if (serverId) await vscode.commands.executeCommand('runcomfy.stopMachine', { kind: 'machine', serverId }, { confirmed: true });
+    await vscode.commands.executeCommand('runcomfy.signOut');
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', undefined, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('runcomfy').update('localServers', undefined, vscode.ConfigurationTarget.Global);
+    sim.stop();
+  });
+
+  it('offers "Launch a machine and queue…" while no machine is Ready', async () => {
+    await waitFor('the machine list', async () => (await state()).contextKeys['runcomfy.machinesLoaded'] === true);
+    const titles = (await lensesOf(hello())).map((l) => l.command?.title);
+    assert.deepStrictEqual(titles, ['▶ Launch a machine and queue…', 'Queue on…']);
+  });
+
+  it('follows machine state: "▶ Queue on RunComfy" once a machine is Ready', async () => {
+    await script([{ pick: 'v1 first draft' }, { pick: 'Medium' }, { pick: '30 min' }, { confirm: true }]);
+    serverId = (await vscode.commands.executeCommand<string>('runcomfy.launchMachine'))!;
+    assert.ok(serverId);
+    const short = serverId.split('-')[0];
+    const lenses = await waitFor('the queue lens', async () => {
+      const l = await lensesOf(hello());
+      return l[0]?.command?.title === `▶ Queue on RunComfy (medium ${short})` ? l : undefined;
+    });
+    assert.strictEqual(lenses[0]?.command?.command, 'runcomfy.queueWorkflow');
+  });
+
+  it('shows which local files a node will upload', async () => {
+    const lenses = await lensesOf(workspaceFile('invert-photo', 'workflow_api.json'));
+    const upload = lenses.find((l) => l.command?.title.startsWith('↑'));
+    assert.strictEqual(upload?.command?.title, '↑ uploads photo.png');
+    assert.strictEqual(upload.range.start.line, 1, 'on the line of node "1"');
+  });
+
+  it('queues from the CodeLens, streams the run into the log and saves every output into the workspace', async () => {
+    const [lens] = await lensesOf(hello());
+    const args = (lens.command?.arguments ?? []) as unknown[];
+    assert.strictEqual(lens.command?.command, 'runcomfy.queueWorkflow');
+    const result = await vscode.commands.executeCommand<RunResult>(lens.command.command, ...args);
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    const root = workspaceFile('runcomfy-outputs', 'hello').fsPath;
+    assert.ok(result.runDir?.startsWith(root), `${result.runDir} is not under ${root}`);
+    // hello saves two images (batch of 2), previews one and shows one text: three files and run.json.
+    const saved = result.outputs.map((o) => path.relative(result.runDir!, o.path)).sort();
+    assert.ok(saved.some((p) => /^hello[/\\]hello_0000\d_\.png$/.test(p)), saved.join(', '));
+    for (const o of result.outputs) assert.ok(fs.statSync(o.path).size > 0, `${o.path} is empty`);
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { prompt_id?: string; promptId?: string; status: string };
+    assert.strictEqual(record.prompt_id ?? record.promptId, result.promptId);
+    assert.strictEqual(record.status, 'success');
+
+    const s = await state();
+    const log = await waitFor('the run in the log', () => {
+      const text = readLog(s.logDirectory);
+      return text.includes('✔ Succeeded') ? text : '';
+    });
+    assert.ok(log.includes(`▶ Run hello/workflow_api.json on medium machine ${serverId.split('-')[0]}`), 'no run header in the log');
+    assert.ok(log.includes(`Queued as prompt ${result.promptId}`), 'no prompt id in the log');
+    assert.ok(log.includes('▸ Node 4 SaveImage "Save image"'), 'no node line in the log');
+    assert.ok(log.includes(`✔ Saved ${result.outputs[0].path}`), 'no saved path in the log');
+    assert.ok(!log.includes(sim.info.tokens[1]), 'the token is in the log');
+    const run = s.machinesTree.find((m) => m.label === serverId.split('-')[0])?.children?.find((c) => c.label === 'hello');
+    assert.ok(run, 'the run is not listed under its machine');
+    assert.match(String(run.description), /^succeeded in/);
+  });
+
+  it('uploads local inputs and uses the uploaded name', async () => {
+    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', workspaceFile('invert-photo', 'workflow_api.json'));
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(result.outputs.length, 1);
+    const uploads = (await fetch(`${await comfyUrl()}/__sim/requests`).then((r) => r.json())) as { method: string; path: string }[] | { requests: { method: string; path: string }[] };
+    const list = Array.isArray(uploads) ? uploads : uploads.requests;
+    assert.ok(list.some((r) => r.method === 'POST' && r.path === '/upload/image'), 'no upload reached ComfyUI');
+  });
+
+  it('shows the analysis problems of a broken workflow as diagnostics and refuses to queue it', async () => {
+    const broken = workspaceFile('broken', 'workflow_api.json');
+    await vscode.workspace.fs.writeFile(broken, Buffer.from(JSON.stringify({ '1': { class_type: 'SaveImage', inputs: { images: ['9', 0], filename_prefix: 'x' } } }, null, 2)));
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(broken));
+    const diagnostics = await waitFor('diagnostics', () => vscode.languages.getDiagnostics(broken).filter((d) => d.source?.startsWith('RunComfy')).length > 0 ? vscode.languages.getDiagnostics(broken) : undefined);
+    assert.ok(diagnostics.some((d) => d.code === 'link_to_missing_node'), JSON.stringify(diagnostics.map((d) => d.code)));
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', broken)), /cannot be queued/);
+  });
+
+  it('queues on a local ComfyUI server added by URL, listed beside the machines', async () => {
+    const url = sim.info.localComfyUrl!;
+    assert.ok(await vscode.commands.executeCommand<boolean>('runcomfy.addLocalServer', { name: 'Desk GPU', url }));
+    const node = await waitFor('the local server in the tree', async () => (await state()).machinesTree.find((m) => m.label === 'Desk GPU'));
+    assert.strictEqual(node.contextValue, 'localServer openable');
+    await script([{ pick: 'Desk GPU' }]);
+    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflowOn', hello());
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+  });
+
+  async function comfyUrl(): Promise<string> {
+    const s = await state();
+    const m = s.machines.find((x) => x.server_id === serverId) as unknown as { main_service_url: string };
+    return m.main_service_url;
+  }
+});
