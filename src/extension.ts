@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { AccountManager } from './auth/accountManager';
 import { CredentialStore } from './auth/credentialStore';
+import { demoSignIn } from './auth/demoSignIn';
 import { systemClock } from './base/clock';
 import { WorkflowCodeLensProvider } from './codelens/workflowCodeLensProvider';
 import { WorkflowDiagnostics } from './codelens/workflowDiagnostics';
@@ -106,6 +107,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   if (testMode && scripted) {
     context.subscriptions.push(registerTestHooks({ context, credentials, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree }));
   }
+  await demoSignIn(credentials, config.value.apiUrl, log);
   await Promise.all([syncSignedIn(), accounts.initialize()]);
 }
 
