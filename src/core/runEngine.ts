@@ -58,7 +58,10 @@ interface Outcome {
   readonly failure?: RunFailure;
 }
 
-const maxBufferedMessages = 10_000;
+/** While the prompt id is unknown, the held messages are compacted each time they reach this many. */
+const compactBufferAt = 1024;
+/** Node text frames (sent to every socket, often other users') held at most while the prompt id is unknown. */
+const maxHeldTexts = 100;
 
 /**
  * One run of a prompt on a ComfyUI server: upload local inputs, queue, follow the websocket,
@@ -96,6 +99,7 @@ export class RunEngine extends DisposableObject {
   private promptNumber = Number.NaN;
   private position = -1;
   private buffered: ComfyMessage[] | undefined = [];
+  private compactAt = compactBufferAt;
   private outcome: Outcome | undefined;
   private outcomeReported = false;
   private activity = 0;
@@ -227,7 +231,9 @@ export class RunEngine extends DisposableObject {
     this.phase = 'queued';
     for (const w of queued.warnings) this.warn(w);
     this.sentPrompt = prompt;
-    const position = await this.positionOf().catch(() => 1);
+    // A prompt that already started needs no /queue round trip (which a busy server answers late).
+    const started = this.buffered?.some((m) => (m.type === 'execution_start' || m.type === 'executing') && m.promptId === queued.promptId);
+    const position = started ? 0 : await this.positionOf().catch(() => 1);
     this.position = position;
     this.emit({ type: 'queued', promptId: queued.promptId, number: queued.number, position });
     const buffered = this.buffered ?? [];
@@ -264,12 +270,7 @@ export class RunEngine extends DisposableObject {
   /** The hot path: route one message. Only messages about our prompt (or, without ids, while ours runs) pass. */
   private onMessage(m: ComfyMessage): void {
     if (this.buffered !== undefined) {
-      if (m.type === 'status' || m.type === 'logs' || m.type === 'feature_flags') return;
-      if (m.type === 'preview') {
-        const last = this.buffered.at(-1);
-        if (last?.type === 'preview') this.buffered.pop();
-      }
-      if (this.buffered.length < maxBufferedMessages) this.buffered.push(m);
+      this.hold(this.buffered, m);
       return;
     }
     if (this.over) return;
@@ -338,6 +339,35 @@ export class RunEngine extends DisposableObject {
       default:
         return;
     }
+  }
+
+  /**
+   * Keeps a message that arrived before we knew our prompt id (the server may start, and even
+   * finish, the prompt before POST /prompt answers). Step progress and previews only matter as
+   * their latest value, so a flood of them is compacted away; every other message is kept.
+   */
+  private hold(buffer: ComfyMessage[], m: ComfyMessage): void {
+    if (m.type === 'status' || m.type === 'logs' || m.type === 'feature_flags' || m.type === 'progress_state' || m.type === 'display_component') return;
+    buffer.push(m);
+    if (buffer.length < this.compactAt) return;
+    let lastProgress = -1;
+    let lastPreview = -1;
+    for (let i = buffer.length - 1; i >= 0 && (lastProgress < 0 || lastPreview < 0); i--) {
+      const type = buffer[i].type;
+      if (type === 'progress' && lastProgress < 0) lastProgress = i;
+      if (type === 'preview' && lastPreview < 0) lastPreview = i;
+    }
+    let texts = 0;
+    const kept = buffer.filter((x, i) => {
+      if (x.type === 'progress') return i === lastProgress;
+      if (x.type === 'preview') return i === lastPreview;
+      if (x.type === 'text') return ++texts <= maxHeldTexts;
+      return true;
+    });
+    buffer.length = 0;
+    buffer.push(...kept);
+    // A graph with thousands of nodes keeps thousands of messages: compact again only after as many more.
+    this.compactAt = Math.max(compactBufferAt, kept.length * 2);
   }
 
   private markStarted(): void {
