@@ -3,6 +3,7 @@ import { type AccountManager } from './auth/accountManager';
 import { type CredentialStore } from './auth/credentialStore';
 import { TestCommandIds } from './commands/commandIds';
 import { machineDescription } from './core/machineLabels';
+import { type RunRegistry } from './core/runRegistry';
 import { type ScriptedAnswer, type ScriptedPrompter } from './ui/scriptedPrompter';
 import { type MoneyStatusBar } from './ui/moneyStatusBar';
 import { type ContextKeyService } from './util/contextKeys';
@@ -23,6 +24,7 @@ interface TestHookDeps {
   readonly statusBar: MoneyStatusBar;
   readonly machinesTree: MachinesTreeDataProvider;
   readonly workflowsTree: WorkflowsTreeDataProvider;
+  readonly runs: RunRegistry;
 }
 
 interface TreeItemState {
@@ -70,6 +72,7 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
         machinesTree: await snapshot(deps.machinesTree, 2),
         workflowsTree: await snapshot(deps.workflowsTree, 2),
         statusBar: deps.statusBar.state,
+        runs: deps.runs.runs.map((r) => ({ id: r.id, workflowName: r.workflowName, phase: r.phase, promptId: r.promptId ?? null, outputs: r.outputs.length, live: r.finishedAtMs === undefined })),
         prompts: deps.prompter.seen,
       };
     }),

@@ -41,6 +41,7 @@ export interface TestState {
   workflowsTree: TreeItemState[];
   statusBar: { text: string; visible: boolean; warning: boolean };
   prompts: SeenPrompt[];
+  runs: { id: string; workflowName: string; phase: string; promptId: string | null; outputs: number; live: boolean }[];
 }
 
 /** Queues answers for the extension's next questions (quick picks, inputs, confirmations). */
