@@ -259,6 +259,31 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.strictEqual(listFiles(result.runDir!).length, 5);
   });
 
+  it('keeps the end of a prompt that ran, flood and all, before POST /prompt answered', async () => {
+    sim.flood({ messages: 12_000, previews: 20, previewBytes: 4096 });
+    /** The server's answer reaches the engine only after the whole prompt has run. */
+    class LateAnswerClient extends ComfyClient {
+      override async queuePrompt(...args: Parameters<ComfyClient['queuePrompt']>): ReturnType<ComfyClient['queuePrompt']> {
+        const queued = await super.queuePrompt(...args);
+        await waitFor(async () => (await this.getHistoryEntry(queued.promptId)) !== undefined, 'the prompt to finish');
+        return queued;
+      }
+    }
+    const { result, events } = await runEngine({
+      prompt: recordedWorkflow('workflow_a_api.json'),
+      comfyUrl: sim.url,
+      outputRoot: out,
+      idleTimeoutMs: 600_000,
+      createClient: (url) => new LateAnswerClient({ baseUrl: url }),
+    });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(result.outputs.length, 4);
+    const types = eventTypes(events);
+    assert.strictEqual(types[0], 'queued');
+    assert.ok(types.indexOf('succeeded') > types.indexOf('executing 6'));
+    assert.ok(events.filter((e) => e.type === 'progress').length < 1100, 'the flood of 12,000 was compacted while the prompt id was unknown');
+  });
+
   it('lets the idle watchdog finish a run whose websocket stays down', async () => {
     sim.dropSockets({ atNode: '3' });
     const { result } = await runEngine({
