@@ -1,15 +1,16 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseComfyUrl } from '../api/comfyClient';
+import { type ApiPrompt } from '../api/comfyTypes';
 import { ApiError, ServerError } from '../api/errors';
 import { isLoopbackHost, maskUrl } from '../api/redact';
 import { RunComfyClient } from '../api/runcomfyClient';
 import { systemClock } from '../base/clock';
-import { applyOverrides, parseSetArgument } from '../core/overrides';
-import { RunEngine, rejectedLocally, type RunLocalInput } from '../core/runEngine';
+import { parseSetArgument } from '../core/overrides';
+import { RunEngine, rejectedLocally } from '../core/runEngine';
 import { type RunResult } from '../core/runEvents';
 import { RunLogFormatter } from '../core/runLogFormat';
-import { analyzeWorkflow, type WorkflowAnalysis } from '../core/workflowAnalysis';
+import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { resolveRunComfyConfig } from './env';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
@@ -24,15 +25,6 @@ const progressIntervalMs = 250;
 interface Target {
   readonly url: string;
   readonly label: string;
-}
-
-/** A workflow ready to queue: the prompt, the local files to upload, and what analysis warned about. */
-interface PreparedWorkflow {
-  readonly absPath: string;
-  readonly analysis: WorkflowAnalysis;
-  readonly localInputs: RunLocalInput[];
-  readonly problems: string[];
-  readonly warnings: string[];
 }
 
 /**
@@ -57,9 +49,9 @@ export const queueCommand: CliCommand = {
     try {
       const file = oneWorkflow(args);
       const workflow = await prepare(file, values);
-      if (workflow.problems.length > 0) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
+      if (!workflow.prompt) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
       const target = await resolveTarget(ctx, values);
-      return finish(ctx, await runWorkflow(ctx, values, workflow, target));
+      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target));
     } catch (e) {
       if (ctx.json) ctx.stdout(formatJson(jsonOfFailure(e)));
       throw e;
@@ -73,7 +65,7 @@ function oneWorkflow(args: readonly string[]): string {
   return args[0];
 }
 
-/** Reads and analyses the workflow, applies overrides, and finds the local files to upload (also those a `--set` names). */
+/** Reads the workflow, analyses it and applies `--set` overrides (see `prepareWorkflow`). */
 async function prepare(file: string, values: OptionValues): Promise<PreparedWorkflow> {
   const absPath = path.resolve(file);
   let text: string;
@@ -84,26 +76,7 @@ async function prepare(file: string, values: OptionValues): Promise<PreparedWork
     const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new UsageError(`Cannot read the workflow ${file}: ${why}.`);
   }
-  const fileDir = path.dirname(absPath);
-  let analysis = analyzeWorkflow(text, { fileDir });
-  const located = (a: WorkflowAnalysis, where: string) =>
-    a.problems.map((p) => ({ severity: p.severity, text: `${where}${where === file ? `:${p.range.line}:${p.range.column}` : ''}: ${p.message}` }));
-  let found = located(analysis, file);
-  const overrides = setArguments(values).map(parseSetArgument);
-  if (analysis.prompt && overrides.length > 0) {
-    // Analysed again so that a --set naming a local file uploads it, and a --set that breaks the prompt is caught here.
-    analysis = analyzeWorkflow(JSON.stringify(applyOverrides(analysis.prompt, overrides), null, 2), { fileDir });
-    found = [...found.filter((p) => p.severity === 'warning'), ...located(analysis, `${file} with --set`)];
-  }
-  const problems = found.filter((p) => p.severity === 'error').map((p) => p.text);
-  if (!analysis.prompt && problems.length === 0) problems.push(`${file}: this is not an API-format workflow that can be queued.`);
-  return {
-    absPath,
-    analysis,
-    localInputs: analysis.localFiles.map((f) => ({ nodeId: f.nodeId, inputName: f.inputName, absPath: f.absPath })),
-    problems,
-    warnings: found.filter((p) => p.severity === 'warning').map((p) => p.text),
-  };
+  return prepareWorkflow(text, absPath, setArguments(values).map(parseSetArgument), file);
 }
 
 function setArguments(values: OptionValues): string[] {
@@ -145,15 +118,15 @@ async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Tar
   return { url: m.mainServiceUrl, label: `machine ${machine}` };
 }
 
-async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, target: Target): Promise<RunResult> {
+async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: Target): Promise<RunResult> {
   const out = path.resolve(typeof values.out === 'string' ? values.out : 'runcomfy-outputs');
   const engine = new RunEngine({
-    prompt: workflow.analysis.prompt!,
+    prompt,
     localInputs: workflow.localInputs,
     warnings: workflow.warnings,
     comfyUrl: target.url,
     outputRoot: out,
-    workflowName: workflowNameOf(workflow.absPath),
+    workflowName: workflowDisplayName(workflow.absPath),
     workflowFile: shownPath(workflow.absPath),
     signal: ctx.signal,
   });
@@ -215,13 +188,6 @@ function jsonOfFailure(e: unknown): Record<string, unknown> {
     warnings: [],
     error: { type: kind, message: e instanceof Error ? e.message : String(e), details: '', node_errors: null },
   };
-}
-
-/** The run folder's parent: the file name, or the folder's for a generic `workflow_api.json`. */
-function workflowNameOf(absPath: string): string {
-  const stem = path.basename(absPath).replace(/\.json$/i, '');
-  const parent = path.basename(path.dirname(absPath));
-  return /^workflow(_api)?$/i.test(stem) && parent ? parent : stem;
 }
 
 /** Relative to the current folder when below it, else absolute. */
