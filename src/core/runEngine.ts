@@ -48,6 +48,8 @@ export interface RunEngineOptions {
   /** Tries per output download. Default 3. */
   readonly downloadAttempts?: number;
   readonly downloadRetryDelayMs?: number;
+  /** How long a server answering 403/502-504 (a machine's ComfyUI still booting behind its proxy) is waited for. Default 60 s. */
+  readonly readyTimeoutMs?: number;
 }
 
 type Phase = 'preparing' | 'queued' | 'running' | 'finishing' | 'done';
@@ -216,8 +218,7 @@ export class RunEngine extends DisposableObject {
       }),
     );
     const prep = AbortSignal.any([this.preparation.signal, this.lifetime.signal]);
-    // The readiness probe fails fast and clearly on a wrong URL; the socket would keep retrying.
-    await this.client.getSystemStats(prep);
+    await this.waitUntilReady(prep);
     await this.socket.connect(prep);
     const prompt = await this.uploadInputs(prep);
     if (this.interruptRequested) {
@@ -257,6 +258,27 @@ export class RunEngine extends DisposableObject {
       this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference: uploaded.reference });
     }
     return prompt;
+  }
+
+  /**
+   * The readiness probe (`/system_stats`). A server that answers like a proxy in front of a booting
+   * ComfyUI (403, 502-504) is waited for, with backoff, up to `readyTimeoutMs`; anything else (a
+   * refused connection, a 404) fails fast, because it usually means a wrong URL.
+   */
+  private async waitUntilReady(signal: AbortSignal): Promise<void> {
+    const deadline = this.clock.now() + (this.options.readyTimeoutMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.getSystemStats(signal);
+        return;
+      } catch (e) {
+        const booting = e instanceof ApiError && e.status !== undefined && [403, 502, 503, 504].includes(e.status);
+        const delay = Math.min(5000, 500 * 2 ** attempt);
+        if (!booting || this.clock.now() + delay > deadline) throw e;
+        if (attempt === 0) this.warn(`ComfyUI is not ready yet (HTTP ${(e).status}); waiting for it.`);
+        await sleep(delay, signal, this.clock);
+      }
+    }
   }
 
   /** 0 = running (or already done), n = n-th in line. */

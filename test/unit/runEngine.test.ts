@@ -284,6 +284,27 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.ok(events.filter((e) => e.type === 'progress').length < 1100, 'the flood of 12,000 was compacted while the prompt id was unknown');
   });
 
+  it('waits for a server that is still booting (502, and 403 on /ws) instead of failing', async () => {
+    sim.boot(700);
+    const { result, events } = await runEngine({
+      prompt: recordedWorkflow('workflow_a_api.json'),
+      comfyUrl: sim.url,
+      outputRoot: out,
+      createClient: (url) => new ComfyClient({ baseUrl: url, retry: { maxRetries: 0 } }),
+    });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.ok(events.some((e) => e.type === 'warning' && e.message.includes('not ready yet (HTTP 502)')));
+    const probes = sim.requests().filter((r) => r.path === '/system_stats');
+    assert.ok(probes.length <= 4, `${probes.length} readiness probes in 700 ms`);
+  });
+
+  it('fails fast on a URL where nothing listens', async () => {
+    const { result } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: 'http://127.0.0.1:1', outputRoot: out, createClient: (url) => new ComfyClient({ baseUrl: url, retry: { maxRetries: 0 } }) });
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.kind, 'network');
+    assert.match(result.error.message, /connection refused/);
+  });
+
   it('lets the idle watchdog finish a run whose websocket stays down', async () => {
     sim.dropSockets({ atNode: '3' });
     const { result } = await runEngine({
