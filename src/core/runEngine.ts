@@ -275,7 +275,7 @@ export class RunEngine extends DisposableObject {
         const booting = e instanceof ApiError && e.status !== undefined && [403, 502, 503, 504].includes(e.status);
         const delay = Math.min(5000, 500 * 2 ** attempt);
         if (!booting || this.clock.now() + delay > deadline) throw e;
-        if (attempt === 0) this.warn(`ComfyUI is not ready yet (HTTP ${(e).status}); waiting for it.`);
+        if (attempt === 0) this.warn(`ComfyUI is not ready yet (HTTP ${e.status}); waiting for it.`);
         await sleep(delay, signal, this.clock);
       }
     }
