@@ -142,7 +142,8 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
     for (const l of lines) ctx.progress(`${stamp} ${l.text.replace(/\n/g, `\n${' '.repeat(stamp.length + 5)}`)}`);
   };
   print(formatter.start());
-  const sub = engine.onEvent((e) => print(formatter.format(e)));
+  // A failed run's message (with every node error) is printed once, by `finish`, as the last line.
+  const sub = engine.onEvent((e) => print(e.type === 'finished' && e.result.status === 'error' ? [] : formatter.format(e)));
   try {
     return await engine.run();
   } finally {
