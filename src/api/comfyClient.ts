@@ -389,7 +389,8 @@ export class ComfyClient {
    * a half-written file is the sink's to discard, and the caller decides whether to try again.
    */
   async download<T>(ref: OutputFileRef, sink: (body: Readable, info: DownloadInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const what = `Download ${ref.filename}`;
+    // Quoted: a server-sent name may hold control characters or escape sequences meant for a terminal.
+    const what = `Download ${JSON.stringify(ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename)} (${ref.type ?? 'output'})`;
     const query: Record<string, string> = { filename: ref.filename, subfolder: ref.subfolder ?? '', type: ref.type ?? 'output' };
     const url = comfyEndpoint(this.baseUrl, '/view');
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);

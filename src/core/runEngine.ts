@@ -494,7 +494,7 @@ export class RunEngine extends DisposableObject {
             await sleep(delay * attempt, this.lifetime.signal, this.clock);
             continue;
           }
-          const message = `Could not download output ${file.filename} of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
+          const message = `Could not download an output of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
           this.warn(message);
           this.fatal ??= {
             kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
