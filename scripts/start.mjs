@@ -5,7 +5,9 @@
 //   otherwise the pinned code-server on 127.0.0.1 (its URL is printed; open it in a browser).
 //
 // Options: --code-server (use code-server even if `code` exists), --port N (code-server port, default 8080
-// or the next free one), --skip-setup, --boot-seconds N (simulated machine boot time, default 20).
+// or the next free one), --skip-setup, --boot-seconds N (simulated machine boot time, default 20),
+// --demo-dir DIR (profile and workspace, default .demo), --json (with code-server: once it is ready, also
+// print one JSON line with the URLs and code-server's process group, for scripts/screenshots.mjs).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -60,8 +62,8 @@ const simInfo = await new Promise((resolve) => {
 say(`RunComfy simulator: ${simInfo.runcomfyUrl} (user ${simInfo.userId}, token ${simInfo.tokens[0]})`);
 say(`local ComfyUI simulator: ${simInfo.localComfyUrl}`);
 
-// A demo profile and workspace under .demo/ (git-ignored), so your own VS Code settings stay untouched.
-const demo = path.join(root, '.demo');
+// A demo profile and workspace under .demo/ (git-ignored) or --demo-dir, so your own VS Code settings stay untouched.
+const demo = path.resolve(root, option('--demo-dir', '.demo'));
 const userData = path.join(demo, 'user-data');
 const workspace = path.join(demo, 'workspace');
 fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
@@ -116,6 +118,9 @@ if (hasCode) {
   const url = `http://${authority}/?folder=${encodeURIComponent(remote(workspace))}&payload=${encodeURIComponent(payload)}`;
   say('VS Code (code-server 4.100.3) is ready. Open this URL in a browser:');
   console.log(`\n  ${url}\n`);
+  // code-server's helpers (file watcher, extension host) outlive it for a moment: a caller that deletes the
+  // demo folder waits for its whole process group, whose id is its pid (it runs detached).
+  if (flag('--json')) console.log(JSON.stringify({ ...simInfo, workspace, vscodeUrl: url, codeServerPid: server.pid }));
   say('press Ctrl-C to stop VS Code and the simulators');
 }
 

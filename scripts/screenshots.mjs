@@ -1,0 +1,283 @@
+// `npm run screenshots`: pictures of the real extension for the README and for review, taken in the
+// pinned code-server (VS Code 1.100.3) against the built-in simulators and written to docs/screenshots/.
+//
+// `scripts/start.mjs` builds and starts everything (simulators, demo profile, code-server) in a fresh
+// throwaway folder; this script seeds a Ready machine through the RunComfy simulator's admin route, then
+// drives the workbench in Debian's headless Chromium like a user would: activity bar, Quick Open,
+// CodeLens, command palette. Every wait is for real UI state.
+//
+//   sidebar.png     the RunComfy container: workflows expanded to versions, the Ready machine, the local server
+//   codelens.png    samples/invert-photo/workflow_api.json with its lenses
+//   runs.png        after the CodeLens run: the Runs view and the success notification
+//   log.png         the "RunComfy" output channel with that run
+//   statusbar.png   the money status bar item with its hover
+//
+// About 45 s. On a failure the page as it was is saved to screenshots-tmp/failure.png (git-ignored).
+// Exit codes: 0 done; 1 a step failed (its error is printed); 124 overall timeout (SCREENSHOTS_TIMEOUT_MS);
+// 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, 'docs/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const TIMEOUT_MS = Number(process.env.SCREENSHOTS_TIMEOUT_MS || 240000);
+const STEP_MS = 30000;
+const VIEWPORT = { width: 1440, height: 900 };
+
+if (!fs.existsSync(CHROMIUM)) {
+  console.error(`screenshots: Chromium not found at ${CHROMIUM}; run \`npm run setup\` (installs Debian's chromium).`);
+  process.exit(1);
+}
+
+const t0 = Date.now();
+const log = (...a) => console.log(`[screenshots +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+
+// Profile, workspace, browser profile and IPC sockets all live in one folder that is removed at the end,
+// so the pictures never depend on (or disturb) a developer's own `.demo/` and nothing lands in $HOME.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runcomfy-'));
+const childEnv = { ...process.env, TMPDIR: path.join(tmp, 'tmp') };
+fs.mkdirSync(childEnv.TMPDIR);
+for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) {
+  childEnv[v] = path.join(tmp, v.toLowerCase());
+  fs.mkdirSync(childEnv[v]);
+}
+// start.mjs puts its demo profile and workspace in tmp too (short: the log shows the saved paths), and
+// merges its settings (simulator URLs, no startup editor) into these, which keep tips, minimap and
+// update checks, and the highlights around the cursor, out of the pictures.
+fs.mkdirSync(path.join(tmp, 'user-data/User'), { recursive: true });
+fs.writeFileSync(path.join(tmp, 'user-data/User/settings.json'), JSON.stringify({
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.ignoreRecommendations': true,
+  'workbench.enableExperiments': false,
+  'workbench.tips.enabled': false,
+  'workbench.editor.enablePreview': false,
+  'editor.minimap.enabled': false,
+  'editor.occurrencesHighlight': 'off',
+  'editor.matchBrackets': 'never',
+  'npm.fetchOnlinePackageInfo': false,
+  'git.enabled': false,
+}, null, 2));
+
+let starter;
+let info;
+let browser;
+let page;
+let finished = false;
+async function finish(code, why) {
+  if (finished) return;
+  finished = true;
+  if (why) console.error(`screenshots: ${why}`);
+  if (code !== 0 && page) {
+    // What the workbench showed when a step gave up: usually enough to see which selector went stale.
+    const failure = path.join(root, 'screenshots-tmp/failure.png');
+    fs.mkdirSync(path.dirname(failure), { recursive: true });
+    try {
+      await page.screenshot({ path: failure, timeout: 5000 });
+      console.error(`screenshots: the page at the failure is in ${path.relative(root, failure)}`);
+    } catch { /* the page is gone too */ }
+  }
+  try { if (browser) await browser.close(); } catch { /* already gone */ }
+  // start.mjs stops the simulators and code-server on SIGTERM. The folder goes only once every process
+  // of theirs is gone: code-server's helpers outlive it briefly and would write into it again.
+  if (starter && starter.exitCode === null) process.kill(starter.pid, 'SIGTERM');
+  await endGroup(starter?.pid);
+  await endGroup(info?.codeServerPid);
+  fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  log(code === 0 ? `done; pictures in ${path.relative(root, outDir)}/` : `failed (exit code ${code})`);
+  process.exit(code);
+}
+/** Waits up to 10 s for every process of a group to exit, then kills what is left. */
+async function endGroup(pgid) {
+  if (!pgid) return;
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; alive() && waited < 10000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(-pgid, 'SIGKILL');
+}
+process.on('SIGINT', () => void finish(130, 'interrupted'));
+process.on('SIGTERM', () => void finish(143, 'terminated'));
+process.on('SIGHUP', () => void finish(129, 'hung up'));
+process.on('uncaughtException', (err) => void finish(1, err.stack ?? String(err)));
+process.on('unhandledRejection', (err) => void finish(1, err?.stack ?? String(err)));
+setTimeout(() => void finish(124, `timeout after ${TIMEOUT_MS} ms`), TIMEOUT_MS).unref();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+log('starting the simulators and code-server (scripts/start.mjs)');
+starter = spawn(process.execPath, [path.join(root, 'scripts/start.mjs'), '--skip-setup', '--code-server', '--json',
+  '--port', String(await freePort()), '--demo-dir', tmp],
+{ cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+const starterTail = [];
+const remember = (line) => {
+  starterTail.push(line);
+  if (starterTail.length > 40) starterTail.shift();
+};
+readline.createInterface({ input: starter.stderr }).on('line', remember);
+info = await new Promise((resolve, reject) => {
+  readline.createInterface({ input: starter.stdout }).on('line', (line) => {
+    remember(line);
+    if (line.startsWith('{')) resolve(JSON.parse(line));
+  });
+  starter.once('exit', (code) => reject(new Error(`scripts/start.mjs exited (code ${code}) before VS Code was ready:\n${starterTail.join('\n')}`)));
+});
+starter.on('exit', (code) => void finish(1, `scripts/start.mjs exited early (code ${code}):\n${starterTail.join('\n')}`));
+
+// A machine "launched elsewhere" a few minutes ago, so the tree, the lenses and the status bar show a
+// Ready machine with time left and money spent from the first poll on. Fixed id: stable pictures.
+const serverId = '761af3a7-5c2e-4d8b-9f10-2b7c4e9a6d31';
+const machineId = serverId.split('-')[0];
+const seeded = await fetch(`${info.runcomfyUrl}/__sim/machines`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ server_id: serverId, server_type: 'large', estimated_duration: 2800, ready_seconds_ago: 235 }),
+});
+if (!seeded.ok) throw new Error(`seeding a machine failed: ${seeded.status} ${await seeded.text()}`);
+
+browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  env: childEnv,
+  // Playwright's own handlers would close the browser and exit at once, before finish() stops the rest.
+  handleSIGINT: false,
+  handleSIGTERM: false,
+  handleSIGHUP: false,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-quic',
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  ],
+});
+page = await (await browser.newContext({ viewport: VIEWPORT })).newPage();
+page.setDefaultTimeout(STEP_MS);
+page.on('pageerror', (err) => console.error(`[page error] ${err}`));
+fs.mkdirSync(outDir, { recursive: true });
+const shot = async (name, options = {}) => {
+  await page.screenshot({ path: path.join(outDir, name), ...options });
+  log(`wrote ${path.relative(root, path.join(outDir, name))}`);
+};
+
+/** Runs a command from the palette (F1), clicking the entry whose label starts with `title`. */
+async function runCommand(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await pick(title);
+}
+/** Clicks the entry of the open quick pick whose label starts with `label`. */
+async function pick(label) {
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  await page.locator('.quick-input-list [role="option"]').filter({ hasText: new RegExp(`^${escaped}`) }).first().click();
+}
+
+log('opening the workbench');
+await page.goto(info.vscodeUrl);
+await page.locator('.monaco-workbench .part.activitybar').waitFor();
+
+log('opening the RunComfy container');
+await page.locator('.part.activitybar a.action-label[aria-label="RunComfy"]').click();
+const sidebar = page.locator('.part.sidebar');
+const row = (label) => sidebar.locator(`[role="treeitem"][aria-label*="${label}"]`).first();
+await row('Flux portrait').waitFor();
+// An Extension Development Host in the browser starts in Light+ whatever workbench.colorTheme says;
+// picking the theme like a user does gives the pictures the theme desktop VS Code starts with. Only
+// now: the themes are listed once the extension hosts are up, which the workflows tree just proved.
+await runCommand('Preferences: Color Theme');
+await page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor();
+await pick('Dark Modern');
+await page.locator('.monaco-workbench.vs-dark').waitFor();
+// Twisties, not rows: a click on a row would leave it highlighted as the selection.
+for (const name of ['Background removal', 'Flux portrait', 'SDXL upscale', 'Wan 2.1 image to video']) {
+  const item = row(name);
+  if ((await item.getAttribute('aria-expanded')) !== 'true') await item.locator('.monaco-tl-twistie').click();
+  await sidebar.locator(`[role="treeitem"][aria-label*="${name}"][aria-expanded="true"]`).waitFor();
+}
+await row('v3 face detailer').waitFor();
+await row(machineId).getByText('large · Ready ·').waitFor();
+await row('Local ComfyUI').waitFor();
+const money = page.locator('.part.statusbar .statusbar-item', { hasText: /^\s*1 · ~\$/ });
+await money.waitFor();
+
+// The default sidebar cuts the machine's description ("… 42 min left · ~$0.12") short: drag its edge.
+const before = await sidebar.boundingBox();
+await page.mouse.move(before.x + before.width + 1, VIEWPORT.height / 2);
+await page.mouse.down();
+await page.mouse.move(before.x + before.width + 170, VIEWPORT.height / 2, { steps: 10 });
+await page.mouse.up();
+const wide = await sidebar.boundingBox();
+if (wide.width < before.width + 100) throw new Error(`the sidebar did not widen (${before.width} → ${wide.width} px)`);
+// Focus elsewhere, so no tree row wears the focus outline.
+await page.locator('.part.editor').click();
+await shot('sidebar.png', { clip: { x: 0, y: wide.y, width: wide.x + wide.width, height: VIEWPORT.height - wide.y } });
+
+log('opening samples/invert-photo/workflow_api.json with Quick Open');
+await page.keyboard.press('Control+P');
+await page.locator('.quick-input-widget input').fill('invert-photo/workflow_api.json');
+await pick('workflow_api.json');
+const queueLens = page.locator('.part.editor .codelens-decoration a', { hasText: `▶ Queue on RunComfy (large ${machineId})` });
+await queueLens.waitFor();
+await page.locator('.part.editor .codelens-decoration a', { hasText: 'Queue on…' }).waitFor();
+await page.locator('.part.editor .codelens-decoration a', { hasText: '↑ uploads photo.png' }).waitFor();
+// Opening a JSON file activates the built-in JSON support, announced in the status bar for a moment.
+await page.locator('.part.statusbar', { hasText: 'Activating Extensions' }).waitFor({ state: 'hidden' });
+await shot('codelens.png');
+
+log('queueing it from the CodeLens');
+await queueLens.click();
+await page.locator('.notification-toast', { hasText: 'Open Outputs' }).waitFor({ timeout: 60000 });
+await page.locator('.pane-header', { hasText: 'Runs' }).click();
+await sidebar.locator('[role="treeitem"]', { hasText: 'succeeded in' }).waitFor();
+// Back to the workflow (its first line, where the cursor was), so the Runs header loses the focus outline.
+await page.locator('.part.editor .view-lines').first().click({ position: { x: 1, y: 1 } });
+await shot('runs.png');
+
+log('showing the log');
+await runCommand('Notifications: Clear All Notifications');
+// The whole window for the log, so its lines (long paths) wrap as little as possible.
+await runCommand('View: Toggle Primary Side Bar Visibility');
+await sidebar.waitFor({ state: 'hidden' });
+await runCommand('RunComfy: Show Log');
+const panel = page.locator('.part.panel');
+await panel.locator('.view-lines', { hasText: 'Succeeded' }).waitFor();
+await runCommand('View: Toggle Maximized Panel');
+await page.locator('.monaco-workbench.nomaineditorarea').waitFor();
+// Focus on the Output tab: the log's cursor is drawn only while the log has focus.
+await panel.getByRole('tab', { name: /^Output/ }).click();
+const box = await panel.boundingBox();
+const lastLine = await panel.locator('.view-line').evaluateAll((lines) => Math.max(...lines.filter((l) => l.textContent.trim()).map((l) => l.getBoundingClientRect().bottom)));
+await shot('log.png', { clip: { ...box, height: Math.min(box.height, lastLine + 12 - box.y) } });
+
+log('hovering the status bar item');
+await money.hover();
+const hover = page.locator('.monaco-hover', { hasText: 'machine billing' });
+await hover.waitFor();
+const bar = await page.locator('.part.statusbar').boundingBox();
+const tip = await hover.boundingBox();
+const top = Math.max(0, Math.floor(tip.y) - 16);
+await shot('statusbar.png', { clip: { x: 0, y: top, width: Math.min(VIEWPORT.width, Math.max(720, Math.ceil(tip.x + tip.width) + 160)), height: bar.y + bar.height - top } });
+
+await finish(0);
