@@ -200,6 +200,9 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
     for (const o of json.outputs) assert.ok(isInside(out, o.path), o.path);
     for (const f of listFiles(out)) assert.ok(!f.startsWith('..'));
     assert.ok(json.warnings.some((w) => w.includes('was saved as')));
+    // eslint-disable-next-line no-control-regex -- the hostile names carry BEL, ESC and a right-to-left override
+    assert.doesNotMatch(stderr, /[\u0007\u001b\u202e]/, 'server text reaches the terminal escaped');
+    assert.match(stderr, /bell\\u0007esc\\u001b\[31m\.png/);
     assert.ok(fs.readdirSync(work).every((f) => ['wf.json', 'out'].includes(f)), fs.readdirSync(work).join(', '));
   });
 
