@@ -178,6 +178,10 @@ log('code-server is listening');
 browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
+  // Our own handlers clean up code-server too; Playwright's would exit first and leave it running.
+  handleSIGINT: false,
+  handleSIGTERM: false,
+  handleSIGHUP: false,
   args: [
     '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',

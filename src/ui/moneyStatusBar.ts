@@ -59,6 +59,9 @@ export class MoneyStatusBar extends DisposableObject {
         this.clock,
       );
       this.guard = guard;
+      // One list at sign-in (and at start-up) even with the RunComfy views closed: a machine launched
+      // elsewhere, or left running before a reload, is billing and must show up at once.
+      account.machines.refresh().catch(() => undefined);
       this.guardSubs = [
         guard,
         guard.onDidChange(() => this.render()),

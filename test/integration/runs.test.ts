@@ -35,6 +35,8 @@ describe('runs, interrupts and money safety', function () {
     serverId = seeded.server_id;
     comfyUrl = seeded.main_service_url;
     await script([]);
+    // The RunComfy views stay closed: the machine must show up without anyone opening them.
+    await vscode.commands.executeCommand('workbench.view.explorer');
     await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[0] });
   });
 
@@ -45,7 +47,7 @@ describe('runs, interrupts and money safety', function () {
     sim.stop();
   });
 
-  it('shows a machine launched elsewhere at activation, with a warning before it stops that offers "Extend 30 min"', async () => {
+  it('shows a machine launched elsewhere at sign-in, views closed, with a warning before it stops that offers "Extend 30 min"', async () => {
     const s = await waitFor('the seeded machine and its warning', async () => {
       const st = await state();
       return st.machines.some((m) => m.server_id === serverId) && st.prompts.some((p) => p.kind === 'notify' && p.items?.includes('Extend 30 min')) ? st : undefined;
