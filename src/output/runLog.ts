@@ -17,7 +17,7 @@ export class RunLog implements Disposable {
     channel: vscode.LogOutputChannel,
     private readonly clock: Clock = systemClock,
   ) {
-    this.batcher = new LogBatcher((level, text) => channel[level](text), clock);
+    this.batcher = new LogBatcher((level, text) => channel[level](alignContinuationLines(level, text)), clock);
   }
 
   /** Writes lines that are not part of a run (launches, stops) in order with run lines. */
@@ -39,4 +39,14 @@ export class RunLog implements Disposable {
   dispose(): void {
     this.batcher.dispose();
   }
+}
+
+/**
+ * A batch is one log entry, and VS Code prefixes only its first line (`2026-11-28 17:36:40.137 [info] `);
+ * indenting the others by the same width keeps the run readable as one column.
+ */
+function alignContinuationLines(level: string, text: string): string {
+  if (!text.includes('\n')) return text;
+  const pad = ' '.repeat('2026-11-28 17:36:40.137 '.length + `[${level}] `.length);
+  return text.replace(/\n/g, `\n${pad}`);
 }
