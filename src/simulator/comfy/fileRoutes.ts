@@ -237,7 +237,8 @@ async function readForm(req: http.IncomingMessage, maxSize: number, staging: Upl
     },
   });
   try {
-    for await (const chunk of req) await parser.write(chunk as Buffer);
+    // An early exit (413, malformed body) must leave the request open for the reply.
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) await parser.write(chunk as Buffer);
     parser.finish();
   } catch (e) {
     current?.file?.out.destroy();

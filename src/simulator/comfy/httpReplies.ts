@@ -53,7 +53,8 @@ export class RequestTooLarge extends Error {
 export async function readBody(req: http.IncomingMessage, maxSize: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // Leaving the loop early must not destroy the request: the 413 still has to reach the client.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
     parts.push(b);
     size += b.length;
@@ -68,8 +69,12 @@ export async function readBody(req: http.IncomingMessage, maxSize: number): Prom
  */
 export function lingerThenClose(req: http.IncomingMessage, res: http.ServerResponse): void {
   res.setHeader('Connection', 'close');
-  const timer = setTimeout(() => req.socket.destroy(), 10_000);
+  const socket = req.socket;
+  const timer = setTimeout(() => {
+    if (!socket.destroyed) socket.destroy();
+  }, 10_000);
   timer.unref();
-  req.on('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+  req.once('end', () => clearTimeout(timer));
   req.resume();
 }

@@ -12,7 +12,14 @@ import { parsePyJson, pyDumps, type PyDict, type PyValue } from '../../../src/si
  * compared with a recorded one element by element.
  */
 
-export const RECORDINGS = path.resolve(__dirname, '../../../../recordings/comfyui-0.3.64');
+/** The recordings folder, found upwards from here (works from `out/` and from any other compile target). */
+export const RECORDINGS = ((): string => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'recordings', 'comfyui-0.3.64');
+    if (fs.existsSync(path.join(candidate, 'README.md'))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`recordings/comfyui-0.3.64 not found above ${__dirname}`);
+  }
+})();
 
 /** A recording file parsed like Python's json.load (Maps, floats kept apart from ints). */
 export function recording(name: string): PyValue {
