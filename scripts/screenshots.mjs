@@ -1,5 +1,5 @@
 // `npm run screenshots`: pictures of the real extension for the README and for review, taken in the
-// pinned code-server (VS Code 1.100.3) against the built-in simulators and written to docs/screenshots/.
+// pinned code-server (VS Code 1.100.3) against the built-in simulators and written to media/screenshots/.
 //
 // `scripts/start.mjs` builds and starts everything (simulators, demo profile, code-server) in a fresh
 // throwaway folder; this script seeds a Ready machine through the RunComfy simulator's admin route, then
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = path.join(root, 'docs/screenshots');
+const outDir = path.join(root, 'media/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TIMEOUT_MS = Number(process.env.SCREENSHOTS_TIMEOUT_MS || 240000);
 const STEP_MS = 30000;
