@@ -30,6 +30,11 @@ export interface ComfySimulatorConfig extends ExecutionSettings {
   maxUploadSizeMb: number | null;
   /** `--enable-cors-header` origin (usually `*`): replaces the Origin-vs-Host check with CORS headers. Null: the default check. */
   corsOrigin: string | null;
+  /**
+   * Offer permessage-deflate on new websockets, as aiohttp does. Off by default: it is invisible to
+   * clients, and compressing in the simulator would make it the bottleneck of any throughput benchmark.
+   */
+  wsCompression: boolean;
 }
 
 /** Options of `startComfySimulator`. Everything is optional; defaults behave like ComfyUI 0.3.64 with fast nodes. */
@@ -42,8 +47,6 @@ export interface ComfySimulatorOptions extends Partial<ComfySimulatorConfig> {
   bootMs?: number;
   /** The emulated PYTHONHASHSEED deciding set-derived orders; the default reproduces the recordings. */
   hashSeed?: number;
-  /** permessage-deflate on the websocket (aiohttp offers it; default true). */
-  wsCompression?: boolean;
 }
 
 /** One line of `GET /__sim/requests`. */
@@ -74,6 +77,8 @@ export interface ComfySimulatorState {
   sockets: number;
   booting: boolean;
   faults: ExecutionFaults & { stallActive: boolean };
+  /** Faults that took effect, oldest first (`drop`, `stall`, `flood`), with the prompt they hit. */
+  fired: { fault: string; promptId: string; time: number }[];
 }
 
 const DEFAULT_CONFIG: ComfySimulatorConfig = {
@@ -84,6 +89,7 @@ const DEFAULT_CONFIG: ComfySimulatorConfig = {
   hostile: false,
   maxUploadSizeMb: null,
   corsOrigin: null,
+  wsCompression: false,
 };
 
 const REQUEST_LOG_LIMIT = 10_000;
@@ -139,17 +145,19 @@ export class ComfySimulator {
   private readonly faults: ExecutionFaults = {};
   private readonly abort = new AbortController();
   private readonly log: ComfyRequestLogEntry[] = [];
+  private readonly fired: { fault: string; promptId: string; time: number }[] = [];
   private number = 0;
   private bootUntil = 0;
   private stallRelease: (() => void) | undefined;
   private stallWaiting: Promise<void> | undefined;
   private worker: Promise<void> | undefined;
   private closed = false;
+  /** One upgrade handler per compression setting: permessage-deflate is fixed per server object. */
+  private readonly wss: { plain: WebSocketServer; deflate: WebSocketServer };
 
   /** Use `startComfySimulator`. */
   constructor(
     private readonly server: http.Server,
-    private readonly wss: WebSocketServer,
     port: number,
     dataDir: string,
     private readonly ownsDataDir: boolean,
@@ -161,6 +169,12 @@ export class ComfySimulator {
     this.dataDir = dataDir;
     this.folders = new FolderPaths(dataDir);
     this.settings = { ...DEFAULT_CONFIG, ...definedOnly(options) };
+    const { WebSocketServer: Wss } = loadWs();
+    // aiohttp's limit for client messages is 4 MiB.
+    this.wss = {
+      plain: new Wss({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 }),
+      deflate: new Wss({ noServer: true, perMessageDeflate: true, maxPayload: 4 * 1024 * 1024 }),
+    };
     this.classes = createNodeClasses();
     const hasher = new PyStrHasher(options.hashSeed ?? RECORDED_HASH_SEED);
     this.hub = new ComfyWebSocketHub({
@@ -178,7 +192,7 @@ export class ComfySimulator {
       faults: this.faults,
       stallCleared: () => this.stallWaiting ?? Promise.resolve(),
       signal: this.abort.signal,
-      onFault: () => {},
+      onFault: (fault, promptId) => void this.fired.push({ fault, promptId, time: Date.now() }),
     });
     this.routes = new ComfyRoutes({
       folders: this.folders,
@@ -282,6 +296,7 @@ export class ComfySimulator {
     return [...this.log];
   }
 
+  /** Empties the request log. */
   clearRequests(): void {
     this.log.length = 0;
   }
@@ -295,6 +310,7 @@ export class ComfySimulator {
     this.faults.flood = undefined;
     this.bootUntil = 0;
     this.log.length = 0;
+    this.fired.length = 0;
     for (const dir of [this.folders.input, this.folders.output, this.folders.temp]) {
       await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });
@@ -302,6 +318,7 @@ export class ComfySimulator {
     await writeExampleInput(this.folders);
   }
 
+  /** Queue, sockets, boot window, armed faults and the faults that fired so far. */
   state(): ComfySimulatorState {
     const { running, pending } = this.queue.current();
     return {
@@ -311,6 +328,7 @@ export class ComfySimulator {
       sockets: this.hub.size,
       booting: Date.now() < this.bootUntil,
       faults: { ...this.faults, stallActive: this.stallWaiting !== undefined },
+      fired: [...this.fired],
     };
   }
 
@@ -321,8 +339,10 @@ export class ComfySimulator {
     this.abort.abort();
     this.clearStall();
     this.hub.closeAll();
-    for (const client of this.wss.clients) client.terminate();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    for (const wss of [this.wss.plain, this.wss.deflate]) {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.worker;
@@ -422,7 +442,8 @@ export class ComfySimulator {
     if (url.pathname !== '/ws' && url.pathname !== '/api/ws') return refuse(404, 'Not Found');
     if (Date.now() < this.bootUntil) return refuse(403, 'Forbidden');
     if (this.settings.corsOrigin === null && !originAllowed(req.headers.host, req.headers.origin)) return refuse(403, 'Forbidden');
-    this.wss.handleUpgrade(req, socket, head, (client) => {
+    const wss = this.settings.wsCompression ? this.wss.deflate : this.wss.plain;
+    wss.handleUpgrade(req, socket, head, (client) => {
       this.record(req, url, 101, started);
       this.hub.attach(client, url.searchParams.get('clientId'));
     });
@@ -446,7 +467,7 @@ function checkConfig(c: ComfySimulatorConfig): void {
     if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new TypeError(`config.${field} must be an object of node class name → number, e.g. {"ImageBlur": 40}.`);
     for (const [k, v] of Object.entries(map)) nonNegative(`${field}.${k}`, v);
   }
-  for (const field of ['oldServer', 'hostile'] as const) {
+  for (const field of ['oldServer', 'hostile', 'wsCompression'] as const) {
     if (typeof c[field] !== 'boolean') throw new TypeError(`config.${field} must be true or false, got ${JSON.stringify(c[field])}.`);
   }
   if (c.maxUploadSizeMb !== null && (typeof c.maxUploadSizeMb !== 'number' || !(c.maxUploadSizeMb > 0))) {
@@ -470,8 +491,6 @@ export async function startComfySimulator(options: ComfySimulatorOptions = {}): 
   await fs.promises.rm(folders.temp, { recursive: true, force: true });
   for (const dir of [folders.input, folders.output, folders.temp]) await fs.promises.mkdir(dir, { recursive: true });
   if (!fs.existsSync(path.join(folders.input, 'example.png'))) await writeExampleInput(folders);
-  const { WebSocketServer: Wss } = loadWs();
-  const wss = new Wss({ noServer: true, perMessageDeflate: options.wsCompression ?? true, maxPayload: 4 * 1024 * 1024 });
   const server = http.createServer({ keepAliveTimeout: 75_000 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -481,5 +500,5 @@ export async function startComfySimulator(options: ComfySimulatorOptions = {}): 
     });
   });
   const port = (server.address() as net.AddressInfo).port;
-  return new ComfySimulator(server, wss, port, dataDir, ownsDataDir, options);
+  return new ComfySimulator(server, port, dataDir, ownsDataDir, options);
 }

@@ -52,6 +52,8 @@ describe('ComfySimulator faults: websocket drops', function () {
     assert.equal(promptFrames.length, 5, 'exactly the first five messages of the prompt arrived');
     const entry = await historyOf(sim, at(r.body, 'prompt_id') as string);
     assert.equal(at(entry, 'status', 'status_str'), 'success');
+    const state = (await admin(sim, 'state')).json as { fired: { fault: string; promptId: string }[] };
+    assert.deepEqual(state.fired.map((f) => [f.fault, f.promptId]), [['drop', at(r.body, 'prompt_id')]]);
   });
 
   it('drops every socket when a given node starts; a reconnect with the same id is told the node and hears the end', async () => {
@@ -235,6 +237,19 @@ describe('ComfySimulator faults: hostile names, big files, request log, reset, c
     assert.match(((await notJson.json()) as { error: string }).error, /not JSON/);
     assert.equal((await fetch(`${sim.url}/__sim/nope`)).status, 404);
     assert.ok('GET /__sim/state' in ((await (await fetch(`${sim.url}/__sim/`)).json()) as object));
+  });
+
+  it('offers permessage-deflate on new sockets only while wsCompression is on', async () => {
+    const plain = await SocketRecorder.open(sim.wsUrl, 'plain');
+    assert.equal(plain.socket.extensions, '');
+    await admin(sim, 'config', { wsCompression: true });
+    const compressed = await SocketRecorder.open(sim.wsUrl, 'deflate');
+    sim.configure({ wsCompression: false });
+    assert.match(compressed.socket.extensions, /permessage-deflate/);
+    const r = await postPrompt(sim.url, { prompt: variant(3), client_id: 'deflate' });
+    await compressed.waitForDone(at(r.body, 'prompt_id') as string);
+    assert.equal(compressed.messages('executed').length, 1, 'a compressed socket hears its prompt like any other');
+    await Promise.all([plain.close(), compressed.close()]);
   });
 
   it('resets queue, history, caches and folders (input keeps example.png)', async () => {

@@ -66,7 +66,13 @@ describe('ComfySimulator replay: run A, cached run, run B, run A again', functio
     const m = await postPrompt(sim.url, { prompt: workflow('workflow_a_api.json'), client_id: META, extra_data: { extra_pnginfo: { workflow: { note: 'research' } } } });
     responses.meta = m.body;
     ids.meta = at(m.body, 'prompt_id') as string;
+    const legacyBefore = legacy.frames.length;
+    const bystanderBefore = bystander.frames.length;
     await meta.waitForDone(ids.meta);
+    // The closing status broadcast reaches each socket on its own; wait until the other two have it.
+    const idle = (f: Frame) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0;
+    await legacy.waitFor(idle, 10_000, legacyBefore);
+    await bystander.waitFor(idle, 10_000, bystanderBefore);
     marks.meta = meta.frames.length;
     marks.afterMeta = legacy.frames.length;
     marks.bystanderAfterMeta = bystander.frames.length;
@@ -229,6 +235,7 @@ describe('ComfySimulator replay: queue, front/number, delete, targeted and globa
     log.interrupt_global_no_body = (await fetch(`${sim.url}/interrupt`, { method: 'POST' })).status;
     await client.waitForDone(ids[3]);
     log.queue_at_end = await getJson(`${sim.url}/queue`);
+    await bystander.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 10_000, 1);
     log.history_interrupted = await getJson(`${sim.url}/history/${ids[0]}`);
   });
 

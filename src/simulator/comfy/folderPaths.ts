@@ -8,9 +8,6 @@ const SAVE_PATH_FRAMES = [
   "  File \"/opt/ComfyUI/folder_paths.py\", line 397, in get_save_image_path\n    raise Exception(err)\n",
 ];
 
-/** ComfyUI's `type` of a file location. */
-export type FolderType = 'input' | 'output' | 'temp';
-
 /** The extension → Content-Type table /view uses (Python's `mimetypes` plus the types ComfyUI registers). */
 const MIME: Record<string, string> = {
   '.png': 'image/png',

@@ -11,7 +11,7 @@ import recordedPreviewAny from '../../../recordings/comfyui-0.3.64/object_info_P
 import recordedPreviewImage from '../../../recordings/comfyui-0.3.64/object_info_PreviewImage.json';
 import recordedSaveImage from '../../../recordings/comfyui-0.3.64/object_info_SaveImage.json';
 import recordedSaveImageWebsocket from '../../../recordings/comfyui-0.3.64/object_info_SaveImageWebsocket.json';
-import { PyFloat, type PyObject, type PyValue } from './pyJson';
+import { PyFloat, type PyValue } from './pyJson';
 
 /** One `/object_info/{class}` entry. */
 export interface ObjectInfo {
@@ -215,5 +215,3 @@ export function withCombo(entry: ObjectInfo, input: string, options: string[]): 
   return { ...entry, input: { ...entry.input, required } };
 }
 
-/** Reply shape of `/object_info` (kept as a plain object: class names are not integer-like). */
-export type ObjectInfoReply = Record<string, ObjectInfo> & PyObject;

@@ -46,8 +46,8 @@ export interface ExecutorHost {
   stallCleared(): Promise<void>;
   /** Aborted when the simulator closes. */
   readonly signal: AbortSignal;
-  /** Called when a fault fires (for the request log and tests). */
-  onFault(kind: string): void;
+  /** Called when a one-shot fault takes effect on a prompt. */
+  onFault(kind: string, promptId: string): void;
 }
 
 /**
@@ -214,7 +214,7 @@ export class PromptExecutor {
       if (faults.drop?.afterMessages !== undefined && sent >= faults.drop.afterMessages) {
         faults.drop = undefined;
         host.hub.terminateAll(true);
-        host.onFault('drop');
+        host.onFault('drop', promptId);
       }
     };
     const send = (event: string, data: PyValue, sid: PyValue) => {
@@ -277,7 +277,7 @@ export class PromptExecutor {
       const f = faults.flood;
       if (!f) return;
       faults.flood = undefined;
-      host.onFault('flood');
+      host.onFault('flood', promptId);
       for (let i = 0; i < f.messages; i++) {
         send('progress', { value: i + 1, max: f.messages, prompt_id: promptId, node: id }, clientId);
         if (i % 256 === 255) await host.hub.waitForCapacity();
@@ -296,7 +296,7 @@ export class PromptExecutor {
       const s = faults.stall;
       if (!s || (s.atNode !== undefined && s.atNode !== id)) return;
       faults.stall = undefined;
-      host.onFault('stall');
+      host.onFault('stall', promptId);
       await abortable(s.ms !== undefined ? delay(s.ms) : host.stallCleared(), host.signal);
     };
 
@@ -312,7 +312,7 @@ export class PromptExecutor {
       if (faults.drop?.atNode === id) {
         faults.drop = undefined;
         host.hub.terminateAll(true);
-        host.onFault('drop');
+        host.onFault('drop', promptId);
       }
       const node = prompt.get(id) as PyDict;
       const cls = classOf(id);

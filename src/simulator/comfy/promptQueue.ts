@@ -47,7 +47,7 @@ export interface HistoryEntry extends PyObject {
 }
 
 /** ComfyUI drops the oldest entry beyond this many. */
-export const MAXIMUM_HISTORY_SIZE = 10000;
+const MAXIMUM_HISTORY_SIZE = 10000;
 
 export class PromptQueue {
   private heap: QueueItem[] = [];
@@ -149,10 +149,12 @@ export class PromptQueue {
     return out;
   }
 
+  /** `delete_history_item`: unknown ids are ignored. */
   deleteHistory(promptId: PyValue): void {
     if (typeof promptId === 'string') this.history.delete(promptId);
   }
 
+  /** `wipe_history`. */
   wipeHistory(): void {
     this.history.clear();
   }

@@ -242,8 +242,3 @@ function deepCopy(value: PyValue | undefined): PyValue | undefined {
   }
   return value;
 }
-
-/** True for a Python dict (a `Map` from the parser or a plain reply object). */
-export function isPyDict(value: unknown): value is PyDict {
-  return value instanceof Map;
-}
