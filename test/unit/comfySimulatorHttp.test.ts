@@ -339,6 +339,7 @@ describe('ComfySimulator HTTP: origin check, limits, CORS, misc routes', functio
     assert.deepEqual([...(at(stats, 'devices', 0) as PyDict).keys()], [...(at(recordedStats, 'devices', 0) as PyDict).keys()]);
     assert.equal(at(stats, 'system', 'comfyui_version'), '0.3.64');
     assert.equal((await fetch(`${sim.url}/nothing/here`)).status, 404);
+    assert.equal((await fetch(`${sim.url}/api/ws`)).status, 400, 'a GET of /ws without an upgrade');
     assert.equal((await fetch(`${sim.url}/prompt`, { method: 'PUT' })).status, 405);
   });
 

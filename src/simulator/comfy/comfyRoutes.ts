@@ -132,6 +132,8 @@ export class ComfyRoutes {
     const r = (method: Route['method'], path: string, handler: Handler, internal = false): Route => ({ method, pattern: new RegExp(`^${path}$`), handler, internal });
     this.routes = [
       r('GET', '/', (_q, res) => sendText(res, 200, INDEX_HTML, 'text/html')),
+      // Upgrades never reach here; a plain GET is what aiohttp's WebSocketResponse.prepare refuses.
+      r('GET', '/ws', (_q, res) => sendText(res, 400, 'No WebSocket UPGRADE hdr: None\n Can "Upgrade" only to "WebSocket".')),
       r('GET', '/embeddings', (_q, res) => sendJson(res, [])),
       r('GET', '/models', (_q, res) => sendJson(res, MODEL_FOLDERS)),
       r('GET', '/models/([^/]+)', (_q, res, [folder]) => (MODEL_FOLDERS.includes(folder) ? sendJson(res, []) : sendEmpty(res, 404))),
