@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import type * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { type WebSocketServer } from 'ws';
 import { ws as loadWs } from '../api/lazy';
 import { isLoopbackHost } from '../api/redact';
@@ -279,15 +280,15 @@ export class ComfySimulator {
     const hash = createHash('sha256');
     const block = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
-    const out = fs.createWriteStream(file);
     let written = 0;
-    while (written < spec.bytes) {
-      const chunk = block.subarray(0, Math.min(block.length, spec.bytes - written));
-      hash.update(chunk);
-      written += chunk.length;
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await pipeline(function* () {
+      while (written < spec.bytes) {
+        const chunk = block.subarray(0, Math.min(block.length, spec.bytes - written));
+        hash.update(chunk);
+        written += chunk.length;
+        yield chunk;
+      }
+    }, fs.createWriteStream(file));
     return { filename: spec.filename, subfolder, type, bytes: written, sha256: hash.digest('hex') };
   }
 

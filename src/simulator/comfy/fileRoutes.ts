@@ -209,7 +209,10 @@ async function readForm(req: http.IncomingMessage, maxSize: number, staging: Upl
         const path = pypath.join(staging.dir, randomUUID());
         const stagedFile: StagedFile = { filename: part.filename, path, sha256: '' };
         staged.push(stagedFile);
-        current = { name: part.name, file: { out: fs.createWriteStream(path), hash: createHash('sha256'), staged: stagedFile } };
+        const out = fs.createWriteStream(path);
+        // Errors surface through the awaited writes below; a stream destroyed on a 413 may still report one.
+        out.on('error', () => {});
+        current = { name: part.name, file: { out, hash: createHash('sha256'), staged: stagedFile } };
       } else {
         current = { name: part.name, text: [] };
       }
@@ -218,8 +221,20 @@ async function readForm(req: http.IncomingMessage, maxSize: number, staging: Upl
       size += chunk.length;
       if (maxSize > 0 && size > maxSize) throw new RequestTooLarge(maxSize, size);
       if (current?.file) {
-        current.file.hash.update(chunk);
-        if (!current.file.out.write(chunk)) await new Promise<void>((resolve) => current!.file!.out.once('drain', () => resolve()));
+        const { out, hash } = current.file;
+        hash.update(chunk);
+        if (!out.write(chunk)) {
+          await new Promise<void>((resolve, reject) => {
+            const done = (err?: Error) => {
+              out.off('drain', done);
+              out.off('error', done);
+              if (err) reject(err);
+              else resolve();
+            };
+            out.once('drain', done);
+            out.once('error', done);
+          });
+        }
       } else {
         current?.text?.push(chunk);
       }
