@@ -91,7 +91,8 @@ async function fileResponse(req: http.IncomingMessage, res: http.ServerResponse,
     res.end();
     return;
   }
-  await pipeline(fs.createReadStream(file, { start, end: start + count - 1 }), res);
+  // A client that stops reading mid-file is normal for a download: end quietly.
+  await pipeline(fs.createReadStream(file, { start, end: start + count - 1 }), res).catch(() => res.destroy());
 }
 
 /** `GET /view`. */
