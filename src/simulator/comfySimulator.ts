@@ -138,6 +138,8 @@ export class ComfySimulator {
   readonly folders: FolderPaths;
 
   private settings: ComfySimulatorConfig;
+  /** The settings at start, which `reset()` returns to. */
+  private readonly startSettings: ComfySimulatorConfig;
   private readonly classes: Map<string, NodeClass>;
   private readonly hub: ComfyWebSocketHub;
   private readonly queue: PromptQueue;
@@ -170,6 +172,7 @@ export class ComfySimulator {
     this.dataDir = dataDir;
     this.folders = new FolderPaths(dataDir);
     this.settings = { ...DEFAULT_CONFIG, ...definedOnly(options) };
+    this.startSettings = structuredClone(this.settings);
     const { WebSocketServer: Wss } = loadWs();
     // aiohttp's limit for client messages is 4 MiB.
     this.wss = {
@@ -304,6 +307,7 @@ export class ComfySimulator {
 
   /** Empties queue, history, caches, faults, request log and the three folders (input gets its example.png back); settings return to the start options. */
   async reset(): Promise<void> {
+    this.settings = structuredClone(this.startSettings);
     this.queue.reset();
     this.executor.resetCaches();
     this.clearStall();

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { type ApiPrompt } from '../../src/api/comfyTypes';
 import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
-import { startComfySimulator, type ComfySimulator, type ComfySimulatorConfig } from '../../src/simulator/comfySimulator';
+import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { isInside, listFiles, spawnCli, tempDir } from './helpers/runHarness';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
@@ -37,7 +37,6 @@ const slowBlurs: ApiPrompt = {
 describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', function () {
   this.timeout(30_000);
   let sim: ComfySimulator;
-  let defaults: ComfySimulatorConfig;
   let work: string;
 
   const write = (name: string, prompt: unknown): string => {
@@ -50,14 +49,12 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
   before(async function () {
     if (!fs.existsSync(cliPath)) throw new Error(`${cliPath} is missing: run "npm run build" before the unit tests.`);
     sim = await startComfySimulator();
-    defaults = sim.config();
   });
   after(async () => {
     await sim.close();
   });
   beforeEach(async () => {
     await sim.reset();
-    sim.configure(defaults);
     work = tempDir('runcomfy-cli-');
   });
   afterEach(() => {

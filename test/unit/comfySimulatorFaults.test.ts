@@ -252,11 +252,14 @@ describe('ComfySimulator faults: hostile names, big files, request log, reset, c
     await Promise.all([plain.close(), compressed.close()]);
   });
 
-  it('resets queue, history, caches and folders (input keeps example.png)', async () => {
+  it('resets queue, history, caches, folders (input keeps example.png) and settings', async () => {
+    const start = sim.config();
+    sim.configure({ nodeDelayMs: 250, hostile: true });
     const client = await SocketRecorder.open(sim.wsUrl, 'reset');
     const r = await postPrompt(sim.url, { prompt: variant(2), client_id: 'reset' });
     await client.waitForDone(at(r.body, 'prompt_id') as string);
     assert.equal((await admin(sim, 'reset', {})).status, 200);
+    assert.deepEqual(sim.config(), start, 'settings are back to the start options');
     assert.equal(((await getJson(`${sim.url}/history`)) as PyDict).size, 0);
     assert.deepEqual(fs.readdirSync(sim.folders.input), ['example.png']);
     assert.deepEqual(fs.readdirSync(sim.folders.output), []);

@@ -4,7 +4,7 @@ import { type AddressInfo } from 'node:net';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { ComfySocket, type ComfyMessage } from '../../src/api/comfySocket';
 import { ApiError } from '../../src/api/errors';
-import { startComfySimulator, type ComfySimulator, type ComfySimulatorConfig } from '../../src/simulator/comfySimulator';
+import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { recordedWorkflow } from './helpers/runHarness';
 
 function nextEvent<T>(subscribe: (listener: (e: T) => void) => { dispose(): void }): Promise<T> {
@@ -27,7 +27,6 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 describe('ComfySocket against the ComfyUI simulator', function () {
   this.timeout(20_000);
   let sim: ComfySimulator;
-  let defaults: ComfySimulatorConfig;
   const sockets: ComfySocket[] = [];
   let n = 0;
 
@@ -39,14 +38,12 @@ describe('ComfySocket against the ComfyUI simulator', function () {
 
   before(async () => {
     sim = await startComfySimulator();
-    defaults = sim.config();
   });
   after(async () => {
     await sim.close();
   });
   beforeEach(async () => {
     await sim.reset();
-    sim.configure(defaults);
   });
   afterEach(() => {
     for (const s of sockets.splice(0)) s.dispose();

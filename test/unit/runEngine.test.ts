@@ -7,7 +7,7 @@ import { type ApiPrompt } from '../../src/api/comfyTypes';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
 import { type RunEvent } from '../../src/core/runEvents';
 import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
-import { startComfySimulator, type ComfySimulator, type ComfySimulatorConfig } from '../../src/simulator/comfySimulator';
+import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { eventTypes, fastSocket, isInside, listFiles, recordedWorkflow, runEngine, tempDir } from './helpers/runHarness';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
 
@@ -38,18 +38,15 @@ describe('RunEngine against the ComfyUI simulator', function () {
   let sim: ComfySimulator;
   let out: string;
 
-  let defaults: ComfySimulatorConfig;
 
   before(async () => {
     sim = await startComfySimulator();
-    defaults = sim.config();
   });
   after(async () => {
     await sim.close();
   });
   beforeEach(async () => {
     await sim.reset();
-    sim.configure(defaults);
     out = tempDir('runcomfy-engine-');
   });
   afterEach(() => {
