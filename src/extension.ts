@@ -21,7 +21,7 @@ import { signIn, type SignInArgs } from './commands/signIn';
 import { signOut } from './commands/signOut';
 import { stopMachine, type StopArgs } from './commands/stopMachine';
 import { ComfyServerDirectory } from './core/comfyServerDirectory';
-import { RunRegistry, type RunTarget } from './core/runRegistry';
+import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
 import { RunLog } from './output/runLog';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
 import { MoneyStatusBar } from './ui/moneyStatusBar';
@@ -94,7 +94,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.stopMachine, (arg?: unknown, args?: StopArgs) => stopMachine(services, arg, args)),
     register(CommandIds.openComfyUI, (arg?: unknown) => openComfyUI(services, arg)),
     register(CommandIds.copyComfyUrl, (arg?: unknown) => copyComfyUrl(services, arg)),
-    register(CommandIds.queueWorkflow, (uri?: unknown, target?: RunTarget) => queueWorkflow(services, uri, target)),
+    register(CommandIds.queueWorkflow, (uri?: unknown, target?: unknown) => queueWorkflow(services, uri, isRunTarget(target) ? target : undefined)),
     register(CommandIds.queueWorkflowOn, (uri?: unknown) => queueWorkflowOn(services, uri)),
     register(CommandIds.launchAndQueue, (uri?: unknown) => launchAndQueue(services, uri)),
     register(CommandIds.interruptRun, (arg?: unknown) => interruptRun(services, arg)),

@@ -8,6 +8,12 @@ export type RunTarget =
   | { readonly kind: 'machine'; readonly serverId: string; readonly label: string }
   | { readonly kind: 'local'; readonly name: string; readonly url: string };
 
+/** True for a RunTarget (commands get `unknown` arguments: the explorer passes the selected URIs instead). */
+export function isRunTarget(v: unknown): v is RunTarget {
+  const t = v as Partial<Record<string, unknown>> | null;
+  return (t?.kind === 'machine' && typeof t.serverId === 'string') || (t?.kind === 'local' && typeof t.url === 'string');
+}
+
 /** A stable key for a target, to group runs under it. */
 export function targetKey(t: RunTarget): string {
   return t.kind === 'machine' ? `machine:${t.serverId}` : `local:${t.url}`;

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Emitter } from '../../src/base/event';
 import { type RunEvent, type RunResult } from '../../src/core/runEvents';
-import { RunRegistry, targetKey, type RunTarget } from '../../src/core/runRegistry';
+import { RunRegistry, isRunTarget, targetKey, type RunTarget } from '../../src/core/runRegistry';
 import { prepareWorkflow, workflowDisplayName } from '../../src/core/workflowPreparation';
 import { WorkflowCatalog } from '../../src/core/workflowCatalog';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
@@ -37,6 +37,14 @@ describe('RunRegistry', () => {
     assert.equal(await runs.interrupt(r.id), false, 'a finished run cannot be interrupted');
     events.fire({ type: 'executing', node: { id: '9' } });
     assert.equal(r.currentNode, undefined, 'events after finished are ignored');
+  });
+
+  it('tells a run target from the other arguments commands receive (the explorer passes its selection)', () => {
+    assert.equal(isRunTarget(machine), true);
+    assert.equal(isRunTarget({ kind: 'local', name: 'n', url: 'http://127.0.0.1:8188' }), true);
+    assert.equal(isRunTarget([{ scheme: 'file', path: '/w/workflow_api.json' }]), false);
+    assert.equal(isRunTarget(undefined), false);
+    assert.equal(isRunTarget({ kind: 'machine' }), false);
   });
 
   it('keeps the newest finished runs up to its limit, and every live one', () => {
