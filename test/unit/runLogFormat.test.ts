@@ -69,6 +69,22 @@ describe('run log', () => {
       assert.strictEqual(lines[boom + 1]?.text, 'line 501');
     });
 
+    it('keeps to 10 sink calls in any second when timers fire early by the clock', async () => {
+      const manual = new ManualClock();
+      // Like libuv against Date.now(): a timer for 100 ms may run when the clock has moved 99.
+      const early = { now: () => manual.now(), setTimeout: (fn: () => void, ms: number) => manual.setTimeout(fn, ms >= 2 ? ms - 1 : ms) };
+      const at: number[] = [];
+      const batcher = new LogBatcher(() => at.push(manual.now()), early, 100);
+      for (let ms = 0; ms < 3000; ms++) {
+        batcher.push([{ level: 'info', text: `line ${ms}` }]);
+        await manual.advance(1);
+      }
+      await manual.advance(1000);
+      batcher.dispose();
+      const most = Math.max(...at.map((t) => at.filter((u) => u >= t && u < t + 1000).length));
+      assert.ok(most <= 10, `${most} sink calls within one second`);
+    });
+
     it('writes the first line after a quiet spell at once, and everything pending on dispose', async () => {
       const clock = new ManualClock();
       const calls: string[] = [];
