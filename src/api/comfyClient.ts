@@ -174,21 +174,28 @@ export function contentDerivedName(localPath: string, sha256Hex: string): string
 }
 
 /**
- * Streams a file through sha256 with one reused buffer: never holds the file in memory, and
+ * Streams a file through sha256 with two reused buffers: never holds the file in memory, and
  * leaves no garbage per chunk (a 200 MB file through a read stream left ~40 MB for the collector).
+ * The next block is read (on libuv's thread pool) while this one is hashed, so a large file costs
+ * about its hashing time rather than hashing plus reading (1 GiB: 1.26 s → 1.10 s, median of 5).
  */
 export async function hashFile(localPath: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const file = await open(localPath, 'r');
+  const size = 1024 * 1024;
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let reading = file.read(buffers[0], 0, size, null);
   try {
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+    for (let n = 1; ; n++) {
+      const { bytesRead, buffer } = await reading;
       if (bytesRead === 0) break;
+      signal?.throwIfAborted();
+      reading = file.read(buffers[n % 2], 0, size, null);
       hash.update(buffer.subarray(0, bytesRead));
     }
   } finally {
+    // A read may still be in flight when the loop ends by an abort; the handle closes after it.
+    await reading.catch(() => undefined);
     await file.close();
   }
   return hash.digest('hex');
