@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type ComfyWebSocketHub } from './comfyWebSocketHub';
 import { type FolderPaths } from './folderPaths';
@@ -537,7 +538,9 @@ export class PromptExecutor {
         }
       }
       visiting.delete(id);
-      const s = pyDumps(parts);
+      // A digest, not the text: a parent embeds its ancestors' keys, and text nested in text is
+      // escaped again at every level, so a chain of 40 nodes made keys of gigabytes.
+      const s = createHash('sha256').update(pyDumps(parts)).digest('hex');
       sigs.set(id, s);
       return s;
     };
