@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type ApiPrompt, type HistoryEntry } from '../api/comfyTypes';
 import { maskUrl } from '../api/redact';
 import { abortReason } from '../base/clock';
+import { DurableFileWriter } from './durableFileWriter';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
@@ -295,7 +295,7 @@ export class OutputSaver {
   private async writeTemp(folder: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, shown: string): Promise<string> {
     const temp = path.join(folder, tempName());
     try {
-      await pipeline(source, createWriteStream(temp, { flags: 'wx', flush: true }), { signal });
+      await pipeline(source, new DurableFileWriter(temp), { signal });
       return temp;
     } catch (e) {
       await removeQuietly(temp);
