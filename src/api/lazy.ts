@@ -1,7 +1,8 @@
 /**
  * Heavy modules, loaded on first use instead of at activation: the extension's start-up cost stays
- * the cost of its own code. esbuild bundles them either way; a `require` inside a function keeps
- * their module bodies from running until someone calls it.
+ * the cost of its own code. A `require` inside a function keeps a module from running until someone
+ * calls it; in the extension's bundle esbuild.js also turns each into a file of its own
+ * (dist/lazy/<name>.js), so it is not even read before then.
  */
 import type * as UndiciModule from 'undici';
 import type WsModule from 'ws';
