@@ -11,9 +11,10 @@ interface RequestLog {
  * 50 refreshes against the RunComfy simulator (1 request/s per token, burst 3). The theoretical
  * minimum for R requests is what a perfect client pays at that limit: the first 3 at once, one
  * per second after that, plus one round trip, max(0, R − 3) s + RTT, with RTT one request through
- * the same client code, measured alone in the same process. Two cases: 50 concurrent MachineStore.refresh() calls, which the store coalesces into
- * one request, and 50 RunComfyClients that each need their own request, paced by the process's
- * shared token bucket.
+ * the same code (a single refresh() of a new MachineStore, or one call of a new client), measured
+ * alone in the same process. Two cases: 50 concurrent MachineStore.refresh() calls, which the
+ * store coalesces into one request, and 50 RunComfyClients that each need their own request,
+ * paced by the process's shared token bucket.
  */
 export async function benchPoliteness(runcomfyUrl: string, runs: { store: number; clients: number }, callers = 50): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     }
     if (only.has('politeness')) {
       console.log('politeness: 50 refreshes against the RunComfy simulator at 1/s, burst 3');
-      rows.push(...(await benchPoliteness(sim.info.runcomfyUrl, { store: runs ?? 5, clients: runs ?? 3 })));
+      rows.push(...(await benchPoliteness(sim.info.runcomfyUrl, { store: runs ?? 15, clients: runs ?? 3 })));
     }
     if (only.has('startup')) {
       console.log('startup: bundle size, lazy modules, activation in Node and in VS Code');
