@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type ApiPrompt, type HistoryEntry } from '../api/comfyTypes';
 import { maskUrl } from '../api/redact';
 import { abortReason } from '../base/clock';
-import { DurableFileWriter } from './durableFileWriter';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
@@ -295,7 +295,11 @@ export class OutputSaver {
   private async writeTemp(folder: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, shown: string): Promise<string> {
     const temp = path.join(folder, tempName());
     try {
-      await pipeline(source, new DurableFileWriter(temp), { signal });
+      // Written like rsync writes, to a temp file that gets its name when complete, without an
+      // fsync: forcing 1 GiB to disk doubled the download time (4.5 s against 2.7 s on the benchmark
+      // machine), and the name is only ever given to a whole file. A 1 MiB buffer writes the 64 KiB
+      // chunks a socket delivers with a few large writes.
+      await pipeline(source, createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }), { signal });
       return temp;
     } catch (e) {
       await removeQuietly(temp);
