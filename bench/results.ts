@@ -34,6 +34,16 @@ export function round(v: number, digits = 3): number {
   return Math.round(v * f) / f;
 }
 
+/**
+ * Runs round `round` of a measured side and its baseline, alternating which goes first, so a slow
+ * spell of the machine does not always hit the same side.
+ */
+export async function interleaved(round: number, measured: () => Promise<void>, baseline: () => Promise<void>): Promise<void> {
+  const [first, second] = round % 2 === 0 ? [measured, baseline] : [baseline, measured];
+  await first();
+  await second();
+}
+
 /** A row from paired samples: medians of each side, and the ratio of the medians. */
 export function row(
   name: string,

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { contentDerivedName, hashFile } from '../src/api/comfyClient';
 import { admin, run, runNode } from './processes';
-import { row, type BenchRow } from './results';
+import { interleaved, row, type BenchRow } from './results';
 import { type TransferResult } from './transferClient';
 
 const MiB = 1024 * 1024;
@@ -64,15 +64,8 @@ export async function benchUpload(comfyUrl: string, runs: number): Promise<Bench
     curl.push(await curlSeconds(['-o', '/dev/null', '-F', 'type=input', '-F', `image=@${file};filename=${name}`, `${comfyUrl}/upload/image`]));
   };
   for (let i = 0; i < runs; i++) {
-    // Alternate who goes first, so a slow spell of the machine does not always hit the same side.
-    if (i % 2 === 0) {
-      await measureClient();
-      await measureCurl();
-    } else {
-      await measureCurl();
-      await measureClient();
-    }
-    console.log(`  upload ${i + 1}/${runs}: client ${client[i].seconds.toFixed(2)} s, curl ${curl[i].toFixed(2)} s, client RSS +${(client[i].rssPeakMiB - client[i].rssBeforeMiB).toFixed(1)} MiB`);
+    await interleaved(i, measureClient, measureCurl);
+    logRound('upload', i, runs, client[i], curl[i]);
   }
   await admin(comfyUrl, '/__sim/reset');
   fs.rmSync(file, { force: true });
@@ -99,17 +92,15 @@ export async function benchDownload(comfyUrl: string, runs: number): Promise<Ben
     fs.rmSync(out, { force: true });
   };
   for (let i = 0; i < runs; i++) {
-    if (i % 2 === 0) {
-      await measureClient();
-      await measureCurl();
-    } else {
-      await measureCurl();
-      await measureClient();
-    }
-    console.log(`  download ${i + 1}/${runs}: client ${client[i].seconds.toFixed(2)} s, curl ${curl[i].toFixed(2)} s, client RSS +${(client[i].rssPeakMiB - client[i].rssBeforeMiB).toFixed(1)} MiB`);
+    await interleaved(i, measureClient, measureCurl);
+    logRound('download', i, runs, client[i], curl[i]);
   }
   await admin(comfyUrl, '/__sim/reset');
   return transferRows('download', 'curl -o from the same /view', client, curl);
+}
+
+function logRound(kind: string, i: number, runs: number, client: TransferResult, curl: number): void {
+  console.log(`  ${kind} ${i + 1}/${runs}: client ${client.seconds.toFixed(2)} s, curl ${curl.toFixed(2)} s, client RSS +${(client.rssPeakMiB - client.rssBeforeMiB).toFixed(1)} MiB`);
 }
 
 function transferRows(kind: 'upload' | 'download', baseline: string, client: readonly TransferResult[], curl: readonly number[]): BenchRow[] {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { admin, runNode } from './processes';
-import { row, type BenchRow } from './results';
+import { interleaved, row, type BenchRow } from './results';
 import { type SocketResult } from './socketClient';
 
 export const flood = { messages: 200_000, previews: 2_000, previewBytes: 256 * 1024 };
@@ -46,13 +46,7 @@ export async function benchWebsocket(comfyUrl: string, runs: number): Promise<Be
         await armed();
         bare.push(await runNode<SocketResult>('socketClient', ['bare', comfyUrl]));
       };
-      if (i % 2 === 0) {
-        await measureEngine();
-        await measureBare();
-      } else {
-        await measureBare();
-        await measureEngine();
-      }
+      await interleaved(i, measureEngine, measureBare);
       const e = engine[i];
       console.log(
         `  websocket ${i + 1}/${runs}: engine ${e.seconds.toFixed(2)} s (${e.text + e.binary} messages, ${e.events} events, ${e.lines} log lines in ${e.appendTimesMs?.length} appends), bare ${bare[i].seconds.toFixed(2)} s (${bare[i].text + bare[i].binary} messages)`,
