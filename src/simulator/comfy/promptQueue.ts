@@ -77,8 +77,14 @@ export class PromptQueue {
     while (this.heap.length === 0) {
       if (signal.aborted) return undefined;
       await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        // Each idle spell adds a listener to the simulator's lifetime signal: it must go when the
+        // wait ends, or a long-lived simulator collects one per prompt it ran.
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.waiters.push(done);
+        signal.addEventListener('abort', done, { once: true });
       });
     }
     if (signal.aborted) return undefined;
