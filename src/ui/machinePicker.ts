@@ -3,7 +3,7 @@ import { CommandIds } from '../commands/commandIds';
 import { type Services } from '../commands/services';
 import { UserError } from '../commands/userError';
 import { machineDescription, machineShortId } from '../core/machineLabels';
-import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
+import { type RateTable } from '../core/pricing';
 import { isNode } from '../views/treeNodes';
 
 /**
@@ -35,12 +35,9 @@ export async function resolveMachine(
 
 const refreshAction = { title: 'Refresh', command: CommandIds.refresh };
 
-/** The user's rate table (`runcomfy.pricing` over the documented prices); a bad setting falls back to the defaults. */
+/** The user's rate table (`runcomfy.pricing` over the documented prices); a bad setting falls back to the defaults, with a warning in the log. */
 export function rateTable(services: Services): RateTable {
-  try {
-    return createRateTable(services.config.value.pricing);
-  } catch (e) {
-    services.log.warn(`Ignoring runcomfy.pricing: ${(e as Error).message}`);
-    return defaultRateTable;
-  }
+  const { rates, pricingProblem } = services.config.value;
+  if (pricingProblem) services.log.warn(`Ignoring runcomfy.pricing: ${pricingProblem}`);
+  return rates;
 }

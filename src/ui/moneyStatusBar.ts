@@ -7,7 +7,6 @@ import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { costSoFar, formatCostEstimate, formatDuration } from '../core/machineMath';
 import { machineDescription, machineShortId } from '../core/machineLabels';
 import { MoneyGuard } from '../core/moneyGuard';
-import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
 import { type RunRegistry } from '../core/runRegistry';
 import { type ConfigService } from '../util/config';
 import { type Prompter } from './prompter';
@@ -73,7 +72,7 @@ export class MoneyStatusBar extends DisposableObject {
           });
         }),
         guard.onIdleStop((s) => {
-          const cost = formatCostEstimate(costSoFar(s.machine, this.clock.now(), this.rates()));
+          const cost = formatCostEstimate(costSoFar(s.machine, this.clock.now(), this.config.value.rates));
           this.log.info(`Stopped machine ${s.machine.serverId} after ${formatDuration(s.idleMs)} idle (runcomfy.autoStopIdleMinutes); cost ${cost}.`);
           void this.prompter.notify('info', `Stopped idle RunComfy machine ${machineShortId(s.machine)} after ${formatDuration(s.idleMs)} with nothing to do (cost ${cost}).`);
         }),
@@ -93,14 +92,6 @@ export class MoneyStatusBar extends DisposableObject {
     return { warnBeforeMs: c.warnBeforeStopMinutes * 60_000, autoStopIdleMs: c.autoStopIdleMinutes * 60_000 };
   }
 
-  private rates(): RateTable {
-    try {
-      return createRateTable(this.config.value.pricing);
-    } catch {
-      return defaultRateTable;
-    }
-  }
-
   private render(): void {
     const billing = this.guard?.billing ?? [];
     if (billing.length === 0) {
@@ -109,7 +100,7 @@ export class MoneyStatusBar extends DisposableObject {
       return;
     }
     const now = this.clock.now();
-    const rates = this.rates();
+    const rates = this.config.value.rates;
     const total = billing.reduce((sum, m) => sum + (costSoFar(m, now, rates) ?? 0), 0);
     const warning = billing.some((m) => this.guard?.nearStop(m));
     this.item.text = `$(vm-running) ${billing.length} · ${formatCostEstimate(total)}`;

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
+import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
 
 /** A ComfyUI server the user added by URL (their own machine, a tunnel, a colleague's box). */
 export interface LocalServerSetting {
@@ -15,7 +16,10 @@ export interface RunComfyConfig {
   readonly defaultMachineType: string;
   readonly defaultDurationMinutes: number;
   readonly pollIntervalSeconds: number;
-  readonly pricing: Readonly<Record<string, unknown>>;
+  /** `runcomfy.pricing` over the documented prices; the documented prices alone when the setting is invalid. */
+  readonly rates: RateTable;
+  /** Why `runcomfy.pricing` was ignored, when it was. */
+  readonly pricingProblem?: string;
   readonly codeLensEnabled: boolean;
   readonly warnBeforeStopMinutes: number;
   readonly autoStopIdleMinutes: number;
@@ -62,18 +66,28 @@ function readConfig(): RunComfyConfig {
     const i = c.inspect<T>(key);
     return i?.globalValue ?? i?.defaultValue ?? fallback;
   };
+  const { rates, problem } = readRates(userLevel<Record<string, unknown>>('pricing', {}));
   return {
     apiUrl: userLevel('apiUrl', 'https://api.runcomfy.net'),
     outputDirectory: c.get<string>('outputDirectory', 'runcomfy-outputs'),
     defaultMachineType: c.get<string>('defaultMachineType', 'medium'),
     defaultDurationMinutes: positive(c.get<number>('defaultDurationMinutes', 60), 60),
     pollIntervalSeconds: Math.max(5, positive(userLevel('pollIntervalSeconds', 30), 30)),
-    pricing: userLevel<Record<string, unknown>>('pricing', {}),
+    rates,
+    pricingProblem: problem,
     codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
     warnBeforeStopMinutes: Math.max(0, c.get<number>('warnBeforeStopMinutes', 10)),
     autoStopIdleMinutes: Math.max(0, userLevel('autoStopIdleMinutes', 0)),
     localServers: userLevel<unknown[]>('localServers', []).filter(isLocalServer),
   };
+}
+
+function readRates(pricing: Readonly<Record<string, unknown>>): { rates: RateTable; problem?: string } {
+  try {
+    return { rates: createRateTable(pricing) };
+  } catch (e) {
+    return { rates: defaultRateTable, problem: (e as Error).message };
+  }
 }
 
 function positive(v: number, fallback: number): number {

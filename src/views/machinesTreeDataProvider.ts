@@ -8,7 +8,6 @@ import { throttle } from '../base/throttle';
 import { CommandIds, ContextKeys } from '../commands/commandIds';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { machineContextValue, machineDescription, machineDetails, machineIcon, machineShortId } from '../core/machineLabels';
-import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
 import { targetKey, type RunRegistry } from '../core/runRegistry';
 import { type ConfigService, type LocalServerSetting } from '../util/config';
 import { type ContextKeyService } from '../util/contextKeys';
@@ -148,7 +147,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
 
   private machineItem(m: Machine): vscode.TreeItem {
     const now = this.clock.now();
-    const rates = this.rates();
+    const rates = this.config.value.rates;
     const hasChildren = (m.mainServiceUrl && this.servers.queueSize(m.mainServiceUrl)) || this.runs.forTarget(targetKey({ kind: 'machine', serverId: m.serverId, label: '' })).length > 0;
     const item = new vscode.TreeItem(machineShortId(m), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = `machine:${m.serverId}`;
@@ -177,14 +176,6 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
 
   private machines(): readonly Machine[] {
     return this.accounts.accountOrUndefined?.machines.machines ?? [];
-  }
-
-  private rates(): RateTable {
-    try {
-      return createRateTable(this.config.value.pricing);
-    } catch {
-      return defaultRateTable;
-    }
   }
 
   private follow(): void {

@@ -73,6 +73,23 @@ describe('machines against the RunComfy simulator', function () {
     assert.strictEqual((await state()).contextKeys['runcomfy.hasMachines'], true);
   });
 
+  it('prices the machine from runcomfy.pricing, and from the documented rates when that setting is invalid', async () => {
+    const pricing = (value: unknown) => vscode.workspace.getConfiguration('runcomfy').update('pricing', value, vscode.ConfigurationTarget.Global);
+    const cost = async () => {
+      const m = (await state()).machinesTree.find((n) => n.label === serverId.split('-')[0]);
+      return Number(/~\$(\d+\.\d\d)$/.exec(String(m?.description))?.[1] ?? 0);
+    };
+    try {
+      // $3,600 an hour is a dollar a second: the machine has been Ready for seconds, so dollars show.
+      await pricing({ large: 3600 });
+      await waitFor('the cost at $3,600/h', async () => ((await cost()) >= 1 ? true : undefined));
+      await pricing({ large: 'expensive' });
+      await waitFor('the cost at the documented $1.75/h', async () => ((await cost()) < 1 ? true : undefined));
+    } finally {
+      await pricing(undefined);
+    }
+  });
+
   it('extends by 30 minutes: a later stop time, sent as the new total', async () => {
     const before = machineOf(await state(), serverId);
     await script([{ pick: '+30 min' }]);
