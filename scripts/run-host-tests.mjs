@@ -14,12 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './headlessChromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const vsixMode = process.argv.includes('--vsix');
 const CODE_SERVER = path.join(root, 'tools/vscode-host/node_modules/code-server/out/node/entry.js');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const testsPath = path.join(root, 'out/test/integration/index.js');
 const TIMEOUT_MS = Number(process.env.HOST_TEST_TIMEOUT_MS || 300000);
 const verbose = process.env.HOST_TEST_VERBOSE === '1';
@@ -175,21 +174,7 @@ await new Promise((resolve) => {
 });
 log('code-server is listening');
 
-browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // Our own handlers clean up code-server too; Playwright's would exit first and leave it running.
-  handleSIGINT: false,
-  handleSIGTERM: false,
-  handleSIGHUP: false,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--no-first-run', '--disable-quic',
-    // Nothing but loopback resolves: the suite must never need the internet.
-    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-  ],
-});
+browser = await launchChromium();
 const page = await (await browser.newContext()).newPage();
 if (verbose) page.on('console', (msg) => console.log(`[browser ${msg.type()}] ${msg.text()}`));
 page.on('pageerror', (err) => console.error(`[page error] ${err}`));

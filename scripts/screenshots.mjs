@@ -22,11 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './headlessChromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'media/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TIMEOUT_MS = Number(process.env.SCREENSHOTS_TIMEOUT_MS || 240000);
 const STEP_MS = 30000;
 const VIEWPORT = { width: 1440, height: 900 };
@@ -156,21 +155,7 @@ const seeded = await fetch(`${info.runcomfyUrl}/__sim/machines`, {
 });
 if (!seeded.ok) throw new Error(`seeding a machine failed: ${seeded.status} ${await seeded.text()}`);
 
-browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  env: childEnv,
-  // Playwright's own handlers would close the browser and exit at once, before finish() stops the rest.
-  handleSIGINT: false,
-  handleSIGTERM: false,
-  handleSIGHUP: false,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--no-first-run', '--disable-quic',
-    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-  ],
-});
+browser = await launchChromium({ env: childEnv });
 page = await (await browser.newContext({ viewport: VIEWPORT })).newPage();
 page.setDefaultTimeout(STEP_MS);
 page.on('pageerror', (err) => console.error(`[page error] ${err}`));
