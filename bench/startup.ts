@@ -27,11 +27,12 @@ interface Builds {
   readonly eagerDependencies: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild.js is CommonJS and exports its options for this
+const esbuildConfig = require(path.join(repoRoot, 'esbuild.js')) as { common: esbuild.BuildOptions; builds: esbuild.BuildOptions[] };
+
 /** Builds the extension's bundles with esbuild.js's own options into `<dir>/<name>/` (dist/ is left alone). */
 async function buildExtension(dir: string, name: string, minify: boolean): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild.js is CommonJS and exports its options for this
-  const { builds } = require(path.join(repoRoot, 'esbuild.js')) as { builds: esbuild.BuildOptions[] };
-  const mine = builds.filter((b) => b.outfile === 'dist/extension.js' || String(b.outfile).startsWith('dist/lazy/'));
+  const mine = esbuildConfig.builds.filter((b) => b.outfile === 'dist/extension.js' || String(b.outfile).startsWith('dist/lazy/'));
   if (mine.length < 2) throw new Error('esbuild.js has no builds for dist/extension.js and dist/lazy/');
   const out = path.join(dir, name);
   for (const b of mine) {
@@ -46,18 +47,13 @@ async function build(): Promise<Builds> {
   const readable = await buildExtension(dir, 'readable', false);
   const eagerDependencies = path.join(dir, 'dependencies.js');
   await esbuild.build({
-    ...esbuildCommon(),
+    ...esbuildConfig.common,
     stdin: { contents: `exports.activate = () => {};\n${HEAVY_PACKAGES.map((p) => `require(${JSON.stringify(p)});`).join('\n')}`, resolveDir: repoRoot },
     minify: true,
     sourcemap: false,
     outfile: eagerDependencies,
   });
   return { dir, shipped, readable, eagerDependencies };
-}
-
-function esbuildCommon(): esbuild.BuildOptions {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see buildExtension
-  return (require(path.join(repoRoot, 'esbuild.js')) as { common: esbuild.BuildOptions }).common;
 }
 
 /** Total size of the files in `dir`, in KiB. */
