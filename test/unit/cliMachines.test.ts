@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
-import { cliEnv, cliPath, demoUserId, fluxV3, runCliProcess, startTestSimulator, token1, type CliRun } from './helpers/runcomfyTestKit';
+import { cliEnv, cliPath, demoUserId, eventually, fluxV3, runCliProcess, startTestSimulator, token1, type CliRun } from './helpers/runcomfyTestKit';
 
 /** Runs the CLI against `sim` and checks that the token shows up nowhere in what it printed. */
 async function cli(sim: RunComfySimulator, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
@@ -63,7 +63,8 @@ describe('runcomfy CLI machine commands (node dist/cli.js against the simulator)
     assert.match(stopped.stderr, /is gone\.$/m);
     const human = await cli(sim, ['stop', (await sim.seedMachine()).server_id as string]);
     assert.match(human.stdout, /^Stops at: +stopping now \(billing has ended\)$/m);
-    assert.equal(sim.machines().length, 0);
+    // Without --wait the CLI returns once the DELETE lands; the machine goes away on the server's time.
+    await eventually(() => sim.machines().length === 0, 'the stopped machine is gone from the list');
     failsWith(await cli(sim, ['status', ready.server_id]), 4, /HTTP 404/);
   });
 
