@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const noVscode = {
-  paths: [{ name: 'vscode', message: 'src/api, src/core, src/cli and src/simulator must not depend on VS Code (see docs/ARCHITECTURE.md).' }],
+  paths: [{ name: 'vscode', message: 'src/base, src/api, src/core, src/cli and src/simulator must not depend on VS Code (see docs/ARCHITECTURE.md).' }],
 };
 
 export default tseslint.config(
@@ -32,6 +32,20 @@ export default tseslint.config(
   {
     files: ['src/api/**', 'src/core/**', 'src/cli/**', 'src/simulator/**', 'test/unit/**', 'bench/**'],
     rules: { 'no-restricted-imports': ['error', noVscode] },
+  },
+  {
+    // The base layer is below everything: no VS Code, and nothing of the project outside src/base.
+    files: ['src/base/**'],
+    rules: {
+      'no-restricted-imports': ['error', { ...noVscode, patterns: [{ group: ['../*'], message: 'src/base imports only Node and other src/base files (see docs/ARCHITECTURE.md).' }] }],
+    },
+  },
+  {
+    // Commands use the ui layer (prompter, status bar); ui may name a command by id, nothing more.
+    files: ['src/ui/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../commands/*', '!../commands/commandIds'], message: 'src/ui must not import commands (only their ids): commands depend on ui, not the other way.' }] }],
+    },
   },
   {
     // Host tests drive the extension through its commands; importing src/ would load a second copy.

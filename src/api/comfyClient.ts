@@ -17,6 +17,8 @@ import { undici } from './lazy';
 import { createMultipartBody } from './multipart';
 import { maskUrl } from './redact';
 import { mapTransportError } from './transportErrors';
+import { isObject, parseJsonOrUndefined } from '../base/json';
+import { backoffDelayMs } from '../base/backoff';
 
 /** What to send with `POST /prompt`. */
 export interface QueuePromptRequest {
@@ -255,7 +257,7 @@ export class ComfyClient {
     if (request.promptId !== undefined) body.prompt_id = request.promptId;
     if (request.extraData !== undefined) body.extra_data = { ...request.extraData, client_id: request.clientId };
     const res = await this.exchange({ what, method: 'POST', route: '/prompt', json: body, idempotent: false }, signal);
-    const json = parseJson(res.text);
+    const json = parseJsonOrUndefined(res.text);
     if (res.status === 400) throw rejectedFrom(json, res.text, res.status);
     if (res.status === 413) {
       throw new WorkflowRejectedError(
@@ -295,7 +297,7 @@ export class ComfyClient {
   async deleteFromQueue(promptIds: readonly string[], signal?: AbortSignal): Promise<void> {
     const what = 'Remove the prompt from the queue';
     const res = await this.exchange({ what, method: 'POST', route: '/queue', json: { delete: promptIds }, idempotent: true }, signal);
-    this.assertOk(what, res, parseJson(res.text));
+    this.assertOk(what, res, parseJsonOrUndefined(res.text));
   }
 
   /**
@@ -305,7 +307,7 @@ export class ComfyClient {
   async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
     const what = 'Interrupt the prompt';
     const res = await this.exchange({ what, method: 'POST', route: '/interrupt', json: { prompt_id: promptId }, idempotent: true }, signal);
-    this.assertOk(what, res, parseJson(res.text));
+    this.assertOk(what, res, parseJsonOrUndefined(res.text));
   }
 
   /** `GET /history/{id}`: the entry, or undefined while the server has none (queued, running, unknown, restarted). */
@@ -371,7 +373,7 @@ export class ComfyClient {
         signal,
       );
     });
-    const json = parseJson(res.text);
+    const json = parseJsonOrUndefined(res.text);
     if (res.status === 413) {
       throw new InvalidRequestError(
         `${what}: ComfyUI at ${this.where} refused the file as too large (HTTP 413): ${tidy(res.text)}. The server's --max-upload-size sets the limit.`,
@@ -415,7 +417,7 @@ export class ComfyClient {
         // /view refuses names and subfolders that leave its folders: the server listed a file it will not serve.
         throw new ServerError(`${what}: ComfyUI at ${this.where} refused to serve it (HTTP ${status}); the name or subfolder it reported is not one /view accepts.`, { status });
       }
-      this.assertOk(what, { status, text }, parseJson(text));
+      this.assertOk(what, { status, text }, parseJsonOrUndefined(text));
       throw new ServerError(`${what} from ${this.where}: HTTP ${status} instead of the file.`, { status });
     }
     const lengthHeader = Number(res.headers['content-length']);
@@ -435,7 +437,7 @@ export class ComfyClient {
 
   private async getJson(what: string, route: string, query: Record<string, string> | undefined, signal?: AbortSignal): Promise<unknown> {
     const res = await this.exchange({ what, method: 'GET', route, query, idempotent: true }, signal);
-    const json = parseJson(res.text);
+    const json = parseJsonOrUndefined(res.text);
     this.assertOk(what, res, json);
     if (json === undefined) throw this.notProtocol(what);
     return json;
@@ -458,8 +460,7 @@ export class ComfyClient {
         if (!(e instanceof ApiError) || !idempotent || n > this.retry.maxRetries) throw e;
         if (e.kind !== 'network' && e.kind !== 'timeout') throw e;
       }
-      const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (n - 1));
-      await sleep(Math.round(ceiling * (0.5 + this.random() / 2)), signal, this.clock).catch((e: unknown) => {
+      await sleep(backoffDelayMs(n, this.retry, this.random), signal, this.clock).catch((e: unknown) => {
         throw mapTransportError(e, `${what} on ${this.where}`, signal);
       });
     }
@@ -600,15 +601,3 @@ function tidy(s: string): string {
   return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
-function parseJson(text: string): unknown {
-  if (!text.trim()) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -7,6 +7,8 @@ import { type NodeOutput } from './comfyTypes';
 import { ApiError, CancelledError, NetworkError, NotFoundError } from './errors';
 import { ws } from './lazy';
 import { maskUrl } from './redact';
+import { isObject } from '../base/json';
+import { backoffDelayMs } from '../base/backoff';
 
 /** One node's entry in a `progress_state` message. */
 export interface ProgressStateNode {
@@ -446,9 +448,7 @@ export class ComfySocket extends DisposableObject {
   }
 
   private backoffMs(): number {
-    const { baseDelayMs, maxDelayMs } = this.reconnectOptions;
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(this.failures, 30));
-    return Math.round(ceiling * (0.5 + this.random() / 2));
+    return backoffDelayMs(this.failures + 1, this.reconnectOptions, this.random);
   }
 
   private clearTimers(): void {
@@ -511,8 +511,4 @@ function num(v: unknown): number | undefined {
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? (v as unknown[]).filter((x): x is string => typeof x === 'string') : [];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

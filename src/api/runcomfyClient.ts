@@ -16,7 +16,6 @@ import { undici } from './lazy';
 import { redact } from './redact';
 import { mapTransportError } from './transportErrors';
 import {
-  isObject,
   parseMachine,
   parseMachineList,
   parseWorkflowList,
@@ -26,6 +25,8 @@ import {
 } from './runcomfyTypes';
 import { sharedTokenBucket, type TokenBucket } from './tokenBucket';
 import { assertTokenDestination, parseApiBaseUrl } from './tokenPolicy';
+import { isObject, parseJsonOrUndefined } from '../base/json';
+import { backoffDelayMs } from '../base/backoff';
 
 /** The production API origin. */
 export const defaultRunComfyApiUrl = 'https://api.runcomfy.net';
@@ -296,8 +297,7 @@ export class RunComfyClient {
   }
 
   private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(ceiling * (0.5 + this.random() / 2));
+    return backoffDelayMs(attempt, this.retry, this.random);
   }
 
   /** One HTTP exchange: returns the parsed JSON of a 2xx answer, or throws a typed error. */
@@ -341,7 +341,7 @@ export class RunComfyClient {
       timer.dispose();
     }
 
-    const json = parseJson(text);
+    const json = parseJsonOrUndefined(text);
     if (status >= 200 && status < 300) {
       if (isObject(json) && json.error_code != null) throw scrub(this.errorFromCode(op, json, text), token);
       if (json === undefined) throw new ServerError(`${failed}: HTTP ${status} answer is not JSON.`, { status });
@@ -465,14 +465,6 @@ function tidy(s: string): string {
   return short.replace(/\.$/, '');
 }
 
-function parseJson(text: string): unknown {
-  if (!text.trim()) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 function reasonOf(e: ApiError): string {
   return e.message.replace(/^[^:]*failed: /, '').replace(/\.$/, '');

@@ -1,4 +1,5 @@
 import { ServerError } from './errors';
+import { isObject } from '../base/json';
 
 /**
  * Wire types of the RunComfy Server API (the "machine API") and their tolerant parsers.
@@ -202,11 +203,6 @@ function unwrapList(raw: unknown, keys: readonly string[], what: string): unknow
     }
   }
   throw new ServerError(`${what} failed: the answer is not a list (expected a JSON array).`);
-}
-
-/** True for a non-null, non-array object. */
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function stringOrUndefined(v: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import { costOf, formatCostEstimate, formatDuration } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
 import { hourlyRate } from '../core/pricing';
-import { rateTable, resolveMachine } from '../ui/machinePicker';
+import { rateTable, resolveMachine } from './machinePicker';
 import { type Services } from './services';
 import { UserError } from './userError';
 

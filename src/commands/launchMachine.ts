@@ -3,7 +3,7 @@ import { type Machine, type Workflow } from '../api/runcomfyTypes';
 import { costOf, formatCostEstimate } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
 import { hourlyRate, serverTypes } from '../core/pricing';
-import { rateTable } from '../ui/machinePicker';
+import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
 import { isNode } from '../views/treeNodes';
 import { type Services } from './services';

@@ -1,7 +1,7 @@
 import { type Machine } from '../api/runcomfyTypes';
-import { CommandIds } from '../commands/commandIds';
-import { type Services } from '../commands/services';
-import { UserError } from '../commands/userError';
+import { CommandIds } from './commandIds';
+import { type Services } from './services';
+import { UserError } from './userError';
 import { machineDescription, machineShortId } from '../core/machineLabels';
 import { type RateTable } from '../core/pricing';
 import { isNode } from '../views/treeNodes';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { maskUrl } from '../api/redact';
 import { machineShortId } from '../core/machineLabels';
-import { resolveMachine } from '../ui/machinePicker';
+import { resolveMachine } from './machinePicker';
 import { isNode } from '../views/treeNodes';
 import { type Services } from './services';
 import { UserError } from './userError';

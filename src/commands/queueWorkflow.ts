@@ -9,7 +9,7 @@ import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { nodeLabel } from '../core/runLogFormat';
 import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
 import { isWorkflowFileName } from '../codelens/workflowDocuments';
-import { rateTable } from '../ui/machinePicker';
+import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
 import { isNode } from '../views/treeNodes';
 import { CommandIds, ContextKeys } from './commandIds';

@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
-import { resolveMachine } from '../ui/machinePicker';
+import { resolveMachine } from './machinePicker';
 import { clockTime } from './extendMachine';
 import { type Services } from './services';
 import { UserError } from './userError';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { formatCostEstimate, formatDuration, machineFigures } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
-import { rateTable, resolveMachine } from '../ui/machinePicker';
+import { rateTable, resolveMachine } from './machinePicker';
 import { type Services } from './services';
 
 /** Automation argument: skip the confirmation (the host tests and scripts that already asked). */

@@ -1,5 +1,6 @@
 import { type InputSpec, type InputSpecOptions, type NodeClassInfo, type ObjectInfo } from '../api/comfyTypes';
 import { nodeLabel, problem, type WorkflowAnalysis, type WorkflowInput, type WorkflowNode, type WorkflowProblem } from './workflowAnalysis';
+import { isObject } from '../base/json';
 
 /** ComfyUI lists at most this many combo choices in its own message; so do we. */
 const MAX_LISTED_CHOICES = 20;
@@ -23,10 +24,6 @@ export function checkAgainstObjectInfo(analysis: WorkflowAnalysis, objectInfo: O
 }
 
 type JsonObject = Record<string, unknown>;
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 class ObjectInfoChecker {
   private readonly problems: WorkflowProblem[] = [];

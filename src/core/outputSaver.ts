@@ -7,6 +7,7 @@ import { type ApiPrompt, type HistoryEntry } from '../api/comfyTypes';
 import { maskUrl } from '../api/redact';
 import { abortReason } from '../base/clock';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
+import { isObject } from '../base/json';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
 export interface OutputFile {
@@ -364,10 +365,6 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isFsError(e: unknown): e is NodeJS.ErrnoException {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ApiNode, type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
 import { ConfigError } from '../api/errors';
+import { isObject } from '../base/json';
 
 /** One input value to set before queueing: `--set 7.seed=42`. */
 export interface Override {
@@ -111,10 +112,6 @@ export function randomizeSeeds(
     if (inputs) out[nodeId] = { ...node, inputs };
   }
   return { prompt: out, changed };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A node whose inputs can be read and set; its class_type is the analysis's business. */

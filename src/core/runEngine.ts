@@ -8,6 +8,7 @@ import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfy
 import { ApiError, isCancellation } from '../api/errors';
 import { OutputSaver, listOutputFiles, type OutputFile } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
+import { backoffDelayMs } from '../base/backoff';
 
 /** A file input of the workflow that names a local file: uploaded first, then replaced by the server's name. */
 export interface RunLocalInput {
@@ -273,7 +274,7 @@ export class RunEngine extends DisposableObject {
         return;
       } catch (e) {
         const booting = e instanceof ApiError && e.status !== undefined && [403, 502, 503, 504].includes(e.status);
-        const delay = Math.min(5000, 500 * 2 ** attempt);
+        const delay = backoffDelayMs(attempt + 1, { baseDelayMs: 500, maxDelayMs: 5000 });
         if (!booting || this.clock.now() + delay > deadline) throw e;
         if (attempt === 0) this.warn(`ComfyUI is not ready yet (HTTP ${e.status}); waiting for it.`);
         await sleep(delay, signal, this.clock);

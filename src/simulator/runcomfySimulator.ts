@@ -17,6 +17,7 @@ import {
   type SimRoute,
   type SimUser,
 } from './runcomfy/simulatorTypes';
+import { isObject } from '../base/json';
 
 /**
  * A RunComfy Server API on 127.0.0.1 that behaves as the reference notes describe (§11): two
@@ -348,7 +349,7 @@ export class RunComfySimulator {
   }
 
   private launch(user: SimUser, body: unknown): SimMachine {
-    if (!isRecord(body)) {
+    if (!isObject(body)) {
       throw new SimHttpError(422, 'The request body must be a JSON object with workflow_version_id, server_type and estimated_duration.', 422001);
     }
     const versionId = body.workflow_version_id;
@@ -373,7 +374,7 @@ export class RunComfySimulator {
   }
 
   private updateDuration(m: SimMachine, body: unknown): SimMachine {
-    const total = isRecord(body) ? body.update_estimated_duration : undefined;
+    const total = isObject(body) ? body.update_estimated_duration : undefined;
     if (typeof total !== 'number' || !Number.isInteger(total) || total <= 0 || total > maxDurationS) {
       throw new SimHttpError(422, `update_estimated_duration must be a whole number of seconds between 1 and ${maxDurationS}.`, 422001);
     }
@@ -596,7 +597,7 @@ export class RunComfySimulator {
         case 'GET /__sim/config':
           return ok(this.currentConfig);
         case 'POST /__sim/config':
-          if (!isRecord(body)) throw new SimHttpError(400, 'POST /__sim/config takes a JSON object of settings to change.');
+          if (!isObject(body)) throw new SimHttpError(400, 'POST /__sim/config takes a JSON object of settings to change.');
           return ok(this.configure(body));
         case 'GET /__sim/faults':
           return ok(this.activeFaults());
@@ -609,7 +610,7 @@ export class RunComfySimulator {
         case 'GET /__sim/machines':
           return ok(this.machines());
         case 'POST /__sim/machines':
-          if (body !== null && !isRecord(body)) throw new SimHttpError(400, 'POST /__sim/machines takes a JSON object (SimMachineSeed).');
+          if (body !== null && !isObject(body)) throw new SimHttpError(400, 'POST /__sim/machines takes a JSON object (SimMachineSeed).');
           return ok(await this.seedMachine((body ?? {})));
         case 'GET /__sim/billing':
           return ok(this.billing());
@@ -728,7 +729,7 @@ function validateConfig(c: RunComfySimulatorConfig): RunComfySimulatorConfig {
   for (const k of ['bootMs', 'deleteMs', 'notVisibleAfterLaunchMs', 'latencyMs'] as const) {
     if (typeof c[k] !== 'number' || !(c[k] >= 0)) throw new SimHttpError(400, `${k} must be a number of milliseconds >= 0, got ${JSON.stringify(c[k])}.`);
   }
-  if (c.rateLimit !== null && (!isRecord(c.rateLimit) || !(c.rateLimit.ratePerSecond > 0) || !(c.rateLimit.burst >= 1))) {
+  if (c.rateLimit !== null && (!isObject(c.rateLimit) || !(c.rateLimit.ratePerSecond > 0) || !(c.rateLimit.burst >= 1))) {
     throw new SimHttpError(400, `rateLimit must be null or {"ratePerSecond": >0, "burst": >=1}, got ${JSON.stringify(c.rateLimit)}.`);
   }
   if (typeof c.retryAfter !== 'boolean') throw new SimHttpError(400, 'retryAfter must be true or false.');
@@ -738,7 +739,7 @@ function validateConfig(c: RunComfySimulatorConfig): RunComfySimulatorConfig {
 }
 
 function validateFault(f: SimFault): void {
-  if (!isRecord(f)) throw new SimHttpError(400, 'A fault is a JSON object with an "action".');
+  if (!isObject(f)) throw new SimHttpError(400, 'A fault is a JSON object with an "action".');
   const actions = ['error', 'drop', 'dropAfterHandling', 'delay', 'rateLimit'];
   if (!actions.includes(f.action)) throw new SimHttpError(400, `Fault action must be one of ${actions.join(', ')}, got ${JSON.stringify(f.action)}.`);
   const routes: unknown = f.route === undefined ? [] : typeof f.route === 'string' ? [f.route] : f.route;
@@ -796,6 +797,3 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
