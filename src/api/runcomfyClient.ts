@@ -285,11 +285,12 @@ export class RunComfyClient {
         onFailure?.(e);
         if (e instanceof RateLimitedError) {
           refusals++;
-          const delayMs = this.rateLimitDelayMs(e, refusals, policy === 'untilLanded' ? undefined : startedAt);
-          this.options.onRetry?.({ operation: op.what, attempt, delayMs, reason: e });
+          const { delayMs, giveUp } = this.rateLimitWait(e, refusals, policy === 'untilLanded' ? undefined : startedAt);
           // Every caller sharing the bucket waits (other processes too), not only this one: the account is
-          // over its allowance. The next attempt then waits for its turn in the bucket.
+          // over its allowance, whether this call retries or not. Its next attempt waits for its turn.
           await this.bucket.pause(delayMs);
+          if (giveUp) throw giveUp;
+          this.options.onRetry?.({ operation: op.what, attempt, delayMs, reason: e });
           continue;
         }
         if (policy === 'rejectedOnly' || !isOutcomeUnknown(e)) throw e;
@@ -306,15 +307,19 @@ export class RunComfyClient {
   }
 
   /**
-   * The wait before retrying a 429: Retry-After (seconds or a date) with a little jitter, so the
-   * processes it refused together do not come back together, else exponential backoff. With a
-   * budget (`startedAt` given) the wait never ends past it: a backoff is shortened, and when the
-   * server asks for longer than is left, or nothing is left, this throws the RateLimitedError.
+   * The wait after a 429: Retry-After (seconds or a date) with a little jitter, so the processes it
+   * refused together do not come back together, else exponential backoff. With a budget
+   * (`startedAt` given) a retry never waits past it: a backoff is shortened, and when the server
+   * asks for longer than is left, or nothing is left, `giveUp` is the error to throw (the account
+   * still waits the whole delay, for everyone else's sake).
    */
-  private rateLimitDelayMs(e: RateLimitedError, refusals: number, startedAt: number | undefined): number {
+  private rateLimitWait(e: RateLimitedError, refusals: number, startedAt: number | undefined): { delayMs: number; giveUp?: RateLimitedError } {
+    const asked = e.retryAfterMs === undefined ? undefined : Math.min(e.retryAfterMs, this.retry.maxRetryAfterMs);
+    const delayMs = asked === undefined ? this.backoffMs(refusals) : asked + Math.round(this.random() * Math.min(1000, 100 + asked / 10));
+    if (startedAt === undefined) return { delayMs };
     const budget = this.retry.rateLimitBudgetMs;
-    const elapsed = startedAt === undefined ? 0 : this.clock.now() - startedAt;
-    const left = startedAt === undefined ? Number.POSITIVE_INFINITY : budget - elapsed;
+    const elapsed = this.clock.now() - startedAt;
+    const left = budget - elapsed;
     const giveUp = (why: string) =>
       new RateLimitedError(`${e.message} Gave up: ${why}; wait a minute and try again.`, e.retryAfterMs, {
         status: e.status,
@@ -322,11 +327,11 @@ export class RunComfyClient {
         serverCode: e.serverCode,
         cause: e,
       });
-    if (left <= 0) throw giveUp(`still rate limited after ${seconds(elapsed)} of retries`);
-    if (e.retryAfterMs === undefined) return Math.min(this.backoffMs(refusals), left);
-    const asked = Math.min(e.retryAfterMs, this.retry.maxRetryAfterMs);
-    if (asked > left) throw giveUp(`RunComfy asked to wait ${seconds(asked)}, more than the ${seconds(left)} left of the ${seconds(budget)} retry budget`);
-    return Math.min(asked + Math.round(this.random() * Math.min(1000, 100 + asked / 10)), left);
+    if (left <= 0) return { delayMs, giveUp: giveUp(`still rate limited after ${seconds(elapsed)} of retries`) };
+    if (asked !== undefined && asked > left) {
+      return { delayMs, giveUp: giveUp(`RunComfy asked to wait ${seconds(asked)}, more than the ${seconds(left)} left of the ${seconds(budget)} retry budget`) };
+    }
+    return { delayMs: Math.min(delayMs, left) };
   }
 
   private backoffMs(attempt: number): number {

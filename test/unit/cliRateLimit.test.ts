@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { accountBucketFile } from '../../src/api/fileTokenBucket';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { spawnCli, tempDir } from './helpers/runHarness';
@@ -49,6 +50,7 @@ describe('runcomfy CLI under the account rate limit (node dist/cli.js against th
       [files.find((f) => /^ratelimit-[0-9a-f]{32}\.json$/.test(f))],
       `one state file named by a hash, no temp files left: ${files.join(', ')}`,
     );
+    assert.equal(path.join(shared, files[0]), accountBucketFile(shared, new URL(sim.url).origin, demoUserId), "the same file as the extension's account");
     const state = fs.readFileSync(path.join(shared, files[0]), 'utf8');
     for (const secret of [token1, demoUserId, sim.url, new URL(sim.url).host]) {
       assert.ok(!files[0].includes(secret) && !state.includes(secret), `the state names neither token, user nor origin: ${files[0]} ${state}`);

@@ -2,11 +2,13 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RateLimitedError } from '../../src/api/errors';
 import { FileTokenBucket, accountBucketFile, accountTokenBucket } from '../../src/api/fileTokenBucket';
 import { TokenBucket } from '../../src/api/tokenBucket';
 import { runcomfyCacheDir } from '../../src/base/cacheDir';
+import { RunComfyAccount } from '../../src/core/account';
 import { tempDir } from './helpers/runHarness';
-import { delay, demoUserId, token1 } from './helpers/runcomfyTestKit';
+import { delay, demoUserId, startTestSimulator, token1 } from './helpers/runcomfyTestKit';
 
 /** One request a minute: whoever has to wait for a turn waits far longer than any check below. */
 const perMinute = { ratePerSecond: 1 / 60, burst: 2 };
@@ -128,6 +130,28 @@ describe('FileTokenBucket (the rate-limit state every process of a user shares)'
     await bucket.acquire();
     const text = fs.readFileSync(named, 'utf8');
     for (const secret of [demoUserId, origin, 'runcomfy.net', token1]) assert.ok(!text.includes(secret) && !named.includes(secret), secret);
+  });
+
+  it("the extension's account uses the same file as the CLI: a 429 in one window holds the others", async () => {
+    const sim = await startTestSimulator();
+    const saved = process.env.RUNCOMFY_CACHE_DIR;
+    process.env.RUNCOMFY_CACHE_DIR = dir;
+    const account = new RunComfyAccount({ apiUrl: sim.url, apiUrlSource: 'test', userId: demoUserId, getToken: () => Promise.resolve(token1), slowPollMs: 60_000 });
+    try {
+      sim.addFault({ action: 'rateLimit', retryAfter: '90', route: 'listMachines' });
+      await assert.rejects(account.client.listMachines(), RateLimitedError, 'Retry-After 90 s is past the 60 s budget');
+      const otherWindow = accountTokenBucket({ apiOrigin: new URL(sim.url).origin, userId: demoUserId }, { env: { RUNCOMFY_CACHE_DIR: dir }, fallback: open() });
+      const controller = new AbortController();
+      const next = otherWindow.acquire(controller.signal);
+      assert.ok(await stillWaiting(next), 'the other window waits out the 90 s the server asked for');
+      controller.abort();
+      await assert.rejects(next);
+    } finally {
+      account.dispose();
+      await sim.close();
+      if (saved === undefined) delete process.env.RUNCOMFY_CACHE_DIR;
+      else process.env.RUNCOMFY_CACHE_DIR = saved;
+    }
   });
 
   it('lives in the OS cache folder, or RUNCOMFY_CACHE_DIR', () => {
