@@ -7,9 +7,11 @@
 import type * as UndiciModule from 'undici';
 import type WsModule from 'ws';
 import type * as JsoncModule from 'jsonc-parser';
+import type * as LockfileModule from 'proper-lockfile';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- deferred loading is the point of this file */
 export const undici = (): typeof UndiciModule => require('undici') as typeof UndiciModule;
 export const ws = (): typeof WsModule => require('ws') as typeof WsModule;
 export const jsonc = (): typeof JsoncModule => require('jsonc-parser') as typeof JsoncModule;
+export const lockfile = (): typeof LockfileModule => require('proper-lockfile') as typeof LockfileModule;
 /* eslint-enable @typescript-eslint/no-require-imports */

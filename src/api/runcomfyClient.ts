@@ -23,7 +23,7 @@ import {
   type Machine,
   type WorkflowList,
 } from './runcomfyTypes';
-import { sharedTokenBucket, type TokenBucket } from './tokenBucket';
+import { sharedTokenBucket, type RateLimiter } from './tokenBucket';
 import { assertTokenDestination, parseApiBaseUrl } from './tokenPolicy';
 import { isObject, parseJsonOrUndefined } from '../base/json';
 import { backoffDelayMs } from '../base/backoff';
@@ -33,8 +33,13 @@ export const defaultRunComfyApiUrl = 'https://api.runcomfy.net';
 
 /** How the client retries. Every delay is capped; tests shorten them. */
 export interface RetryOptions {
-  /** Retries of an idempotent call (GET, set duration) after 429, 5xx, a network error or a timeout. */
+  /** Retries of an idempotent call (GET, set duration) after a 5xx, a network error or a timeout. */
   readonly maxRetries: number;
+  /**
+   * How long a call keeps retrying 429s, counted from its first attempt (a stop retries them until it
+   * lands). Each wait honours Retry-After, or backs off; a wait that would end past the budget is not made.
+   */
+  readonly rateLimitBudgetMs: number;
   /** First backoff delay; doubles each time, with jitter. */
   readonly baseDelayMs: number;
   /** Longest backoff delay. */
@@ -42,6 +47,9 @@ export interface RetryOptions {
   /** A server's Retry-After longer than this is cut to this. */
   readonly maxRetryAfterMs: number;
 }
+
+/** How long a call keeps retrying 429s unless told otherwise (a CLI command's `--timeout`, say). */
+export const defaultRateLimitBudgetMs = 60_000;
 
 /** How a launch whose answer was lost finds out whether the machine was created. */
 export interface LaunchReconcileOptions {
@@ -71,8 +79,11 @@ export interface RunComfyClientOptions {
   readonly userId: string | (() => string | undefined | Promise<string | undefined>);
   /** The API token; called for every request so sign-out takes effect at once. */
   readonly getToken: () => Promise<string | undefined>;
-  /** The rate limiter; default the process-wide one (`sharedTokenBucket()`). */
-  readonly bucket?: TokenBucket;
+  /**
+   * The rate limiter; default the process-wide one (`sharedTokenBucket()`). The CLI and the extension
+   * pass the account's `FileTokenBucket`, which every process of the user shares.
+   */
+  readonly bucket?: RateLimiter;
   /** Time limit of each HTTP attempt; default 30 s. */
   readonly timeoutMs?: number;
   readonly retry?: Partial<RetryOptions>;
@@ -86,13 +97,14 @@ export interface RunComfyClientOptions {
 /** Retry-After sent with a 5xx (a 503 may carry one): honoured like a 429's, without pausing other callers. */
 const serverRetryAfterMs = new WeakMap<ApiError, number>();
 
-const defaultRetry: RetryOptions = { maxRetries: 4, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+const defaultRetry: RetryOptions = { maxRetries: 4, rateLimitBudgetMs: defaultRateLimitBudgetMs, baseDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 const defaultReconcile: LaunchReconcileOptions = { attempts: 4, intervalMs: 3000 };
 
 /**
- * How a call may be repeated. `idempotent`: bounded retries on 429, 5xx, network and timeout.
- * `untilLanded`: the same but unbounded (a stop: billing runs until it lands). `rejectedOnly`: only
- * a 429 is retried, because then the server provably did nothing (a launch).
+ * How a call may be repeated. `idempotent`: 429s retried within the rate-limit budget, and a bounded
+ * number of retries on 5xx, network and timeout. `untilLanded`: all of these retried without bound (a
+ * stop: billing runs until it lands). `rejectedOnly`: only 429s, within the budget, because then the
+ * server provably did nothing (a launch).
  */
 type RetryPolicy = 'idempotent' | 'untilLanded' | 'rejectedOnly';
 
@@ -114,7 +126,7 @@ interface Operation {
  */
 export class RunComfyClient {
   readonly baseUrl: URL;
-  private readonly bucket: TokenBucket;
+  private readonly bucket: RateLimiter;
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly retry: RetryOptions;
@@ -261,6 +273,9 @@ export class RunComfyClient {
 
   /** One operation with the retries its policy allows. `onFailure` sees every failed attempt. */
   private async call(op: Operation, policy: RetryPolicy, signal?: AbortSignal, onFailure?: (e: ApiError) => void): Promise<unknown> {
+    const startedAt = this.clock.now();
+    let refusals = 0;
+    let failures = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.send(op, signal);
@@ -268,32 +283,55 @@ export class RunComfyClient {
         if (!(e instanceof ApiError)) throw cancelledOr(e, op.what, signal);
         if (e.kind === 'cancelled') throw e;
         onFailure?.(e);
-        const rateLimited = e instanceof RateLimitedError;
-        const retryable = rateLimited || (policy !== 'rejectedOnly' && isOutcomeUnknown(e));
-        if (!retryable) throw e;
-        if (policy !== 'untilLanded' && attempt > this.retry.maxRetries) {
-          throw rateLimited
-            ? new RateLimitedError(`${e.message} Gave up after ${this.retry.maxRetries} retries; wait a minute and try again.`, e.retryAfterMs, {
-                status: e.status,
-                serverMessage: e.serverMessage,
-                serverCode: e.serverCode,
-                cause: e,
-              })
-            : e;
+        if (e instanceof RateLimitedError) {
+          refusals++;
+          const { delayMs, giveUp } = this.rateLimitWait(e, refusals, policy === 'untilLanded' ? undefined : startedAt);
+          // Every caller sharing the bucket waits (other processes too), not only this one: the account is
+          // over its allowance, whether this call retries or not. Its next attempt waits for its turn.
+          await this.bucket.pause(delayMs);
+          if (giveUp) throw giveUp;
+          this.options.onRetry?.({ operation: op.what, attempt, delayMs, reason: e });
+          continue;
         }
-        const retryAfterMs = rateLimited ? e.retryAfterMs : serverRetryAfterMs.get(e);
-        const delayMs = retryAfterMs === undefined ? this.backoffMs(attempt) : Math.min(retryAfterMs, this.retry.maxRetryAfterMs);
+        if (policy === 'rejectedOnly' || !isOutcomeUnknown(e)) throw e;
+        failures++;
+        if (policy !== 'untilLanded' && failures > this.retry.maxRetries) throw e;
+        const retryAfterMs = serverRetryAfterMs.get(e);
+        const delayMs = retryAfterMs === undefined ? this.backoffMs(failures) : Math.min(retryAfterMs, this.retry.maxRetryAfterMs);
         this.options.onRetry?.({ operation: op.what, attempt, delayMs, reason: e });
-        if (rateLimited) {
-          // Every caller sharing the bucket waits, not only this one: the account is over its allowance.
-          this.bucket.pause(delayMs);
-        } else {
-          await sleep(delayMs, signal, this.clock).catch((err: unknown) => {
-            throw cancelledOr(err, op.what, signal);
-          });
-        }
+        await sleep(delayMs, signal, this.clock).catch((err: unknown) => {
+          throw cancelledOr(err, op.what, signal);
+        });
       }
     }
+  }
+
+  /**
+   * The wait after a 429: Retry-After (seconds or a date) with a little jitter, so the processes it
+   * refused together do not come back together, else exponential backoff. With a budget
+   * (`startedAt` given) a retry never waits past it: a backoff is shortened, and when the server
+   * asks for longer than is left, or nothing is left, `giveUp` is the error to throw (the account
+   * still waits the whole delay, for everyone else's sake).
+   */
+  private rateLimitWait(e: RateLimitedError, refusals: number, startedAt: number | undefined): { delayMs: number; giveUp?: RateLimitedError } {
+    const asked = e.retryAfterMs === undefined ? undefined : Math.min(e.retryAfterMs, this.retry.maxRetryAfterMs);
+    const delayMs = asked === undefined ? this.backoffMs(refusals) : asked + Math.round(this.random() * Math.min(1000, 100 + asked / 10));
+    if (startedAt === undefined) return { delayMs };
+    const budget = this.retry.rateLimitBudgetMs;
+    const elapsed = this.clock.now() - startedAt;
+    const left = budget - elapsed;
+    const giveUp = (why: string) =>
+      new RateLimitedError(`${e.message} Gave up: ${why}; wait a minute and try again.`, e.retryAfterMs, {
+        status: e.status,
+        serverMessage: e.serverMessage,
+        serverCode: e.serverCode,
+        cause: e,
+      });
+    if (left <= 0) return { delayMs, giveUp: giveUp(`still rate limited after ${seconds(elapsed)} of retries`) };
+    if (asked !== undefined && asked > left) {
+      return { delayMs, giveUp: giveUp(`RunComfy asked to wait ${seconds(asked)}, more than the ${seconds(left)} left of the ${seconds(budget)} retry budget`) };
+    }
+    return { delayMs: Math.min(delayMs, left) };
   }
 
   private backoffMs(attempt: number): number {
@@ -465,6 +503,10 @@ function tidy(s: string): string {
   return short.replace(/\.$/, '');
 }
 
+/** `0.9 s`, `12 s`. */
+function seconds(ms: number): string {
+  return `${ms < 10_000 ? (Math.max(0, ms) / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
+}
 
 function reasonOf(e: ApiError): string {
   return e.message.replace(/^[^:]*failed: /, '').replace(/\.$/, '');

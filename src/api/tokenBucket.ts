@@ -12,6 +12,18 @@ export interface TokenBucketOptions {
 /** RunComfy documents one request per second per account; a burst of 2 leaves the server's own allowance a margin. */
 export const defaultTokenBucketOptions: TokenBucketOptions = { ratePerSecond: 1, burst: 2 };
 
+/**
+ * What paces the requests of one account: `acquire` before each request, `pause` when the server
+ * answered 429 (so every caller waits, not only the refused one). `TokenBucket` paces one process;
+ * `FileTokenBucket` (src/api/fileTokenBucket.ts) paces every process of the user on this computer.
+ */
+export interface RateLimiter {
+  /** Resolves when one request may be sent; rejects with the signal's reason if it aborts first. */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** Lets nobody through for `ms`, then one request at a time (no burst). */
+  pause(ms: number): Promise<void> | void;
+}
+
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
@@ -24,7 +36,7 @@ interface Waiter {
  * causes a 429 by itself. Callers are served first come, first served. When the server answers
  * 429 anyway, `pause` drains the bucket so every caller waits, not only the one that was refused.
  */
-export class TokenBucket {
+export class TokenBucket implements RateLimiter {
   private tokens: number;
   private lastRefillMs: number;
   private pausedUntilMs = 0;

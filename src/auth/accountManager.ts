@@ -21,7 +21,7 @@ export class AccountManager extends DisposableObject {
   constructor(
     private readonly credentials: CredentialStore,
     private readonly config: ConfigService,
-    private readonly onRetry: (message: string) => void,
+    private readonly warn: (message: string) => void,
   ) {
     super();
     this._register(credentials.onDidChange((c) => this.rebuild(c)));
@@ -71,7 +71,8 @@ export class AccountManager extends DisposableObject {
           userId: c.userId,
           getToken: async () => (await this.credentials.get())?.token,
           slowPollMs,
-          onRetry: (n) => this.onRetry(`${n.operation}: ${n.reason.message} Retrying in ${Math.ceil(n.delayMs / 1000)} s (attempt ${n.attempt}).`),
+          onRetry: (n) => this.warn(`${n.operation}: ${n.reason.message} Retrying in ${Math.ceil(n.delayMs / 1000)} s (attempt ${n.attempt}).`),
+          onWarning: (message) => this.warn(message),
         });
         this.current = { kind: 'ready', account };
       } catch (e) {

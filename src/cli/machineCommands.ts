@@ -1,13 +1,13 @@
-import { type ApiError, CancelledError, TimeoutError, isCancellation } from '../api/errors';
+import { CancelledError, TimeoutError, isCancellation } from '../api/errors';
 import { maskUrl } from '../api/redact';
-import { RunComfyClient } from '../api/runcomfyClient';
+import { type RunComfyClient } from '../api/runcomfyClient';
 import { knownServerTypes, type Machine, type WorkflowList } from '../api/runcomfyTypes';
 import { systemClock } from '../base/clock';
 import { formatCostEstimate, formatDuration, machineFigures } from '../core/machineMath';
 import { MachineStore, goneStatus, type WaitProgress } from '../core/machineStore';
 import { serverTypes } from '../core/pricing';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
-import { resolveRunComfyConfig } from './env';
+import { cliClient, type CliClientOptions } from './cliClient';
 import { ExitCode, UsageError } from './exitCodes';
 import { formatFields, formatJson, formatTable, formatUtcTime } from './format';
 
@@ -24,16 +24,9 @@ interface Session {
   readonly store: MachineStore;
 }
 
-/** Builds the client and store from the environment, runs `fn`, and always disposes the store. */
-async function withSession<T>(ctx: CliContext, values: OptionValues, fn: (s: Session) => Promise<T>): Promise<T> {
-  const config = resolveRunComfyConfig(ctx.env, values);
-  const client = new RunComfyClient({
-    baseUrl: config.apiUrl,
-    baseUrlSource: config.apiUrlSource,
-    userId: config.userId,
-    getToken: () => Promise.resolve(config.token),
-    onRetry: (n) => ctx.progress(`${n.operation}: ${shortReason(n.reason)}; retrying in ${formatDuration(Math.max(1000, n.delayMs))}…`),
-  });
+/** Builds the client (`cliClient`) and store, runs `fn`, and always disposes the store. */
+async function withSession<T>(ctx: CliContext, values: OptionValues, fn: (s: Session) => Promise<T>, options: CliClientOptions = {}): Promise<T> {
+  const { client, config } = cliClient(ctx, values, options);
   const store = new MachineStore(client, systemClock, { fastIntervalMs: config.pollIntervalMs });
   try {
     return await fn({ client, store });
@@ -116,7 +109,7 @@ const launch: CliCommand = {
       });
       printMachine(ctx, ready);
       return ExitCode.ok;
-    });
+    }, budgetOf(values));
   },
 };
 
@@ -171,7 +164,7 @@ const stop: CliCommand = {
       if (ctx.json) ctx.stdout(formatJson(m ? m.wire : null));
       else if (m) printMachine(ctx, m);
       return ExitCode.ok;
-    });
+    }, budgetOf(values));
   },
 };
 
@@ -196,6 +189,11 @@ function waitFor<T>(
       last = line;
     },
   });
+}
+
+/** A waiting command's `--timeout` also bounds how long it retries when RunComfy rate-limits it. */
+function budgetOf(values: OptionValues): CliClientOptions {
+  return values.timeout === undefined ? {} : { rateLimitBudgetMs: wholeSeconds(values.timeout, '--timeout') * 1000 };
 }
 
 /** A launch --wait that did not reach Ready: say that the machine may still start and bill. */
@@ -302,8 +300,4 @@ function wholeSeconds(v: OptionValues[string] | undefined, name: string): number
     throw new UsageError(`${name} must be a positive whole number of seconds, got "${typeof v === 'string' ? v : String(v)}".`);
   }
   return n;
-}
-
-function shortReason(e: ApiError): string {
-  return e.status === undefined ? e.message.replace(/^.*? failed: /, '').replace(/\.$/, '') : `HTTP ${e.status}`;
 }

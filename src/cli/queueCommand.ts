@@ -4,7 +4,6 @@ import { parseComfyUrl } from '../api/comfyClient';
 import { type ApiPrompt } from '../api/comfyTypes';
 import { ApiError, ServerError } from '../api/errors';
 import { isLoopbackHost, maskUrl } from '../api/redact';
-import { RunComfyClient } from '../api/runcomfyClient';
 import { systemClock } from '../base/clock';
 import { parseSetArgument } from '../core/overrides';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
@@ -12,7 +11,7 @@ import { type RunResult } from '../core/runEvents';
 import { RunLogFormatter } from '../core/runLogFormat';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
-import { resolveRunComfyConfig } from './env';
+import { cliClient } from './cliClient';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
 import { formatJson } from './format';
 
@@ -100,13 +99,7 @@ async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Tar
     return { url: url.href, label: 'ComfyUI' };
   }
   if (!machine) throw new UsageError('--machine needs a machine id (server_id); "runcomfy machines" lists them.');
-  const config = resolveRunComfyConfig(ctx.env, values);
-  const client = new RunComfyClient({
-    baseUrl: config.apiUrl,
-    baseUrlSource: config.apiUrlSource,
-    userId: config.userId,
-    getToken: () => Promise.resolve(config.token),
-  });
+  const { client } = cliClient(ctx, values);
   const m = await client.getMachine(machine, ctx.signal);
   if (!m.isReady) {
     throw new ApiError(

@@ -1,4 +1,7 @@
+import { accountTokenBucket } from '../api/fileTokenBucket';
 import { RunComfyClient, type RetryNotice } from '../api/runcomfyClient';
+import { parseApiBaseUrl } from '../api/tokenPolicy';
+import { type RateLimiter } from '../api/tokenBucket';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject } from '../base/lifecycle';
 import { MachineStore } from './machineStore';
@@ -16,6 +19,10 @@ export interface AccountOptions {
   readonly slowPollMs: number;
   readonly clock?: Clock;
   readonly onRetry?: (notice: RetryNotice) => void;
+  /** Told when the rate-limit state cannot be shared with other windows (requests are then paced per window). */
+  readonly onWarning?: (message: string) => void;
+  /** The rate limiter; default the account's bucket shared by every window and CLI run of the user (`accountTokenBucket`). */
+  readonly bucket?: RateLimiter;
 }
 
 /**
@@ -31,11 +38,15 @@ export class RunComfyAccount extends DisposableObject {
   constructor(readonly options: AccountOptions) {
     super();
     const clock = options.clock ?? systemClock;
+    const bucket =
+      options.bucket ??
+      accountTokenBucket({ apiOrigin: parseApiBaseUrl(options.apiUrl, options.apiUrlSource).origin, userId: options.userId }, { onWarning: options.onWarning });
     this.client = new RunComfyClient({
       baseUrl: options.apiUrl,
       baseUrlSource: options.apiUrlSource,
       userId: options.userId,
       getToken: options.getToken,
+      bucket,
       clock,
       onRetry: options.onRetry,
     });

@@ -4,7 +4,7 @@ import { RunComfyClient } from '../../src/api/runcomfyClient';
 import { TokenBucket, sharedTokenBucket } from '../../src/api/tokenBucket';
 import { MachineStore } from '../../src/core/machineStore';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
-import { demoUserId, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
+import { demoUserId, fluxV3, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
 
 describe('RunComfyClient politeness (rate limits against the simulator)', () => {
   let sim: RunComfySimulator;
@@ -14,6 +14,7 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
     for (const s of stores.splice(0)) s.dispose();
     await sim.close();
   });
+  const statuses = () => sim.requests().map((r) => r.status);
 
   it('50 refreshes fired at once at a simulator limited to 1/s cause one request and no 429', async () => {
     sim = await startTestSimulator({ rateLimit: { ratePerSecond: 1, burst: 1 } });
@@ -32,8 +33,8 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
     const seeded = await sim.seedMachine();
     const id = seeded.server_id as string;
     const bucket = new TokenBucket();
-    const a = testClient(sim, { bucket, retry: { maxRetries: 0 } });
-    const b = testClient(sim, { bucket, retry: { maxRetries: 0 } });
+    const a = testClient(sim, { bucket, retry: { rateLimitBudgetMs: 0 } });
+    const b = testClient(sim, { bucket, retry: { rateLimitBudgetMs: 0 } });
     await Promise.all([a.listMachines(), b.getMachine(id), a.listWorkflows(), b.listMachines()]);
     assert.deepEqual(
       sim.requests().map((r) => r.status),
@@ -43,7 +44,7 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
 
   it('every client shares the process-wide bucket unless given one', async () => {
     sim = await startTestSimulator({ rateLimit: { ratePerSecond: 1, burst: 2 } });
-    const make = () => new RunComfyClient({ baseUrl: sim.url, userId: demoUserId, getToken: () => Promise.resolve(token1), retry: { maxRetries: 0 } });
+    const make = () => new RunComfyClient({ baseUrl: sim.url, userId: demoUserId, getToken: () => Promise.resolve(token1), retry: { rateLimitBudgetMs: 0 } });
     // Start from a drained shared bucket, so the result does not depend on what earlier tests spent.
     sharedTokenBucket().pause(0);
     await Promise.all([make().listMachines(), make().listMachines(), make().listWorkflows()]);
@@ -92,21 +93,64 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
     }
   });
 
-  it('gives up with RateLimitedError after the bounded retries', async () => {
+  it('retries 429s by time, not by count: seven in a row are more than maxRetries, and still fine', async () => {
     sim = await startTestSimulator();
-    sim.addFault({ action: 'rateLimit', retryAfter: '0', times: 'always' });
-    const client = testClient(sim, { retry: { maxRetries: 2 } });
+    sim.addFault({ action: 'rateLimit', retryAfter: '0', times: 7 });
+    const client = testClient(sim, { retry: { maxRetries: 1 } });
+    assert.deepEqual(await client.listMachines(), []);
+    assert.deepEqual(statuses(), [429, 429, 429, 429, 429, 429, 429, 200]);
+  });
+
+  it('gives up with RateLimitedError once the budget is spent, and never waits past it', async () => {
+    sim = await startTestSimulator();
+    sim.addFault({ action: 'rateLimit', retryAfter: '0.1', times: 'always' });
+    const notices: number[] = [];
+    const client = testClient(sim, { retry: { rateLimitBudgetMs: 500 }, onRetry: (n) => notices.push(n.delayMs) });
     await assert.rejects(client.listMachines(), (e: unknown) => {
       assert.ok(e instanceof RateLimitedError);
-      assert.match(e.message, /^List machines failed: HTTP 429 .*\(rate limited\)\. Gave up after 2 retries; wait a minute and try again\.$/);
+      assert.match(e.message, /^List machines failed: HTTP 429 .*\(rate limited\)\. Gave up: (still rate limited after [\d.]+ s of retries|RunComfy asked to wait 0\.1 s, more than the 0\.\d s left of the 0\.5 s retry budget); wait a minute and try again\.$/);
       return true;
     });
-    assert.equal(sim.requests().length, 3);
+    assert.ok(notices.length >= 1, 'retried within the budget');
+    assert.ok(notices.reduce((a, b) => a + b, 0) <= 500, `the waits fit the budget: ${notices.join(', ')}`);
+    assert.equal(sim.requests().length, notices.length + 1);
+  });
+
+  it('a Retry-After longer than the budget is not waited for: the call fails at once', async () => {
+    sim = await startTestSimulator();
+    sim.addFault({ action: 'rateLimit', retryAfter: '30', times: 'always' });
+    const client = testClient(sim, { retry: { rateLimitBudgetMs: 5000 } });
+    await assert.rejects(client.listMachines(), /Gave up: RunComfy asked to wait 30 s, more than the [\d.]+ s left of the 5\.0 s retry budget/);
+    assert.equal(sim.requests().length, 1);
+  });
+
+  it('a stop refused with 429 is retried until it lands, whatever the budget (billing runs until then)', async () => {
+    sim = await startTestSimulator();
+    const seeded = await sim.seedMachine();
+    sim.addFault({ action: 'rateLimit', retryAfter: '0', times: 4, route: 'stop' });
+    const m = await testClient(sim, { retry: { rateLimitBudgetMs: 0 } }).stop(seeded.server_id as string);
+    assert.equal(m?.status, 'Deleting');
+    assert.deepEqual(statuses(), [429, 429, 429, 429, 200]);
+  });
+
+  it('a launch refused with 429 gives up when the budget is spent, having launched nothing', async () => {
+    sim = await startTestSimulator();
+    sim.addFault({ action: 'rateLimit', retryAfter: '0', times: 'always', route: 'launch' });
+    const client = testClient(sim, { retry: { rateLimitBudgetMs: 0 } });
+    await assert.rejects(client.launch({ workflow_version_id: fluxV3, server_type: 'large', estimated_duration: 60 }), RateLimitedError);
+    assert.deepEqual(
+      sim.requests().map((r) => [r.route, r.status]),
+      [
+        ['listMachines', 200],
+        ['launch', 429],
+      ],
+    );
+    assert.equal(sim.machines().length, 0);
   });
 
   it('the simulator itself answers 429 with Retry-After when its per-token limit is exceeded', async () => {
     sim = await startTestSimulator({ rateLimit: { ratePerSecond: 1, burst: 2 } });
-    const greedy = testClient(sim, { retry: { maxRetries: 0 } });
+    const greedy = testClient(sim, { retry: { rateLimitBudgetMs: 0 } });
     const results = await Promise.allSettled([greedy.listMachines(), greedy.listMachines(), greedy.listMachines()]);
     assert.deepEqual(
       results.map((r) => r.status),

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunComfyClient, type RunComfyClientOptions } from '../../../src/api/runcomfyClient';
 import { TokenBucket } from '../../../src/api/tokenBucket';
@@ -121,7 +123,23 @@ export function runCliProcess(args: readonly string[], env: Record<string, strin
   });
 }
 
-/** The environment of a CLI run against `sim` as the demo user, with fast polling. */
+let cacheRoot: string | undefined;
+
+/**
+ * A new, empty folder for a CLI run's rate-limit state (RUNCOMFY_CACHE_DIR), so runs share an
+ * allowance only when a test gives them the same folder, and nothing lands in the user's cache.
+ * All of them are removed when the test process exits.
+ */
+export function freshCacheDir(): string {
+  if (cacheRoot === undefined) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runcomfy-cache-'));
+    process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+    cacheRoot = root;
+  }
+  return fs.mkdtempSync(path.join(cacheRoot, 'run-'));
+}
+
+/** The environment of a CLI run against `sim` as the demo user, with fast polling and a rate-limit state of its own. */
 export function cliEnv(sim: RunComfySimulator, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return { RUNCOMFY_TOKEN: token1, RUNCOMFY_USER_ID: demoUserId, RUNCOMFY_API_URL: sim.url, RUNCOMFY_POLL_INTERVAL: '0.1', ...extra };
+  return { RUNCOMFY_TOKEN: token1, RUNCOMFY_USER_ID: demoUserId, RUNCOMFY_API_URL: sim.url, RUNCOMFY_POLL_INTERVAL: '0.1', RUNCOMFY_CACHE_DIR: freshCacheDir(), ...extra };
 }
