@@ -48,6 +48,21 @@ export default tseslint.config(
     },
   },
   {
+    // The hidden test commands run inside the extension: they must not reach the token (issue 10, item 9).
+    files: ['src/testHooks.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['./auth/*', '../auth/*'], message: 'Test hooks must not reach the credentials: they may read facts, never secrets.' }] }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'Identifier[name=/^(secrets|SecretStorage|ExtensionContext|CredentialStore|Credentials|credentials|getToken|token)$/]',
+          message: 'Test hooks must not reach SecretStorage, the CredentialStore or a token getter.',
+        },
+        { selector: 'Literal[value=/secret|token|credential/i]', message: 'Test hooks must not name secrets, even by string.' },
+      ],
+    },
+  },
+  {
     // Host tests drive the extension through its commands; importing src/ would load a second copy.
     files: ['test/integration/**'],
     rules: {

@@ -105,7 +105,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
 
   if (testMode && scripted) {
-    context.subscriptions.push(registerTestHooks({ context, credentials, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs }));
+    context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs }));
   }
   await demoSignIn(credentials, config.value.apiUrl, log);
   await Promise.all([syncSignedIn(), accounts.initialize()]);

@@ -1,30 +1,33 @@
 import * as vscode from 'vscode';
-import { type AccountManager } from './auth/accountManager';
-import { type CredentialStore } from './auth/credentialStore';
+import { maskUrl } from './api/redact';
+import { type Machine } from './api/runcomfyTypes';
 import { TestCommandIds } from './commands/commandIds';
 import { machineDescription } from './core/machineLabels';
-import { type RunRegistry } from './core/runRegistry';
 import { type ScriptedAnswer, type ScriptedPrompter } from './ui/scriptedPrompter';
-import { type MoneyStatusBar } from './ui/moneyStatusBar';
-import { type ContextKeyService } from './util/contextKeys';
-import { type MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
-import { type WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
 /** True when the host test runner started VS Code (it sets this variable for the extension host). */
 export function testHooksEnabled(): boolean {
   return process.env.RUNCOMFY_TEST_HOOKS === '1';
 }
 
-interface TestHookDeps {
-  readonly context: vscode.ExtensionContext;
-  readonly credentials: CredentialStore;
-  readonly contextKeys: ContextKeyService;
-  readonly accounts: AccountManager;
-  readonly prompter: ScriptedPrompter;
-  readonly statusBar: MoneyStatusBar;
-  readonly machinesTree: MachinesTreeDataProvider;
-  readonly workflowsTree: WorkflowsTreeDataProvider;
-  readonly runs: RunRegistry;
+/**
+ * What the hooks may see. Deliberately narrow: no ExtensionContext (its `secrets`), no
+ * CredentialStore, no account client or options (their `getToken`). The objects passed in are the
+ * real ones; these types only let the hooks read facts that hold no secret. A unit test and a lint
+ * rule keep it that way (test/unit/testHooksGuard.test.ts, eslint.config.mjs).
+ */
+export interface TestHookDeps {
+  readonly logDirectory: string;
+  readonly contextKeys: { snapshot(): Record<string, unknown> };
+  readonly accounts: {
+    readonly state: { readonly kind: string };
+    readonly accountOrUndefined: { readonly userId: string; readonly client: { readonly baseUrl: URL }; readonly machines: { readonly machines: readonly Machine[] } } | undefined;
+  };
+  readonly prompter: Pick<ScriptedPrompter, 'seen' | 'script' | 'reset'>;
+  readonly statusBar: { readonly state: { readonly text: string; readonly visible: boolean; readonly warning: boolean; readonly tooltip?: string } };
+  readonly machinesTree: vscode.TreeDataProvider<unknown>;
+  readonly workflowsTree: vscode.TreeDataProvider<unknown>;
+  readonly runs: { readonly runs: readonly { id: string; workflowName: string; phase: string; promptId?: string; outputs: readonly unknown[]; finishedAtMs?: number }[] };
 }
 
 interface TreeItemState {
@@ -32,10 +35,12 @@ interface TreeItemState {
   description?: string | boolean;
   contextValue?: string;
   icon?: string;
+  /** The tooltip's Markdown source (or its plain text), as the hover renders it. */
+  tooltip?: string;
   children?: TreeItemState[];
 }
 
-/** A tree as the user sees it: labels, descriptions, menu tokens and icons, `depth` levels deep. */
+/** A tree as the user sees it: labels, descriptions, menu tokens, icons and tooltips, `depth` levels deep. */
 async function snapshot<T>(provider: vscode.TreeDataProvider<T>, depth: number, parent?: T): Promise<TreeItemState[]> {
   const nodes = (await provider.getChildren(parent)) ?? [];
   return Promise.all(
@@ -46,16 +51,24 @@ async function snapshot<T>(provider: vscode.TreeDataProvider<T>, depth: number, 
         description: item.description,
         contextValue: item.contextValue,
         icon: item.iconPath instanceof vscode.ThemeIcon ? item.iconPath.id : undefined,
+        tooltip: item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip,
         children: depth > 1 ? await snapshot(provider, depth - 1, n) : undefined,
       };
     }),
   );
 }
 
+/** A machine's wire fields with every URL masked (`main_service_url` is a capability). */
+function maskedWire(m: Machine): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(m.wire).map(([k, v]) => [k, typeof v === 'string' && /^https?:\/\//i.test(v) ? maskUrl(v) : v]));
+}
+
 /**
  * Hidden commands for the host tests, which drive the extension only through commands and never
- * import `src/`: one returns the extension's state, one scripts the answers to its questions, one
- * writes a secret as another window would. Registered only under the test runner.
+ * import `src/`: one returns the extension's state, one scripts the answers to its questions.
+ * Registered only under the test runner. None returns, stores or passes on a secret: the state
+ * says whether the window is signed in and as whom, never with which token, and ComfyUI URLs
+ * (capabilities) are masked. Tests sign in through `runcomfy.signIn` with scripted answers.
  */
 export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
   return vscode.Disposable.from(
@@ -63,12 +76,11 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
       const account = deps.accounts.accountOrUndefined;
       const now = Date.now();
       return {
-        credentials: (await deps.credentials.get()) ?? null,
         contextKeys: deps.contextKeys.snapshot(),
-        logDirectory: deps.context.logUri.fsPath,
+        logDirectory: deps.logDirectory,
         account: account ? { userId: account.userId, apiUrl: account.client.baseUrl.href } : null,
         accountState: deps.accounts.state.kind,
-        machines: (account?.machines.machines ?? []).map((m) => ({ ...m.wire, description: machineDescription(m, now) })),
+        machines: (account?.machines.machines ?? []).map((m) => ({ ...maskedWire(m), description: machineDescription(m, now) })),
         machinesTree: await snapshot(deps.machinesTree, 2),
         workflowsTree: await snapshot(deps.workflowsTree, 2),
         statusBar: deps.statusBar.state,
@@ -80,9 +92,5 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
       if (reset) deps.prompter.reset();
       deps.prompter.script(answers);
     }),
-    // Writes a secret behind the CredentialStore's back, as another VS Code window would.
-    vscode.commands.registerCommand(TestCommandIds.storeSecret, (key: string, value: string | undefined) =>
-      value === undefined ? deps.context.secrets.delete(key) : deps.context.secrets.store(key, value),
-    ),
   );
 }

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { redact } from '../api/redact';
+import { printableText } from '../base/untrustedText';
 import { ExitCode, UsageError, exitCodeFor } from './exitCodes';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -67,8 +68,10 @@ export function helpText(commands: readonly CliCommand[]): string {
 }
 
 /**
- * Parses `argv`, runs the command and returns the exit code. Errors become one line on stderr;
- * the token from the environment is scrubbed from anything printed.
+ * Parses `argv`, runs the command and returns the exit code. Errors become one line on stderr.
+ * Everything printed passes one writer: the token from the environment is scrubbed, and control and
+ * text-direction characters (from a machine, a workflow, an error the server sent) are escaped, so
+ * no output can steer the terminal. `--json` output stays equivalent JSON (see `printableText`).
  */
 export async function runCli(
   argv: readonly string[],
@@ -77,10 +80,11 @@ export async function runCli(
   signal = interruptSignal(),
 ): Promise<number> {
   const secrets = [io.env.RUNCOMFY_TOKEN];
+  const safe = (t: string) => printableText(redact(t, secrets), 'layout');
   const safeIo: CliIo = {
     env: io.env,
-    stdout: (t) => io.stdout(redact(t, secrets)),
-    stderr: (t) => io.stderr(redact(t, secrets)),
+    stdout: (t) => io.stdout(safe(t)),
+    stderr: (t) => io.stderr(safe(t)),
   };
   try {
     const name = argv.find((a) => !a.startsWith('-'));

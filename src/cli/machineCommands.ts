@@ -3,6 +3,7 @@ import { maskUrl } from '../api/redact';
 import { type RunComfyClient } from '../api/runcomfyClient';
 import { knownServerTypes, type Machine, type WorkflowList } from '../api/runcomfyTypes';
 import { systemClock } from '../base/clock';
+import { printableText } from '../base/untrustedText';
 import { formatCostEstimate, formatDuration, machineFigures } from '../core/machineMath';
 import { MachineStore, goneStatus, type WaitProgress } from '../core/machineStore';
 import { serverTypes } from '../core/pricing';
@@ -98,7 +99,7 @@ const launch: CliCommand = {
       const m = await store.launch({ workflow_version_id: version, server_type: type, estimated_duration: duration }, ctx.signal);
       const rate = serverTypes.find((t) => t.id === type)?.payAsYouGoPerHour;
       ctx.progress(
-        `Launched machine ${m.serverId} (${type}, ${duration} s from Ready; up to ${formatCostEstimate(rate === undefined ? undefined : (rate * duration) / 3600)} at pay-as-you-go prices).`,
+        `Launched machine ${printableText(m.serverId)} (${type}, ${duration} s from Ready; up to ${formatCostEstimate(rate === undefined ? undefined : (rate * duration) / 3600)} at pay-as-you-go prices).`,
       );
       if (values.wait !== true) {
         printMachine(ctx, m);
@@ -156,7 +157,7 @@ const stop: CliCommand = {
     const timeoutS = values.timeout === undefined ? defaultWaitTimeoutS : wholeSeconds(values.timeout, '--timeout');
     return withSession(ctx, values, async ({ store }) => {
       const m = await store.stop(id, ctx.signal);
-      ctx.progress(m ? `Stopped machine ${id}: billing has stopped (status ${m.status}).` : `Machine ${id} is already gone: an earlier stop attempt landed.`);
+      ctx.progress(m ? `Stopped machine ${id}: billing has stopped (status ${printableText(m.status)}).` : `Machine ${id} is already gone: an earlier stop attempt landed.`);
       if (values.wait === true) {
         await waitFor(ctx, id, timeoutS, (p) => store.waitUntilGone(id, p));
         ctx.progress(`Machine ${id} is gone.`);
@@ -184,7 +185,7 @@ function waitFor<T>(
     timeoutMs: timeoutS * 1000,
     onProgress: (p) => {
       const settled = p.machine?.isReady === true || p.status === goneStatus;
-      const line = `${p.status}${settled ? ' after' : '…'} ${formatDuration(p.elapsedMs)}`;
+      const line = `${printableText(p.status)}${settled ? ' after' : '…'} ${formatDuration(p.elapsedMs)}`;
       if (line !== last) ctx.progress(`${id}: ${line}`);
       last = line;
     },

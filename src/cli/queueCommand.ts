@@ -132,7 +132,7 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
   const print = (lines: readonly { text: string }[]) => {
     const stamp = `[${elapsed(systemClock.now() - begun)}]`;
     // Node text and tracebacks span lines; continuation lines are indented under the stamp.
-    for (const l of lines) ctx.progress(`${stamp} ${printable(l.text).replace(/\n/g, `\n${' '.repeat(stamp.length + 5)}`)}`);
+    for (const l of lines) ctx.progress(`${stamp} ${l.text.replace(/\n/g, `\n${' '.repeat(stamp.length + 5)}`)}`);
   };
   print(formatter.start());
   // A failed run's message (with every node error) is printed once, by `finish`, as the last line.
@@ -149,7 +149,7 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
 function finish(ctx: CliContext, result: RunResult): ExitCodeValue {
   if (ctx.json) ctx.stdout(formatJson(jsonOf(result)));
   else for (const o of result.outputs) ctx.stdout(`${o.path}\n`);
-  if (result.error) ctx.progress(`runcomfy: ${printable(result.error.message)}`);
+  if (result.error) ctx.progress(`runcomfy: ${result.error.message}`);
   return exitCodeOf(result);
 }
 
@@ -182,17 +182,6 @@ function jsonOfFailure(e: unknown): Record<string, unknown> {
     warnings: [],
     error: { type: kind, message: e instanceof Error ? e.message : String(e), details: '', node_errors: null },
   };
-}
-
-/**
- * Text from the server (node text, file names, exception messages) shown with its control and
- * text-direction characters escaped, so it cannot move the cursor, recolour or reorder the terminal.
- */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
-    c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }
 
 /** Relative to the current folder when below it, else absolute. */

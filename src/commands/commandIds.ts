@@ -29,7 +29,6 @@ export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
 /** Registered only when the test hooks are on (`RUNCOMFY_TEST_HOOKS=1`); never contributed in the manifest. */
 export const TestCommandIds = {
   state: 'runcomfy.test.state',
-  storeSecret: 'runcomfy.test.storeSecret',
   script: 'runcomfy.test.script',
 } as const;
 

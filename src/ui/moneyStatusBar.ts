@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { type AccountManager } from '../auth/accountManager';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { markdownText } from '../base/untrustedText';
 import { CommandIds } from '../commands/commandIds';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { costSoFar, formatCostEstimate, formatDuration } from '../core/machineMath';
@@ -9,6 +10,7 @@ import { machineDescription, machineShortId } from '../core/machineLabels';
 import { MoneyGuard } from '../core/moneyGuard';
 import { type RunRegistry } from '../core/runRegistry';
 import { type ConfigService } from '../util/config';
+import { plainMarkdown } from '../util/markdown';
 import { type Prompter } from './prompter';
 
 /**
@@ -40,8 +42,9 @@ export class MoneyStatusBar extends DisposableObject {
   }
 
   /** What the status bar shows, for the host tests. */
-  get state(): { text: string; visible: boolean; warning: boolean } {
-    return { text: this.item.text, visible: this.visible, warning: this.item.backgroundColor !== undefined };
+  get state(): { text: string; visible: boolean; warning: boolean; tooltip?: string } {
+    const tooltip = this.item.tooltip;
+    return { text: this.item.text, visible: this.visible, warning: this.item.backgroundColor !== undefined, tooltip: typeof tooltip === 'string' ? tooltip : tooltip?.value };
   }
 
   private visible = false;
@@ -105,10 +108,11 @@ export class MoneyStatusBar extends DisposableObject {
     const warning = billing.some((m) => this.guard?.nearStop(m));
     this.item.text = `$(vm-running) ${billing.length} · ${formatCostEstimate(total)}`;
     this.item.backgroundColor = warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    const md = new vscode.MarkdownString(
-      [`**RunComfy: ${billing.length} machine${billing.length === 1 ? '' : 's'} billing** (estimates)`, '', ...billing.map((m) => `- ${machineShortId(m)}: ${machineDescription(m, now, rates)}`)].join('\n'),
-    );
-    this.item.tooltip = md;
+    this.item.tooltip = plainMarkdown([
+      `**RunComfy: ${billing.length} machine${billing.length === 1 ? '' : 's'} billing** (estimates)`,
+      '',
+      ...billing.map((m) => `- ${markdownText(`${machineShortId(m)}: ${machineDescription(m, now, rates)}`)}`),
+    ]);
     this.item.accessibilityInformation = { label: `RunComfy: ${billing.length} machines running, about ${formatCostEstimate(total)} so far` };
     this.item.show();
     this.visible = true;

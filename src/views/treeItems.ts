@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
+import { markdownText } from '../base/untrustedText';
 import { CommandIds } from '../commands/commandIds';
 import { formatShortDuration } from '../core/machineLabels';
 import { targetLabel, type RunRecord } from '../core/runRegistry';
+import { plainMarkdown } from '../util/markdown';
 import { type MessageNode } from './treeNodes';
 
 /** A one-line message item (an error with "click to retry", a loading line). */
@@ -15,13 +17,9 @@ export function messageItem(node: MessageNode): vscode.TreeItem {
   return item;
 }
 
-/** Markdown for label/value rows, escaped: values come from servers. */
+/** A bold title and a table of label/value rows, all escaped: values come from servers. */
 export function detailsMarkdown(title: string, rows: readonly (readonly [string, string])[]): vscode.MarkdownString {
-  const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
-  const md = new vscode.MarkdownString(`**${cell(title)}**\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`).join('\n')}`);
-  md.supportHtml = false;
-  md.isTrusted = false;
-  return md;
+  return plainMarkdown([`**${markdownText(title)}**`, '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${markdownText(k)} | ${markdownText(v)} |`)]);
 }
 
 /** A run in the Runs view or under its machine. */

@@ -1,9 +1,11 @@
 import * as vscode from 'vscode';
 import { type Workflow } from '../api/runcomfyTypes';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { markdownText } from '../base/untrustedText';
 import { type AccountManager } from '../auth/accountManager';
 import { ContextKeys, CommandIds } from '../commands/commandIds';
 import { type ContextKeyService } from '../util/contextKeys';
+import { plainMarkdown } from '../util/markdown';
 import { type TreeNode, type VersionNode, type WorkflowNode } from './treeNodes';
 import { messageItem } from './treeItems';
 
@@ -84,7 +86,7 @@ function workflowItem(wf: Workflow): vscode.TreeItem {
   const item = new vscode.TreeItem(wf.name, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `workflow:${wf.workflowId}`;
   item.description = `${wf.versions.length} version${wf.versions.length === 1 ? '' : 's'}`;
-  item.tooltip = new vscode.MarkdownString(`**${escape(wf.name)}**\n\nWorkflow id: \`${wf.workflowId}\``);
+  item.tooltip = plainMarkdown([`**${markdownText(wf.name)}**`, '', `Workflow id: ${markdownText(wf.workflowId)}`]);
   item.iconPath = new vscode.ThemeIcon('symbol-structure');
   item.contextValue = 'workflow';
   return item;
@@ -97,14 +99,14 @@ function versionItem(wf: Workflow, index: number): vscode.TreeItem {
   const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
   item.id = `version:${v.versionId}`;
   item.description = index === 0 ? 'latest' : undefined;
-  item.tooltip = new vscode.MarkdownString(
-    [`**${escape(wf.name)}**, ${escape(label)}`, '', `Version id: \`${v.versionId}\``, '', `Workflow id: \`${wf.workflowId}\``].join('\n'),
-  );
+  item.tooltip = plainMarkdown([
+    `**${markdownText(wf.name)}**, ${markdownText(label)}`,
+    '',
+    `Version id: ${markdownText(v.versionId)}`,
+    '',
+    `Workflow id: ${markdownText(wf.workflowId)}`,
+  ]);
   item.iconPath = new vscode.ThemeIcon('versions');
   item.contextValue = 'version';
   return item;
-}
-
-function escape(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }

@@ -2,7 +2,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, state, waitFor } from './helpers';
+import { activateExtension, script, signIn, state, waitFor } from './helpers';
+import { SimulatorProcess } from './simulator';
 
 const USER_ID = '00000000-0000-4000-8000-000000000001';
 const TOKEN = `host-test-token-${Math.random().toString(36).slice(2)}`;
@@ -16,18 +17,32 @@ function filesUnder(dir: string): string[] {
     .filter((f) => fs.statSync(f).size < 20 * 1024 * 1024);
 }
 
-describe('sign-in and sign-out', () => {
+describe('sign-in and sign-out', function () {
+  this.timeout(60_000);
+  let sim: SimulatorProcess;
+
   before(async () => {
     await activateExtension();
     await vscode.commands.executeCommand('runcomfy.signOut');
+    sim = await SimulatorProcess.start();
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
   });
 
-  it('sign-in through the command stores the credentials in SecretStorage and sets runcomfy.signedIn', async () => {
-    const ok = await vscode.commands.executeCommand<boolean>('runcomfy.signIn', { userId: USER_ID, token: TOKEN });
-    assert.strictEqual(ok, true);
-    const s = await state();
-    assert.deepStrictEqual(s.credentials, { userId: USER_ID, token: TOKEN });
-    assert.strictEqual(s.contextKeys['runcomfy.signedIn'], true);
+  after(async () => {
+    await vscode.commands.executeCommand('runcomfy.signOut');
+    await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', undefined, vscode.ConfigurationTarget.Global);
+    sim.stop();
+  });
+
+  it('sign-in asks for the user id and the token, and sets runcomfy.signedIn', async () => {
+    await signIn(USER_ID, TOKEN);
+    // The context key follows the credentials' change event, after SecretStorage answered: wait for it.
+    const s = await waitFor('runcomfy.signedIn true', async () => {
+      const st = await state();
+      return st.contextKeys['runcomfy.signedIn'] === true ? st : undefined;
+    });
+    assert.deepStrictEqual(s.account, { userId: USER_ID, apiUrl: `${sim.info.runcomfyUrl}/` });
+    assert.deepStrictEqual(s.prompts.map((p) => `${p.kind}: ${p.text}`), ['input: Sign in to RunComfy (1/2): user id', 'input: Sign in to RunComfy (2/2): API token']);
   });
 
   it('after sign-in the token appears neither in the log nor in any setting or file', async () => {
@@ -48,21 +63,53 @@ describe('sign-in and sign-out', () => {
     assert.deepStrictEqual(leaking, []);
   });
 
-  it('follows a change made by another window (SecretStorage.onDidChange)', async () => {
-    await vscode.commands.executeCommand('runcomfy.test.storeSecret', 'runcomfy.credentials', undefined);
-    await waitFor('signedIn false after the secret was deleted elsewhere', async () => (await state()).contextKeys['runcomfy.signedIn'] === false);
-    await vscode.commands.executeCommand('runcomfy.test.storeSecret', 'runcomfy.credentials', JSON.stringify({ userId: 'other-user', token: TOKEN }));
-    const s = await waitFor('signedIn true after the secret was stored elsewhere', async () => {
+  it('the API receives the token that was typed (Token1, then Token2 after signing in again)', async () => {
+    for (const slot of [1, 2]) {
+      const since = (await sim.requests()).length;
+      await signIn(sim.info.userId, sim.info.tokens[slot - 1]);
+      await vscode.commands.executeCommand('runcomfy.refresh');
+      // A list the previous account sent may still arrive; what counts is that this token got through.
+      await waitFor(`a machine list sent with Token${slot} and answered 200`, async () =>
+        (await sim.requests()).slice(since).some((r) => r.route === 'listMachines' && r.tokenSlot === slot && r.status === 200),
+      );
+    }
+  });
+
+  it('no runcomfy.test.* command returns, changes or removes the stored token', async () => {
+    const token = sim.info.tokens[1];
+    await signIn(sim.info.userId, token);
+    const hooks = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('runcomfy.test.'));
+    assert.ok(hooks.includes('runcomfy.test.state') && hooks.includes('runcomfy.test.script'), JSON.stringify(hooks));
+    // Arguments a hook that reached SecretStorage would act on: read, delete, overwrite the credentials.
+    const intruder = JSON.stringify({ userId: 'intruder', token: 'intruder-token' });
+    const argumentSets: unknown[][] = [[], ['runcomfy.credentials'], ['runcomfy.credentials', undefined], ['runcomfy.credentials', intruder]];
+    for (const id of hooks) {
+      for (const args of argumentSets) {
+        const result: unknown = await Promise.resolve(vscode.commands.executeCommand(id, ...args)).catch((e: unknown) => String(e));
+        assert.ok(!JSON.stringify(result ?? null).includes(token), `${id}(${JSON.stringify(args)}) returned the token`);
+      }
+    }
+    await script([]);
+
+    // The secret is as the sign-in left it: same user, and the API still receives Token2.
+    const s = await waitFor('runcomfy.signedIn true after the hooks ran', async () => {
       const st = await state();
       return st.contextKeys['runcomfy.signedIn'] === true ? st : undefined;
     });
-    assert.strictEqual(s.credentials?.userId, 'other-user');
+    assert.strictEqual(s.account?.userId, sim.info.userId);
+    const since = (await sim.requests()).length;
+    await vscode.commands.executeCommand('runcomfy.refresh');
+    const sent = await waitFor('a machine list after the hooks ran', async () => (await sim.requests()).slice(since).filter((r) => r.route === 'listMachines'));
+    assert.deepStrictEqual(sent.map((r) => r.tokenSlot), sent.map(() => 2));
   });
 
   it('sign-out removes the credentials and clears runcomfy.signedIn', async () => {
     await vscode.commands.executeCommand('runcomfy.signOut');
-    const s = await state();
-    assert.strictEqual(s.credentials, null);
-    assert.strictEqual(s.contextKeys['runcomfy.signedIn'], false);
+    const s = await waitFor('runcomfy.signedIn false', async () => {
+      const st = await state();
+      return st.contextKeys['runcomfy.signedIn'] === false ? st : undefined;
+    });
+    assert.strictEqual(s.account, null);
+    assert.strictEqual(s.accountState, 'signedOut');
   });
 });

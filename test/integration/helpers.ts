@@ -10,6 +10,8 @@ export interface TreeItemState {
   description?: string | boolean;
   contextValue?: string;
   icon?: string;
+  /** The tooltip's Markdown source (or plain text). */
+  tooltip?: string;
   children?: TreeItemState[];
 }
 
@@ -29,9 +31,8 @@ export interface MachineState {
   description: string;
 }
 
-/** What the hidden `runcomfy.test.state` command returns. */
+/** What the hidden `runcomfy.test.state` command returns: facts only, never the token. */
 export interface TestState {
-  credentials: { userId: string; token: string } | null;
   contextKeys: Record<string, unknown>;
   logDirectory: string;
   account: { userId: string; apiUrl: string } | null;
@@ -39,7 +40,7 @@ export interface TestState {
   machines: MachineState[];
   machinesTree: TreeItemState[];
   workflowsTree: TreeItemState[];
-  statusBar: { text: string; visible: boolean; warning: boolean };
+  statusBar: { text: string; visible: boolean; warning: boolean; tooltip?: string };
   prompts: SeenPrompt[];
   runs: { id: string; workflowName: string; phase: string; promptId: string | null; outputs: number; live: boolean }[];
 }
@@ -47,6 +48,16 @@ export interface TestState {
 /** Queues answers for the extension's next questions (quick picks, inputs, confirmations). */
 export function script(answers: ({ pick: string } | { input: string } | { confirm: boolean } | { action: string } | { dismiss: true })[]): Thenable<void> {
   return vscode.commands.executeCommand('runcomfy.test.script', answers);
+}
+
+/**
+ * Signs in as a user would: runs the real `runcomfy.signIn` command and types the user id and the
+ * token into its two questions (scripted answers). The test hooks never see or store the token.
+ */
+export async function signIn(userId: string, token: string): Promise<void> {
+  await script([{ input: userId }, { input: token }]);
+  const ok = await vscode.commands.executeCommand<boolean>('runcomfy.signIn');
+  assert.strictEqual(ok, true, 'runcomfy.signIn did not sign in');
 }
 
 /** Every file of the extension's log directory, concatenated. */

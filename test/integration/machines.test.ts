@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, readLog, script, state, waitFor, type TestState } from './helpers';
+import { activateExtension, readLog, script, signIn, state, waitFor, type TestState } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 describe('machines against the RunComfy simulator', function () {
@@ -12,7 +12,7 @@ describe('machines against the RunComfy simulator', function () {
     await activateExtension();
     sim = await SimulatorProcess.start(['--boot-seconds', '2', '--delete-seconds', '1']);
     await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
-    await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[0] });
+    await signIn(sim.info.userId, sim.info.tokens[0]);
     await vscode.commands.executeCommand('runcomfy.machines.focus');
     await vscode.commands.executeCommand('runcomfy.workflows.focus');
   });

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, readLog, script, state, waitFor } from './helpers';
+import { activateExtension, readLog, script, signIn, state, waitFor } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -35,7 +35,7 @@ describe('queueing workflows from the editor', function () {
     await activateExtension();
     sim = await SimulatorProcess.start(['--boot-seconds', '1', '--delete-seconds', '1']);
     await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
-    await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[1] });
+    await signIn(sim.info.userId, sim.info.tokens[1]);
     await vscode.commands.executeCommand('runcomfy.machines.focus');
   });
 
@@ -131,9 +131,11 @@ describe('queueing workflows from the editor', function () {
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
   });
 
+  /** The machine's ComfyUI URL in full, from the simulator: the extension only ever shows it masked. */
   async function comfyUrl(): Promise<string> {
-    const s = await state();
-    const m = s.machines.find((x) => x.server_id === serverId) as unknown as { main_service_url: string };
+    const machines = await sim.admin<{ server_id: string; main_service_url: string }[]>('machines');
+    const m = machines.find((x) => x.server_id === serverId);
+    assert.ok(m, `machine ${serverId} not in the simulator`);
     return m.main_service_url;
   }
 });

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, script, state, waitFor } from './helpers';
+import { activateExtension, script, signIn, state, waitFor } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -37,7 +37,7 @@ describe('runs, interrupts and money safety', function () {
     await script([]);
     // The RunComfy views stay closed: the machine must show up without anyone opening them.
     await vscode.commands.executeCommand('workbench.view.explorer');
-    await vscode.commands.executeCommand('runcomfy.signIn', { userId: sim.info.userId, token: sim.info.tokens[0] });
+    await signIn(sim.info.userId, sim.info.tokens[0]);
   });
 
   after(async () => {
