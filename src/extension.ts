@@ -80,7 +80,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   machinesTree.setVisible(machinesView.visible);
 
   const syncSignedIn = async () => contextKeys.set(ContextKeys.signedIn, (await credentials.get()) !== undefined);
-  context.subscriptions.push(credentials.onDidChange(() => syncSignedIn()));
+  // The event carries the new credentials: the key follows at once, not one SecretStorage read later.
+  context.subscriptions.push(credentials.onDidChange((c) => contextKeys.set(ContextKeys.signedIn, c !== undefined)));
 
   const register = <A extends unknown[]>(id: string, handler: (...args: A) => unknown) => registerCommand(id, handler, log, testMode);
   context.subscriptions.push(
