@@ -146,13 +146,14 @@ describe('ComfyClient (HTTP against a replaying server)', () => {
     assert.strictEqual(await client().getHistoryEntry('unknown-id'), undefined);
   });
 
-  it('fetches /object_info once per server', async () => {
+  it('fetches /object_info once per client, and again on refresh', async () => {
     handler = () => ({ status: 200, body: readRecording('object_info_SaveImage.json') });
-    const a = await client().getObjectInfo();
-    const b = await client().getObjectInfo();
+    const c = client();
+    const a = await c.getObjectInfo();
+    const b = await c.getObjectInfo();
     assert.strictEqual(a, b);
     assert.strictEqual(server!.requests.filter((r) => r.path === '/object_info').length, 1);
-    await client().getObjectInfo({ refresh: true });
+    await c.getObjectInfo({ refresh: true });
     assert.strictEqual(server!.requests.filter((r) => r.path === '/object_info').length, 2);
   });
 
