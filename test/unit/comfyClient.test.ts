@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ComfyClient, WorkflowRejectedError, contentDerivedName, parseComfyUrl } from '../../src/api/comfyClient';
+import { ComfyClient, WorkflowRejectedError, contentDerivedName, hasScopedInterrupt, parseComfyUrl } from '../../src/api/comfyClient';
 import { ApiError, AuthError, ConfigError, InvalidRequestError, NetworkError, ServerError } from '../../src/api/errors';
 import { createMultipartBody } from '../../src/api/multipart';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
@@ -144,6 +144,11 @@ describe('ComfyClient (HTTP against a replaying server)', () => {
     const entry = await client().getHistoryEntry(id);
     assert.strictEqual(entry?.status?.status_str, 'error');
     assert.strictEqual(await client().getHistoryEntry('unknown-id'), undefined);
+  });
+
+  it('takes only known versions for servers whose /interrupt honours prompt_id; unknown counts as old', () => {
+    for (const v of ['0.3.64', '0.3.65', '0.4.0', '1.0.0', 'v0.3.70']) assert.strictEqual(hasScopedInterrupt(v), true, v);
+    for (const v of ['0.3.63', '0.3.10', '0.2.99', 'unknown', '', undefined, 'nightly']) assert.strictEqual(hasScopedInterrupt(v), false, String(v));
   });
 
   it('fetches /object_info once per client, and again on refresh', async () => {

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { type ApiPrompt } from '../../src/api/comfyTypes';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
+import { RunEngine } from '../../src/core/runEngine';
+import { RunRegistry } from '../../src/core/runRegistry';
 import { type RunEvent } from '../../src/core/runEvents';
 import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
@@ -506,6 +508,24 @@ describe('RunEngine against the ComfyUI simulator', function () {
       assert.strictEqual((await other.getHistoryEntry(theirs!))?.status?.status_str, 'success');
     });
   }
+
+  it('ends the runs in progress when the registry is disposed (the window closes), leaving the prompt to the server', async () => {
+    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    const runs = new RunRegistry();
+    const engine = new RunEngine({ prompt: slowPrompt(15), comfyUrl: sim.url, outputRoot: out, workflowName: 'slow', createSocket: (url, id) => fastSocket(url, id) });
+    runs.track({ workflowPath: '/w/slow.api.json', workflowName: 'slow', target: { kind: 'local', name: 'sim', url: sim.url } }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt(), dispose: () => engine.dispose() });
+    engine.onEvent((e) => {
+      if (e.type === 'started') runs.dispose();
+    });
+    const result = await engine.run();
+    assert.equal(result.status, 'error');
+    assert.equal(result.error?.type, 'abandoned');
+    assert.match(result.error?.message ?? '', /window closed; prompt .* may still run on the server/);
+    await waitFor(() => sim.state().sockets === 0, 'the run\'s websocket to close');
+    assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'closing the window interrupts nothing on the server');
+    const other = new ComfyClient({ baseUrl: sim.url });
+    await waitFor(async () => (await other.getHistoryEntry(result.promptId!)) !== undefined, 'the prompt to finish on the server');
+  });
 
   it('stops before queueing when cancelled during the upload, and sends nothing', async () => {
     const dir = tempDir('runcomfy-wf-');
