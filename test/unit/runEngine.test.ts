@@ -285,7 +285,9 @@ describe('RunEngine against the ComfyUI simulator', function () {
   it('saves the outputs announced live when /history stays broken, and fails saying exactly what is known', async () => {
     sim.failRoute({ path: '/history', times: 1_000_000 });
     const { result, events } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out, historyTimeoutMs: 300 });
-    const announced = events.flatMap((e) => (e.type === 'executed' ? Object.values(e.output).flatMap((v) => (Array.isArray(v) ? v.filter((f) => typeof f === 'object' && f !== null && 'filename' in f) : [])) : []));
+    const announced = events.flatMap((e): unknown[] =>
+      e.type === 'executed' ? Object.values(e.output).flatMap((v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]).filter((f) => typeof f === 'object' && f !== null && 'filename' in f) : [])) : [],
+    );
     assert.strictEqual(announced.length, 4, 'the recorded run announces four files live');
     assert.strictEqual(result.status, 'error');
     assert.strictEqual(result.error?.type, 'history_unreadable');
