@@ -29,6 +29,7 @@ import { WindowPrompter } from './ui/prompter';
 import { ScriptedPrompter } from './ui/scriptedPrompter';
 import { ConfigService } from './util/config';
 import { ContextKeyService } from './util/contextKeys';
+import { KnownServers } from './util/knownServers';
 import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
 import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
@@ -46,10 +47,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const accounts = new AccountManager(credentials, config, (line) => log.warn(line));
   const runs = new RunRegistry(clock);
   const servers = new ComfyServerDirectory();
+  const knownServers = new KnownServers(servers, accounts, config);
   const runLog = new RunLog(log, clock);
   const documents = new WorkflowDocuments();
   const diagnostics = new WorkflowDiagnostics(documents, accounts, servers);
-  context.subscriptions.push(log, config, credentials, accounts, runs, servers, runLog, diagnostics);
+  context.subscriptions.push(log, config, credentials, accounts, runs, servers, knownServers, runLog, diagnostics);
   const lastTarget: { value: RunTarget | undefined } = { value: undefined };
   const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, clock, contextKeys, diagnostics, lastTarget };
 

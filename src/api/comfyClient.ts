@@ -203,8 +203,6 @@ export async function hashFile(localPath: string, signal?: AbortSignal): Promise
   return hash.digest('hex');
 }
 
-const objectInfoCache = new Map<string, Promise<ObjectInfo>>();
-
 type Method = 'GET' | 'POST';
 
 interface Call {
@@ -236,6 +234,8 @@ export class ComfyClient {
   private readonly retry: ComfyRetryOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
+  /** `/object_info` of this server, kept as long as the client: owners of long-lived clients bound them (ComfyServerDirectory). */
+  private objectInfo: Promise<ObjectInfo> | undefined;
 
   constructor(options: ComfyClientOptions) {
     this.baseUrl = parseComfyUrl(options.baseUrl, options.baseUrlSource);
@@ -302,7 +302,8 @@ export class ComfyClient {
 
   /**
    * `POST /interrupt {prompt_id}`: stops that prompt if it is the running one. Servers before
-   * 2025-09 ignore the id and stop whatever runs, so callers check `/queue` first.
+   * 2025-09 ignore the id and stop whatever runs (see {@link hasScopedInterrupt}), so callers
+   * check `/queue` first.
    */
   async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
     const what = 'Interrupt the prompt';
@@ -321,19 +322,17 @@ export class ComfyClient {
     return entry as unknown as HistoryEntry;
   }
 
-  /** `GET /object_info`, fetched once per server URL for the process; `refresh` fetches again (new custom nodes, new files). */
+  /** `GET /object_info`, fetched once per client (share the client to share it); `refresh` fetches again (new custom nodes, new files). */
   getObjectInfo(options: { refresh?: boolean } = {}, signal?: AbortSignal): Promise<ObjectInfo> {
-    const key = this.baseUrl.href;
-    const cached = objectInfoCache.get(key);
-    if (cached && !options.refresh) return cached;
+    if (this.objectInfo && !options.refresh) return this.objectInfo;
     const what = 'Read the node list (object_info)';
     const pending = this.getJson(what, '/object_info', undefined, signal).then((json) => {
       if (!isObject(json)) throw this.notProtocol(what);
       return json as ObjectInfo;
     });
-    objectInfoCache.set(key, pending);
+    this.objectInfo = pending;
     pending.catch(() => {
-      if (objectInfoCache.get(key) === pending) objectInfoCache.delete(key);
+      if (this.objectInfo === pending) this.objectInfo = undefined;
     });
     return pending;
   }
@@ -511,6 +510,28 @@ export class ComfyClient {
   private notProtocol(what: string): ServerError {
     return new ServerError(`${what} on ${this.where}: the answer is not what a ComfyUI server sends (is the URL right?).`);
   }
+}
+
+/**
+ * The first version known to honour `POST /interrupt {prompt_id}`: the feature landed on
+ * 2025-09-02 (ComfyUI #9607) and 0.3.64 is the release checked live to have it. Earlier releases
+ * may have it too; taking them for old only costs a `/queue` check.
+ */
+const scopedInterruptSince = [0, 3, 64] as const;
+
+/**
+ * True when a server of this `system_stats.comfyui_version` interrupts only the prompt named in
+ * the body. Unknown (`"unknown"` before 2025-01, missing, unparsable) counts as old: such a server
+ * ignores the body and stops whatever runs.
+ */
+export function hasScopedInterrupt(version: string | undefined): boolean {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version?.trim() ?? '');
+  if (!m) return false;
+  const parts = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] !== scopedInterruptSince[i]) return parts[i] > scopedInterruptSince[i];
+  }
+  return true;
 }
 
 /** Turns a 400 body of `POST /prompt` into the structured error, every node error included. */

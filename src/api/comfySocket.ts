@@ -251,7 +251,8 @@ export class ComfySocket extends DisposableObject {
   private _state: ComfySocketState = 'idle';
   private _featureFlags: Readonly<Record<string, unknown>> | undefined;
   private failures = 0;
-  private timers: Disposable[] = [];
+  /** The one pending keep-alive tick; each tick replaces it, so a long session holds one timer, not one per ping. */
+  private pingTimer: Disposable | undefined;
   private connecting: Promise<void> | undefined;
   /** This instance holds the (server, clientId) slot in `live`. */
   private registered = false;
@@ -415,9 +416,10 @@ export class ComfySocket extends DisposableObject {
         }
         awaitingPong = true;
         socket.ping();
-        this.timers.push(this.clock.setTimeout(tick, this.pingIntervalMs));
+        this.pingTimer = this.clock.setTimeout(tick, this.pingIntervalMs);
       };
-      this.timers.push(this.clock.setTimeout(tick, this.pingIntervalMs));
+      this.pingTimer?.dispose();
+      this.pingTimer = this.clock.setTimeout(tick, this.pingIntervalMs);
     }
   }
 
@@ -452,7 +454,8 @@ export class ComfySocket extends DisposableObject {
   }
 
   private clearTimers(): void {
-    for (const t of this.timers.splice(0)) t.dispose();
+    this.pingTimer?.dispose();
+    this.pingTimer = undefined;
   }
 
   private setState(state: ComfySocketState): void {

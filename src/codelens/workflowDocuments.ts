@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeWorkflow, looksLikeApiWorkflow, type WorkflowAnalysis } from '../core/workflowAnalysis';
+import { analyzeWorkflow, looksLikeApiWorkflow, mayBeWorkflowDocument, type WorkflowAnalysis } from '../core/workflowAnalysis';
 
 /** File names that are API-format workflows by convention. */
 export function isWorkflowFileName(fsPath: string): boolean {
@@ -18,8 +18,9 @@ export const workflowDocumentSelector: vscode.DocumentSelector = [
 
 /**
  * The analysis of each open workflow document, computed once per document version and shared by
- * the CodeLens provider, the diagnostics and the queue commands. A JSON file that is neither named
- * like a workflow nor looks like one is never analysed.
+ * the CodeLens provider, the diagnostics and the queue commands. Only documents that can be
+ * workflows are analysed (see `mayBeWorkflowDocument`), and a JSON file that is neither named like
+ * a workflow nor looks like one is never parsed.
  */
 export class WorkflowDocuments {
   private readonly cache = new Map<string, { version: number; analysis: WorkflowAnalysis | undefined }>();
@@ -29,12 +30,15 @@ export class WorkflowDocuments {
     const key = doc.uri.toString();
     const hit = this.cache.get(key);
     if (hit?.version === doc.version) return hit.analysis;
-    const text = doc.getText();
     const named = isWorkflowFileName(doc.uri.fsPath);
     let analysis: WorkflowAnalysis | undefined;
-    if (named || looksLikeApiWorkflow(text)) {
-      const a = analyzeWorkflow(text, { fileDir: doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined });
-      analysis = named || a.isApiFormat ? a : undefined;
+    // Decided before getText(): a huge log or an output channel is never copied out, let alone parsed.
+    if (mayBeWorkflowDocument({ languageId: doc.languageId, scheme: doc.uri.scheme, namedLikeWorkflow: named, length: documentLength(doc) })) {
+      const text = doc.getText();
+      if (named || looksLikeApiWorkflow(text)) {
+        const a = analyzeWorkflow(text, { fileDir: doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined });
+        analysis = named || a.isApiFormat ? a : undefined;
+      }
     }
     this.cache.set(key, { version: doc.version, analysis });
     return analysis;
@@ -43,6 +47,11 @@ export class WorkflowDocuments {
   forget(doc: vscode.TextDocument): void {
     this.cache.delete(doc.uri.toString());
   }
+}
+
+/** The document's length in characters, without copying its text. */
+function documentLength(doc: vscode.TextDocument): number {
+  return doc.lineCount === 0 ? 0 : doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end);
 }
 
 /** A core range as a VS Code range (core counts 1-based lines and columns). */

@@ -154,7 +154,7 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
     createClient: (url) => services.servers.client(url),
   });
   services.lastTarget.value = target;
-  services.runs.track({ workflowPath: uri.fsPath, workflowName, target }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt() });
+  services.runs.track({ workflowPath: uri.fsPath, workflowName, target }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt(), dispose: () => engine.dispose() });
   services.runLog.attach(engine.onEvent, { workflow: relative, target: targetLabel(target), server: maskUrl(comfyUrl) });
   void services.contextKeys.set(ContextKeys.runActive, true);
   try {

@@ -1,6 +1,7 @@
 import { ComfyClient } from '../api/comfyClient';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
+import { LruCache } from '../base/lruCache';
 
 /** How busy a ComfyUI server is: prompts running and waiting. */
 export interface QueueSize {
@@ -8,15 +9,19 @@ export interface QueueSize {
   readonly pending: number;
 }
 
+/** Clients kept at most: a user works with a handful of servers, and each client may hold a large `/object_info`. */
+const maxClients = 8;
+
 /**
  * Queue sizes of the ComfyUI servers the Machines view shows (Ready machines, local servers),
  * read on demand while the view is visible. One ComfyClient per server URL is kept, so the
- * run engine and diagnostics share its cached `/object_info`.
+ * run engine and diagnostics share its cached `/object_info`; the least recently used are
+ * dropped beyond a few, and {@link ComfyServerDirectory.retain} drops those of servers that are gone.
  */
 export class ComfyServerDirectory extends DisposableObject {
   private readonly _onDidChangeQueues = this._register(new Emitter<void>());
   readonly onDidChangeQueues: Event<void> = this._onDidChangeQueues.event;
-  private readonly clients = new Map<string, ComfyClient>();
+  private readonly clients = new LruCache<string, ComfyClient>(maxClients);
   private readonly sizes = new Map<string, QueueSize>();
   private readonly lifetime = new AbortController();
 
@@ -33,6 +38,13 @@ export class ComfyServerDirectory extends DisposableObject {
       this.clients.set(url, c);
     }
     return c;
+  }
+
+  /** Forgets the clients, node lists and queue sizes of every server not in `urls` (a machine that is gone, a local server removed). */
+  retain(urls: Iterable<string>): void {
+    const keep = new Set(urls);
+    for (const url of this.clients.keys()) if (!keep.has(url)) this.clients.delete(url);
+    for (const url of [...this.sizes.keys()]) if (!keep.has(url)) this.sizes.delete(url);
   }
 
   /** The last known queue size of a server, if it was read. */

@@ -72,7 +72,15 @@ export interface RunRecordInput {
   error?: string;
   /** Warnings of the run beyond the saver's own (rejected nodes, failed downloads, …). */
   warnings?: readonly string[];
+  /**
+   * Where the list of outputs came from: the server's history entry, or (when history could not be
+   * read) the `executed` messages heard live, which miss what was announced while the socket was down.
+   */
+  outputsFrom?: OutputsSource;
 }
+
+/** Where a run's list of outputs came from. */
+export type OutputsSource = 'history' | 'live messages';
 
 /** The contents of `run.json`. */
 export interface RunRecord {
@@ -86,6 +94,7 @@ export interface RunRecord {
   timings: { queued?: string; started?: string; finished?: string; phases: Record<string, number> };
   status: RunRecordInput['status'];
   error?: string;
+  outputsFrom?: OutputsSource;
   outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
   warnings: string[];
 }
@@ -246,6 +255,7 @@ export class OutputSaver {
       timings: { queued: iso(t.queued), started: iso(t.started), finished: iso(t.finished), phases: { ...t.phases } },
       status: input.status,
       error: input.error,
+      outputsFrom: input.outputsFrom,
       outputs: this._saved.map((s) => ({
         node: s.ref.nodeId ?? '',
         filename: s.ref.filename,

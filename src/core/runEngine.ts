@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { sleep, systemClock, type Clock } from '../base/clock';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
-import { ComfyClient, WorkflowRejectedError } from '../api/comfyClient';
+import { ComfyClient, WorkflowRejectedError, hasScopedInterrupt } from '../api/comfyClient';
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
 import { ApiError, isCancellation } from '../api/errors';
-import { OutputSaver, listOutputFiles, type OutputFile } from './outputSaver';
+import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -43,9 +43,15 @@ export interface RunEngineOptions {
   readonly idleTimeoutMs?: number;
   /** Consecutive failed reconciliations (server unreachable) before the run gives up. Default 10. */
   readonly maxReconcileFailures?: number;
-  /** `GET /history/{id}` answers `{}` for a moment after the end: tries and pause between them. */
+  /** `GET /history/{id}` answers `{}` for a moment after the end: how many such answers are waited out. Default 5. */
   readonly historyAttempts?: number;
+  /** First pause between history reads, doubled per retry (up to 5 s). Default 300 ms. */
   readonly historyRetryDelayMs?: number;
+  /**
+   * How long a history that fails (5xx, timeouts, a dropped connection) is retried before the run
+   * falls back to the outputs its `executed` messages announced. Default 60 s.
+   */
+  readonly historyTimeoutMs?: number;
   /** Tries per output download. Default 3. */
   readonly downloadAttempts?: number;
   readonly downloadRetryDelayMs?: number;
@@ -54,6 +60,9 @@ export interface RunEngineOptions {
 }
 
 type Phase = 'preparing' | 'queued' | 'running' | 'finishing' | 'done';
+
+/** A read of our history entry: the entry; none (`{}` on every try); or the error that outlasted the retries. */
+type HistoryRead = { readonly entry: HistoryEntry } | { readonly entry: undefined; readonly error?: Error };
 
 /** Terminal outcome as the server reported it. */
 interface Outcome {
@@ -124,6 +133,11 @@ export class RunEngine extends DisposableObject {
   private queuedAt = 0;
   private serverStartedAt: number | undefined;
   private serverFinishedAt: number | undefined;
+  private outputsFrom: OutputsSource | undefined;
+  /** `system_stats.comfyui_version`, read by the readiness probe. */
+  private serverVersion: string | undefined;
+  /** The server honours `POST /interrupt {prompt_id}`; unknown until the probe answered, and then only for known versions. */
+  private scopedInterrupts = false;
 
   constructor(private readonly options: RunEngineOptions) {
     super();
@@ -164,6 +178,7 @@ export class RunEngine extends DisposableObject {
    * Stops our prompt, and only ours: a pending prompt is deleted from the queue; a running one
    * gets `POST /interrupt {prompt_id}`, sent only after `/queue` shows it is the running one
    * (older servers ignore the id and would stop whatever runs). The run then ends as interrupted.
+   * When that cannot be done safely, nothing is interrupted and a `warning` event says why.
    */
   interrupt(): Promise<void> {
     this.interruptRequested = true;
@@ -177,9 +192,23 @@ export class RunEngine extends DisposableObject {
     return this.interrupting;
   }
 
+  /**
+   * Ends a run in progress here (its socket, timers and transfers) without interrupting it on the
+   * server: a window that reloads should not cost the user a long render. `run()` then resolves.
+   */
   override dispose(): void {
+    if (this.runPromise !== undefined && this.phase !== 'done') {
+      this.fatal ??= {
+        kind: 'cancelled',
+        type: 'abandoned',
+        message: `The run was left when its window closed${this.promptId === undefined ? ', before the prompt was queued' : `; prompt ${this.promptId} may still run on the server, and its outputs stay there`}.`,
+        details: '',
+        nodeErrors: null,
+      };
+    }
     this.lifetime.abort();
     this.watchdog?.dispose();
+    this.resolveEnd();
     super.dispose();
   }
 
@@ -270,7 +299,9 @@ export class RunEngine extends DisposableObject {
     const deadline = this.clock.now() + (this.options.readyTimeoutMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.getSystemStats(signal);
+        const stats = await this.client.getSystemStats(signal);
+        this.serverVersion = typeof stats.system.comfyui_version === 'string' ? stats.system.comfyui_version : undefined;
+        this.scopedInterrupts = hasScopedInterrupt(this.serverVersion);
         return;
       } catch (e) {
         const booting = e instanceof ApiError && e.status !== undefined && [403, 502, 503, 504].includes(e.status);
@@ -425,8 +456,8 @@ export class RunEngine extends DisposableObject {
   }
 
   /** The prompt is over (`executing null`, or history says so): read history, save outputs, once. */
-  private finish(entry?: HistoryEntry): Promise<void> {
-    this.finishing ??= this.collect(entry)
+  private finish(read?: HistoryRead): Promise<void> {
+    this.finishing ??= this.collect(read)
       .catch((e: unknown) => {
         this.fatal ??= failureOf(e);
       })
@@ -437,29 +468,83 @@ export class RunEngine extends DisposableObject {
     return this.finishing;
   }
 
-  private async collect(known?: HistoryEntry): Promise<void> {
+  private async collect(known?: HistoryRead): Promise<void> {
     this.phase = 'finishing';
     this.watchdog?.dispose();
-    const entry = known ?? (await this.readHistory());
+    const read = known ?? (await this.readHistory());
+    const entry = read.entry;
     if (entry) this.report(outcomeFromHistory(entry, (id) => this.nodeRef(id)));
-    else {
+    else if (read.error === undefined) {
       this.warn('The server has no history entry for the prompt; the outputs announced over the websocket are saved instead.');
       this.report(this.outcome ?? { status: 'success' });
+    } else {
+      this.warn(`Could not read the prompt's history (${read.error.message}); the outputs announced over the websocket are saved instead.`);
     }
+    this.outputsFrom = entry ? 'history' : 'live messages';
     const files = uniqueFiles(listOutputFiles(entry?.outputs ?? Object.fromEntries(this.executedOutputs)));
     this.serverFinishedAt = this.clock.now();
     await this.downloadAll(files);
+    if (!entry && read.error !== undefined) this.reportWithoutHistory(read.error, files.length);
   }
 
-  private async readHistory(): Promise<HistoryEntry | undefined> {
-    const attempts = this.options.historyAttempts ?? 5;
-    const delay = this.options.historyRetryDelayMs ?? 300;
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) await sleep(delay * i, this.lifetime.signal, this.clock);
-      const entry = await this.client.getHistoryEntry(this.promptId!, this.lifetime.signal);
-      if (entry) return entry;
+  /**
+   * The verdict when history could not be read: the websocket's error or interrupt stands as it
+   * is; otherwise the run is failed with exactly what is known (it finished, what was saved).
+   */
+  private reportWithoutHistory(error: Error, listed: number): void {
+    if (this.outcome && this.outcome.status !== 'success') return;
+    const saved = this.saved.length;
+    const said = this.outcome?.status === 'success' ? ' (the server reported success over the websocket)' : '';
+    const outputs = `${saved} output${saved === 1 ? ' was' : 's were'} saved from live messages${saved < listed ? ` (${listed} announced)` : ''}`;
+    this.fatal ??= {
+      kind: error instanceof ApiError && error.kind !== 'cancelled' ? error.kind : 'server',
+      type: 'history_unreadable',
+      message: `The run finished${said}; ${outputs}, history could not be read: ${error.message} Outputs announced while the websocket was down may be missing; they stay on the server.`,
+      details: error.message,
+      nodeErrors: null,
+    };
+  }
+
+  /**
+   * Reads our history entry. `{}` (not written yet, or gone) is asked again a few times; a failure
+   * that may pass (5xx, timeout, dropped connection) is retried with backoff for up to
+   * `historyTimeoutMs`. Rejects only when the run is disposed.
+   */
+  private async readHistory(): Promise<HistoryRead> {
+    const emptyTries = this.options.historyAttempts ?? 5;
+    const budgetMs = this.options.historyTimeoutMs ?? 60_000;
+    const backoff = { baseDelayMs: this.options.historyRetryDelayMs ?? 300, maxDelayMs: 5000 };
+    const budget = new AbortController();
+    const timer = this.clock.setTimeout(() => budget.abort(), budgetMs);
+    const signal = AbortSignal.any([this.lifetime.signal, budget.signal]);
+    const outOfTime = (last: unknown): HistoryRead => ({
+      entry: undefined,
+      error: last instanceof Error && !isCancellation(last) ? last : new ApiError('timeout', `No answer from /history within ${Math.round(budgetMs / 1000)} s.`),
+    });
+    let empty = 0;
+    let last: unknown;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const entry = await this.client.getHistoryEntry(this.promptId!, signal);
+          if (entry) return { entry };
+          if (++empty >= emptyTries) return { entry: undefined };
+        } catch (e) {
+          if (this.lifetime.signal.aborted) throw e;
+          if (budget.signal.aborted) return outOfTime(last);
+          if (!mayPass(e)) return { entry: undefined, error: e as Error };
+          last = e;
+        }
+        try {
+          await sleep(backoffDelayMs(attempt, backoff), signal, this.clock);
+        } catch (e) {
+          if (this.lifetime.signal.aborted) throw e;
+          return outOfTime(last);
+        }
+      }
+    } finally {
+      timer.dispose();
     }
-    return undefined;
   }
 
   /** The run folder, created on first need (it is named after the prompt id, so only once queued). */
@@ -483,7 +568,16 @@ export class RunEngine extends DisposableObject {
         try {
           const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal), this.lifetime.signal);
           for (const w of saved.warnings) this.warn(w, false);
-          const output: SavedOutput = { node: file.nodeId, key: file.key, filename: file.filename, subfolder: file.subfolder, type: file.type, path: saved.path, bytes: saved.bytes };
+          const output: SavedOutput = {
+            node: file.nodeId,
+            key: file.key,
+            filename: file.filename,
+            subfolder: file.subfolder,
+            type: file.type,
+            path: saved.path,
+            bytes: saved.bytes,
+            source: this.outputsFrom ?? 'history',
+          };
           this.saved.push(output);
           this.emit({ type: 'outputSaved', output });
           break;
@@ -545,10 +639,11 @@ export class RunEngine extends DisposableObject {
         }
         return;
       }
-      const entry = await this.readHistory();
+      const read = await this.readHistory();
       this.reconcileFailures = 0;
-      if (entry) {
-        await this.finish(entry);
+      // Not queued, not running: it ended. An unreadable history still lets the live outputs be saved.
+      if (read.entry || read.error !== undefined) {
+        await this.finish(read);
         return;
       }
       if (this.over) return;
@@ -572,14 +667,21 @@ export class RunEngine extends DisposableObject {
     }
   }
 
+  /**
+   * Interrupts our queued prompt without touching anyone else's. The prompt id always goes in the
+   * body, but only servers from {@link hasScopedInterrupt} honour it; older ones stop whatever
+   * runs, so the interrupt is sent only while `/queue` shows ours running. When that cannot be
+   * made sure of, nothing is interrupted and a warning says why.
+   */
   private async interruptQueued(): Promise<void> {
     const id = this.promptId!;
+    const signal = this.lifetime.signal;
     try {
-      const q = await this.client.getQueue(this.lifetime.signal);
-      if (q.pending.some((i) => i.promptId === id)) {
-        await this.client.deleteFromQueue([id], this.lifetime.signal);
-        const after = await this.client.getQueue(this.lifetime.signal);
-        if (!after.running.some((i) => i.promptId === id)) {
+      let where = await this.whereIs(id);
+      if (where === 'pending') {
+        await this.client.deleteFromQueue([id], signal);
+        where = await this.whereIs(id);
+        if (where === 'pending' || where === 'gone') {
           if (this.over) return;
           // A deleted pending prompt sends nothing more: end the run here.
           this.report({ status: 'interrupted', failure: interruptedFailure(undefined) });
@@ -587,13 +689,50 @@ export class RunEngine extends DisposableObject {
           this.resolveEnd();
           return;
         }
-        await this.client.interrupt(id, this.lifetime.signal);
+      }
+      if (where === 'running') {
+        if (this.over) return;
+        if (!this.scopedInterrupts && this.outcome !== undefined) {
+          // The websocket already gave our verdict: ours is finishing, and the next prompt may be someone else's.
+          this.warn(`Did not interrupt prompt ${id}: it has just finished, and ${this.serverName()} would stop whatever runs next.`);
+          return;
+        }
+        await this.client.interrupt(id, signal);
         return;
       }
-      if (q.running.some((i) => i.promptId === id)) await this.client.interrupt(id, this.lifetime.signal);
+      if (where === 'gone') {
+        this.warn(`Nothing to interrupt: ${this.serverName()} no longer lists prompt ${id} as queued or running (it has just finished, or was removed); reading its result.`);
+        void this.reconcile();
+        return;
+      }
+      if (this.scopedInterrupts) {
+        await this.client.interrupt(id, signal);
+        return;
+      }
+      this.warn(
+        `Did not interrupt prompt ${id}: ${this.serverName()} predates prompt-scoped interrupts (it would stop whatever runs), and its queue could not be read to make sure ours is the one running (${where.message}). Try again in a moment, or stop it from the ComfyUI page.`,
+      );
     } catch (e) {
       if (!isCancellation(e)) this.warn(`Could not interrupt the prompt: ${(e as Error).message}`);
     }
+  }
+
+  /** Where `/queue` has our prompt, or why it could not be read. */
+  private async whereIs(id: string): Promise<'pending' | 'running' | 'gone' | Error> {
+    try {
+      const q = await this.client.getQueue(this.lifetime.signal);
+      if (q.running.some((i) => i.promptId === id)) return 'running';
+      return q.pending.some((i) => i.promptId === id) ? 'pending' : 'gone';
+    } catch (e) {
+      if (isCancellation(e)) throw e;
+      return e as Error;
+    }
+  }
+
+  /** "this ComfyUI (version 0.3.40)", for messages about what the server can do. */
+  private serverName(): string {
+    const v = this.serverVersion;
+    return v && v !== 'unknown' ? `this ComfyUI (version ${v})` : 'this ComfyUI (version unknown)';
   }
 
   /** `forRecord`: false for the saver's own rename warnings, which run.json already lists. */
@@ -632,6 +771,7 @@ export class RunEngine extends DisposableObject {
           status,
           error: error?.message,
           warnings: this.recordWarnings,
+          outputsFrom: this.outputsFrom,
         });
         runDir = saver.dir;
       } catch (e) {
@@ -651,6 +791,11 @@ export class RunEngine extends DisposableObject {
     this.emit({ type: 'finished', result });
     return result;
   }
+}
+
+/** A failure that a later try may not see: the server's 5xx, a timeout, a dropped connection. */
+function mayPass(e: unknown): boolean {
+  return e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)) || e.kind === 'rateLimited');
 }
 
 /** Each file once, by type, subfolder and name: a history can list one file under two nodes or keys. */

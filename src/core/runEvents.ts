@@ -1,5 +1,6 @@
 import { type NodeOutput } from '../api/comfyTypes';
 import { type ErrorKind } from '../api/errors';
+import { type OutputsSource } from './outputSaver';
 
 /** A node as the user knows it: id, class and the title the editor gave it. */
 export interface NodeRef {
@@ -23,6 +24,8 @@ export interface SavedOutput {
   /** Absolute path of the local file. */
   readonly path: string;
   readonly bytes: number;
+  /** Where the file was listed: the server's history, or an `executed` message heard live (history unreadable). */
+  readonly source: OutputsSource;
 }
 
 /** Why a run did not succeed, in a shape that serialises (the CLI's `--json` `error`). */

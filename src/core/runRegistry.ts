@@ -50,6 +50,8 @@ export interface TrackedRun {
   readonly onEvent: Event<RunEvent>;
   /** Interrupts the run (deletes it from the queue or interrupts it on the server). */
   interrupt(): Promise<void>;
+  /** Ends the run here (connections, timers, transfers); called for live runs when the registry is disposed. */
+  dispose(): void;
 }
 
 /**
@@ -69,7 +71,17 @@ export class RunRegistry extends DisposableObject {
     private readonly keep = 30,
   ) {
     super();
-    this._register({ dispose: () => this.live.forEach((l) => l.sub.dispose()) });
+    // Live runs end with the window: nothing may keep a socket, a timer or a download going after it.
+    this._register({
+      dispose: () => {
+        const live = [...this.live.values()];
+        this.live.clear();
+        for (const l of live) {
+          l.sub.dispose();
+          l.run.dispose();
+        }
+      },
+    });
   }
 
   /** Newest first. */

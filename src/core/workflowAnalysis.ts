@@ -185,6 +185,21 @@ export function analyzeWorkflow(text: string, options: AnalyzeOptions = {}): Wor
   return new Analyzer(source, document, options).run();
 }
 
+/** The largest document analysed as it is edited: API workflows are kilobytes, a few megabytes with embedded images. */
+export const maxAnalysedLength = 8 * 1024 * 1024;
+
+/** URI schemes of documents a user edits; output channels, diffs and other virtual documents are never workflows to check. */
+const editableSchemes = new Set(['file', 'untitled', 'vscode-remote']);
+
+/**
+ * True when an open document can be a workflow worth analysing: JSON (or any file named like a
+ * workflow), one the user edits, and not huge. Everything else is never read as a whole.
+ */
+export function mayBeWorkflowDocument(doc: { readonly languageId: string; readonly scheme: string; readonly namedLikeWorkflow: boolean; readonly length: number }): boolean {
+  if (!editableSchemes.has(doc.scheme) || doc.length > maxAnalysedLength) return false;
+  return doc.namedLikeWorkflow || doc.languageId === 'json' || doc.languageId === 'jsonc';
+}
+
 /**
  * A cheap guess, for deciding whether to offer "Run" on a JSON file not named `workflow_api.json`:
  * the text starts like an object of objects and mentions `class_type`. Confirm with {@link analyzeWorkflow}.

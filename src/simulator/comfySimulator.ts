@@ -70,6 +70,18 @@ export interface ComfyOutputFile {
   sha256: string;
 }
 
+/**
+ * A route that fails its next `times` requests, as a proxy or a struggling server does: a 5xx
+ * answer (`status`), or, with `hangMs`, no answer for that long and then a dropped connection.
+ */
+export interface RouteFault {
+  /** `/history` also matches `/history/<id>` and the `/api` aliases. */
+  path: string;
+  times: number;
+  status: number;
+  hangMs?: number;
+}
+
 /** A snapshot for tests and the admin API. */
 export interface ComfySimulatorState {
   queueRemaining: number;
@@ -77,7 +89,7 @@ export interface ComfySimulatorState {
   pending: string[];
   sockets: number;
   booting: boolean;
-  faults: ExecutionFaults & { stallActive: boolean };
+  faults: ExecutionFaults & { stallActive: boolean; routes: RouteFault[] };
   /** Faults that took effect, oldest first (`drop`, `stall`, `flood`), with the prompt they hit. */
   fired: { fault: string; promptId: string; time: number }[];
 }
@@ -146,6 +158,7 @@ export class ComfySimulator {
   private readonly executor: PromptExecutor;
   private readonly routes: ComfyRoutes;
   private readonly faults: ExecutionFaults = {};
+  private routeFaults: RouteFault[] = [];
   private readonly abort = new AbortController();
   private readonly log: ComfyRequestLogEntry[] = [];
   private readonly fired: { fault: string; promptId: string; time: number }[] = [];
@@ -264,6 +277,19 @@ export class ComfySimulator {
     this.bootUntil = Date.now() + ms;
   }
 
+  /**
+   * Makes the next `times` requests to `path` fail with `status` (default 500, ComfyUI's own
+   * unhandled-exception answer), or hang for `hangMs` and drop the connection. A later call for
+   * the same path replaces the earlier one; `times: 0` clears it.
+   */
+  failRoute(fault: { path: string; times: number; status?: number; hangMs?: number }): void {
+    const status = fault.status ?? 500;
+    if (!fault.path.startsWith('/')) throw new TypeError(`failRoute: path must start with "/", got ${JSON.stringify(fault.path)}.`);
+    if (!Number.isInteger(status) || status < 400 || status > 599) throw new TypeError(`failRoute: status must be an HTTP error status (400-599), got ${JSON.stringify(fault.status)}.`);
+    this.routeFaults = this.routeFaults.filter((f) => f.path !== fault.path);
+    if (fault.times > 0) this.routeFaults.push({ path: fault.path, times: fault.times, status, hangMs: fault.hangMs });
+  }
+
   /** Makes the next prompt emit `messages` progress messages and `previews` previews of `previewBytes` bytes, as fast as the sockets take them. */
   flood(how: { messages: number; previews: number; previewBytes: number }): void {
     this.faults.flood = { ...how };
@@ -313,6 +339,7 @@ export class ComfySimulator {
     this.clearStall();
     this.faults.drop = undefined;
     this.faults.flood = undefined;
+    this.routeFaults = [];
     this.bootUntil = 0;
     this.log.length = 0;
     this.fired.length = 0;
@@ -332,7 +359,7 @@ export class ComfySimulator {
       pending: pending.map((i) => i.promptId),
       sockets: this.hub.size,
       booting: Date.now() < this.bootUntil,
-      faults: { ...this.faults, stallActive: this.stallWaiting !== undefined },
+      faults: { ...this.faults, stallActive: this.stallWaiting !== undefined, routes: this.routeFaults.map((f) => ({ ...f })) },
       fired: [...this.fired],
     };
   }
@@ -401,6 +428,7 @@ export class ComfySimulator {
         sendText(res, 502, BAD_GATEWAY_HTML, 'text/html');
         return;
       }
+      if (await this.failedByFault(req, res, url.pathname)) return;
       const cors = this.settings.corsOrigin;
       if (cors !== null) {
         res.setHeader('Access-Control-Allow-Origin', cors);
@@ -435,6 +463,32 @@ export class ComfySimulator {
       req.resume();
       sendInternalError(res);
     }
+  }
+
+  /** Applies an armed route fault to this request; true when it answered (or dropped) the request. */
+  private async failedByFault(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<boolean> {
+    const route = pathname.startsWith('/api/') ? pathname.slice(4) : pathname;
+    const fault = this.routeFaults.find((f) => route === f.path || route.startsWith(`${f.path}/`));
+    if (!fault) return false;
+    if (--fault.times <= 0) this.routeFaults = this.routeFaults.filter((f) => f !== fault);
+    this.fired.push({ fault: `route ${fault.path}`, promptId: '', time: Date.now() });
+    req.resume();
+    if (fault.hangMs !== undefined) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.abort.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, fault.hangMs);
+        this.abort.signal.addEventListener('abort', done, { once: true });
+      });
+      res.destroy();
+      return true;
+    }
+    if (fault.status === 500) sendInternalError(res);
+    else sendText(res, fault.status, `${fault.status}: simulated failure of ${fault.path}`);
+    return true;
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {

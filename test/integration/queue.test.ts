@@ -121,6 +121,18 @@ describe('queueing workflows from the editor', function () {
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', broken)), /cannot be queued/);
   });
 
+  it('analyses only documents that can be workflows: no other language, nothing huge', async () => {
+    const broken = (extra: Record<string, string> = {}) => JSON.stringify({ '1': { class_type: 'SaveImage', inputs: { images: ['9', 0], filename_prefix: 'x', ...extra } } }, null, 2);
+    const plain = await vscode.workspace.openTextDocument({ language: 'plaintext', content: broken() });
+    const huge = await vscode.workspace.openTextDocument({ language: 'json', content: broken({ note: 'x'.repeat(9 * 1024 * 1024) }) });
+    // Opened last, so once its diagnostics are in, the two above have been looked at.
+    const control = await vscode.workspace.openTextDocument({ language: 'json', content: broken() });
+    const ours = (doc: vscode.TextDocument) => vscode.languages.getDiagnostics(doc.uri).filter((d) => d.source?.startsWith('RunComfy'));
+    await waitFor('diagnostics of the JSON workflow', () => (ours(control).length > 0 ? true : undefined));
+    assert.deepStrictEqual(ours(plain), [], 'a plain-text document was analysed');
+    assert.deepStrictEqual(ours(huge), [], 'a 9 MB document was analysed');
+  });
+
   it('queues on a local ComfyUI server added by URL, listed beside the machines', async () => {
     const url = sim.info.localComfyUrl!;
     assert.ok(await vscode.commands.executeCommand<boolean>('runcomfy.addLocalServer', { name: 'Desk GPU', url }));

@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ComfyClient, WorkflowRejectedError, contentDerivedName, parseComfyUrl } from '../../src/api/comfyClient';
+import { ComfyClient, WorkflowRejectedError, contentDerivedName, hasScopedInterrupt, parseComfyUrl } from '../../src/api/comfyClient';
 import { ApiError, AuthError, ConfigError, InvalidRequestError, NetworkError, ServerError } from '../../src/api/errors';
 import { createMultipartBody } from '../../src/api/multipart';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
@@ -146,13 +146,19 @@ describe('ComfyClient (HTTP against a replaying server)', () => {
     assert.strictEqual(await client().getHistoryEntry('unknown-id'), undefined);
   });
 
-  it('fetches /object_info once per server', async () => {
+  it('takes only known versions for servers whose /interrupt honours prompt_id; unknown counts as old', () => {
+    for (const v of ['0.3.64', '0.3.65', '0.4.0', '1.0.0', 'v0.3.70']) assert.strictEqual(hasScopedInterrupt(v), true, v);
+    for (const v of ['0.3.63', '0.3.10', '0.2.99', 'unknown', '', undefined, 'nightly']) assert.strictEqual(hasScopedInterrupt(v), false, String(v));
+  });
+
+  it('fetches /object_info once per client, and again on refresh', async () => {
     handler = () => ({ status: 200, body: readRecording('object_info_SaveImage.json') });
-    const a = await client().getObjectInfo();
-    const b = await client().getObjectInfo();
+    const c = client();
+    const a = await c.getObjectInfo();
+    const b = await c.getObjectInfo();
     assert.strictEqual(a, b);
     assert.strictEqual(server!.requests.filter((r) => r.path === '/object_info').length, 1);
-    await client().getObjectInfo({ refresh: true });
+    await c.getObjectInfo({ refresh: true });
     assert.strictEqual(server!.requests.filter((r) => r.path === '/object_info').length, 2);
   });
 

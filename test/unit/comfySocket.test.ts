@@ -1,11 +1,14 @@
 import * as assert from 'node:assert';
 import * as http from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { ComfySocket, type ComfyMessage } from '../../src/api/comfySocket';
 import { ApiError } from '../../src/api/errors';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
+import { type Clock } from '../../src/base/clock';
 import { recordedWorkflow } from './helpers/runHarness';
+import { ManualClock } from './helpers/runcomfyTestKit';
 
 function nextEvent<T>(subscribe: (listener: (e: T) => void) => { dispose(): void }): Promise<T> {
   return new Promise((resolve) => {
@@ -133,6 +136,50 @@ describe('ComfySocket against the ComfyUI simulator', function () {
     await new Promise((r) => setTimeout(r, 200));
     assert.strictEqual(s.state, 'open');
     assert.strictEqual(sim.state().sockets, 1);
+  });
+
+  it('holds one keep-alive timer however many pings a long connection sends', async () => {
+    // A bare websocket server that answers each ping with a status message, so the test can tell when the pong is in.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    let pings = 0;
+    wss.on('connection', (ws) => {
+      const status = () => ws.send(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: 0 } }, sid: 'keep-alive' } }));
+      status();
+      ws.on('ping', () => {
+        pings++;
+        status();
+      });
+    });
+    const manual = new ManualClock();
+    let disposed = 0;
+    const clock: Clock = {
+      now: () => manual.now(),
+      setTimeout: (fn, ms) => {
+        const t = manual.setTimeout(fn, ms);
+        return { dispose: () => (disposed++, t.dispose()) };
+      },
+    };
+    const s = open({ baseUrl: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`, clientId: 'keep-alive', clock, pingIntervalMs: 1000 });
+    try {
+      let messages = 0;
+      s.onMessage(() => messages++);
+      await s.connect();
+      const before = messages;
+      for (let i = 1; i <= 100; i++) {
+        await manual.advance(1000);
+        await waitFor(() => messages >= before + i, `the answer to ping ${i}`);
+      }
+      assert.strictEqual(pings, 100);
+      assert.strictEqual(s.state, 'open');
+      assert.strictEqual(manual.pendingTimers, 1, 'one pending keep-alive tick');
+      disposed = 0;
+      s.dispose();
+      assert.ok(disposed <= 1, `closing cancelled ${disposed} timers: the ticks that fired were still held`);
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
   });
 
   it('refuses a second socket for the same server and clientId, and closes on dispose', async () => {

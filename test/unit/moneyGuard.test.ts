@@ -67,7 +67,7 @@ describe('MoneyGuard (against the RunComfy and ComfyUI simulators)', () => {
     const busy = await sim.seedMachine({ server_type: 'medium' });
     // A run of ours on the second machine keeps it busy.
     const events = new Emitter<RunEvent>();
-    runs.track({ workflowPath: '/w/workflow_api.json', workflowName: 'w', target: { kind: 'machine', serverId: busy.server_id as string, label: 'busy' } }, { onEvent: events.event, interrupt: () => Promise.resolve() });
+    runs.track({ workflowPath: '/w/workflow_api.json', workflowName: 'w', target: { kind: 'machine', serverId: busy.server_id as string, label: 'busy' } }, { onEvent: events.event, interrupt: () => Promise.resolve(), dispose: () => undefined });
     await store.refresh();
     await eventually(() => stops.length === 1, 'the idle machine is stopped', 5000);
     assert.equal(stops[0]?.machine.serverId, idle.server_id);

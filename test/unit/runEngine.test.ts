@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { type ApiPrompt } from '../../src/api/comfyTypes';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
+import { RunEngine } from '../../src/core/runEngine';
+import { RunRegistry } from '../../src/core/runRegistry';
 import { type RunEvent } from '../../src/core/runEvents';
 import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
@@ -256,6 +258,47 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.strictEqual(listFiles(result.runDir!).length, 5);
   });
 
+  it('retries a /history that answers 500 after the run, and saves what history lists', async () => {
+    sim.failRoute({ path: '/history', times: 3 });
+    const { result } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(sim.requests().filter((r) => r.path.startsWith('/history/') && r.status === 500).length, 3);
+    assert.strictEqual(result.outputs.length, 4);
+    assert.ok(result.outputs.every((o) => o.source === 'history'));
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { status: string; outputsFrom: string };
+    assert.deepStrictEqual([record.status, record.outputsFrom], ['success', 'history']);
+  });
+
+  it('retries a /history that hangs (client timeouts) until it answers', async () => {
+    sim.failRoute({ path: '/history', times: 2, hangMs: 10_000 });
+    const { result } = await runEngine({
+      prompt: recordedWorkflow('workflow_a_api.json'),
+      comfyUrl: sim.url,
+      outputRoot: out,
+      createClient: (url) => new ComfyClient({ baseUrl: url, timeoutMs: 1000, retry: { maxRetries: 0 } }),
+    });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(sim.state().fired.filter((f) => f.fault === 'route /history').length, 2);
+    assert.strictEqual(result.outputs.length, 4);
+  });
+
+  it('saves the outputs announced live when /history stays broken, and fails saying exactly what is known', async () => {
+    sim.failRoute({ path: '/history', times: 1_000_000 });
+    const { result, events } = await runEngine({ prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out, historyTimeoutMs: 300 });
+    const announced = events.flatMap((e): unknown[] =>
+      e.type === 'executed' ? Object.values(e.output).flatMap((v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]).filter((f) => typeof f === 'object' && f !== null && 'filename' in f) : [])) : [],
+    );
+    assert.strictEqual(announced.length, 4, 'the recorded run announces four files live');
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.type, 'history_unreadable');
+    assert.match(result.error.message, /^The run finished \(the server reported success over the websocket\); 4 outputs were saved from live messages, history could not be read: .*HTTP 500/);
+    assert.strictEqual(result.outputs.length, 4);
+    assert.ok(result.outputs.every((o) => o.source === 'live messages' && fs.statSync(o.path).size > 0));
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { status: string; outputsFrom: string; outputs: unknown[]; error: string };
+    assert.deepStrictEqual([record.status, record.outputsFrom, record.outputs.length], ['error', 'live messages', 4]);
+    assert.strictEqual(record.error, result.error.message);
+  });
+
   it('keeps the end of a prompt that ran, flood and all, before POST /prompt answered', async () => {
     sim.flood({ messages: 12_000, previews: 20, previewBytes: 4096 });
     /** The server's answer reaches the engine only after the whole prompt has run. */
@@ -393,6 +436,97 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.ok(!sim.requests().some((r) => r.path === '/interrupt'));
     await waitFor(async () => (await other.getHistoryEntry(theirs.promptId)) !== undefined, 'the other prompt to finish');
     assert.strictEqual((await other.getHistoryEntry(theirs.promptId))?.status?.status_str, 'success');
+  });
+
+  it('on an old server, interrupts our running prompt only; the next one in line still runs', async () => {
+    sim.configure({ oldServer: true, classDelayMs: { ImageBlur: 150 } });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    let theirs: string | undefined;
+    const { result } = await runEngine({ prompt: slowPrompt(9), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
+      if (e.type === 'started') {
+        void other.queuePrompt({ prompt: slowPrompt(10), clientId: 'someone-else' }).then((q) => {
+          theirs = q.promptId;
+          return engine.interrupt();
+        });
+      }
+    });
+    assert.strictEqual(result.status, 'interrupted');
+    const interrupts = sim.requests().filter((r) => r.path === '/interrupt');
+    assert.strictEqual(interrupts.length, 1);
+    await waitFor(async () => theirs !== undefined && (await other.getHistoryEntry(theirs)) !== undefined, 'the other prompt to finish');
+    assert.strictEqual((await other.getHistoryEntry(theirs!))?.status?.status_str, 'success');
+  });
+
+  it('says so, and interrupts nothing, when our prompt already left the queue', async () => {
+    sim.dropSockets({ atNode: '3' });
+    const other = new ComfyClient({ baseUrl: sim.url });
+    let tried: Promise<void> | undefined;
+    const { result, events } = await runEngine(
+      { prompt: recordedWorkflow('workflow_a_api.json'), comfyUrl: sim.url, outputRoot: out, idleTimeoutMs: 600_000, createSocket: (url, id) => fastSocket(url, id, 600_000) },
+      (engine, e) => {
+        if (e.type === 'connection' && e.state === 'lost') {
+          const id = engine.currentPromptId!;
+          tried = waitFor(async () => (await other.getHistoryEntry(id)) !== undefined, 'our prompt to end on the server').then(() => engine.interrupt());
+        }
+      },
+    );
+    await tried;
+    assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'no /interrupt for a prompt that is not running');
+    const warning = events.find((e): e is Extract<RunEvent, { type: 'warning' }> => e.type === 'warning' && e.message.startsWith('Nothing to interrupt'));
+    assert.ok(warning, JSON.stringify(events.filter((e) => e.type === 'warning')));
+    assert.match(warning.message, /no longer lists prompt .* as queued or running/);
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.strictEqual(result.outputs.length, 4);
+  });
+
+  for (const kind of ['old', 'new'] as const) {
+    it(`with /queue unreadable on ${kind === 'old' ? 'an old server, interrupts nothing and says why' : 'a current server, sends the interrupt scoped to our prompt'}`, async () => {
+      sim.configure({ oldServer: kind === 'old', classDelayMs: { ImageBlur: 150 } });
+      const other = new ComfyClient({ baseUrl: sim.url });
+      let theirs: string | undefined;
+      const { result, events } = await runEngine({ prompt: slowPrompt(kind === 'old' ? 11 : 13), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
+        if (e.type === 'started') {
+          void other.queuePrompt({ prompt: slowPrompt(kind === 'old' ? 12 : 14), clientId: 'someone-else' }).then(async (q) => {
+            theirs = q.promptId;
+            sim.failRoute({ path: '/queue', times: 1_000_000 });
+            await engine.interrupt();
+            sim.failRoute({ path: '/queue', times: 0 });
+          });
+        }
+      });
+      const warnings = events.filter((e): e is Extract<RunEvent, { type: 'warning' }> => e.type === 'warning').map((e) => e.message);
+      if (kind === 'old') {
+        assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+        assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'no global interrupt without knowing ours runs');
+        assert.ok(
+          warnings.some((w) => /^Did not interrupt prompt .*: this ComfyUI \(version unknown\) predates prompt-scoped interrupts .* queue could not be read/.test(w)),
+          JSON.stringify(warnings),
+        );
+      } else {
+        assert.strictEqual(result.status, 'interrupted', JSON.stringify(result.error));
+        assert.strictEqual(sim.requests().filter((r) => r.path === '/interrupt').length, 1);
+      }
+      await waitFor(async () => theirs !== undefined && (await other.getHistoryEntry(theirs)) !== undefined, 'the other prompt to finish');
+      assert.strictEqual((await other.getHistoryEntry(theirs!))?.status?.status_str, 'success');
+    });
+  }
+
+  it('ends the runs in progress when the registry is disposed (the window closes), leaving the prompt to the server', async () => {
+    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    const runs = new RunRegistry();
+    const engine = new RunEngine({ prompt: slowPrompt(15), comfyUrl: sim.url, outputRoot: out, workflowName: 'slow', createSocket: (url, id) => fastSocket(url, id) });
+    runs.track({ workflowPath: '/w/slow.api.json', workflowName: 'slow', target: { kind: 'local', name: 'sim', url: sim.url } }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt(), dispose: () => engine.dispose() });
+    engine.onEvent((e) => {
+      if (e.type === 'started') runs.dispose();
+    });
+    const result = await engine.run();
+    assert.equal(result.status, 'error');
+    assert.equal(result.error?.type, 'abandoned');
+    assert.match(result.error?.message ?? '', /window closed; prompt .* may still run on the server/);
+    await waitFor(() => sim.state().sockets === 0, 'the run\'s websocket to close');
+    assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'closing the window interrupts nothing on the server');
+    const other = new ComfyClient({ baseUrl: sim.url });
+    await waitFor(async () => (await other.getHistoryEntry(result.promptId!)) !== undefined, 'the prompt to finish on the server');
   });
 
   it('stops before queueing when cancelled during the upload, and sends nothing', async () => {

@@ -24,7 +24,7 @@ describe('run log', () => {
       assert.deepStrictEqual(text({ type: 'progress', node: save, value: 9, max: 20 }), ['    step 9/20 (45%)']);
       assert.deepStrictEqual(text({ type: 'progress', node: save, value: 20, max: 20 }), ['    step 20/20 (100%)'], 'the last step always prints');
       assert.deepStrictEqual(text({ type: 'preview', node: save, mime: 'image/png', image: Buffer.alloc(4) }), []);
-      const output = { node: '4', key: 'images', filename: 'a.png', subfolder: '', type: 'output', path: '/w/out/a.png', bytes: 10 };
+      const output = { node: '4', key: 'images', filename: 'a.png', subfolder: '', type: 'output', path: '/w/out/a.png', bytes: 10, source: 'history' as const };
       assert.deepStrictEqual(text({ type: 'outputSaved', output }), ['  ✔ Saved /w/out/a.png']);
       const result = { promptId: 'p-1', status: 'success' as const, outputs: [output], warnings: [], error: null, runDir: '/w/out', elapsedMs: 4200 };
       assert.deepStrictEqual(text({ type: 'finished', result }), ['✔ Succeeded in 4 s: 1 output in /w/out']);

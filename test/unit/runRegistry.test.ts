@@ -19,7 +19,7 @@ describe('RunRegistry', () => {
     const runs = new RunRegistry(clock);
     const events = new Emitter<RunEvent>();
     let interrupted = 0;
-    const r = runs.track({ workflowPath: '/w/a/workflow_api.json', workflowName: 'a', target: machine }, { onEvent: events.event, interrupt: () => Promise.resolve(void interrupted++) });
+    const r = runs.track({ workflowPath: '/w/a/workflow_api.json', workflowName: 'a', target: machine }, { onEvent: events.event, interrupt: () => Promise.resolve(void interrupted++), dispose: () => undefined });
     assert.equal(r.phase, 'preparing');
     events.fire({ type: 'queued', promptId: 'p-1', number: 3, position: 2 });
     assert.deepEqual([r.phase, r.promptId, r.queuePosition], ['queued', 'p-1', 2]);
@@ -50,7 +50,7 @@ describe('RunRegistry', () => {
   it('keeps the newest finished runs up to its limit, and every live one', () => {
     const runs = new RunRegistry(new ManualClock(), 2);
     const emitters = [0, 1, 2, 3].map(() => new Emitter<RunEvent>());
-    const records = emitters.map((e, i) => runs.track({ workflowPath: `/w/${i}.api.json`, workflowName: String(i), target: machine }, { onEvent: e.event, interrupt: () => Promise.resolve() }));
+    const records = emitters.map((e, i) => runs.track({ workflowPath: `/w/${i}.api.json`, workflowName: String(i), target: machine }, { onEvent: e.event, interrupt: () => Promise.resolve(), dispose: () => undefined }));
     for (const i of [0, 1, 2]) emitters[i].fire({ type: 'finished', result: result('success') });
     assert.deepEqual(runs.runs.map((r) => r.workflowName), ['3', '2', '1']);
     assert.deepEqual(runs.forTarget(targetKey(machine)).map((r) => r.id), [records[3].id, records[2].id, records[1].id]);

@@ -19,6 +19,7 @@ export const ADMIN_ROUTES: Record<string, string> = {
   'POST /__sim/drop': 'drop every websocket: {now: true} | {afterMessages: n} | {atNode: "id"} (the next prompt)',
   'POST /__sim/stall': 'hold the next prompt silently: {ms?: n, atNode?: "id"}; without ms until /__sim/stall/clear',
   'POST /__sim/stall/clear': 'end a stall',
+  'POST /__sim/fail-route': 'the next {times} requests to {path} (e.g. "/history") answer {status?: 500}, or with {hangMs} hang that long and drop',
   'POST /__sim/boot': '502 on every route (403 on /ws) for {ms: n} from now',
   'POST /__sim/flood': 'next prompt: {messages: n, previews: m, previewBytes: s} as fast as possible',
   'POST /__sim/output-file': 'stream a file of {filename, bytes, subfolder?, type?} into output (or temp/input)',
@@ -116,6 +117,16 @@ export async function handleAdminRequest(req: http.IncomingMessage, res: http.Se
         req.resume();
         sim.clearStall();
         return reply(res, 200, { ok: true });
+      case 'POST /__sim/fail-route': {
+        const body = await readObject(req);
+        const fault = { path: text(body, 'path', true)!, times: count(body, 'times', true)!, status: count(body, 'status', false), hangMs: count(body, 'hangMs', false) };
+        try {
+          sim.failRoute(fault);
+        } catch (e) {
+          throw new BadRequest((e as Error).message);
+        }
+        return reply(res, 200, { armed: fault });
+      }
       case 'POST /__sim/boot': {
         const ms = count(await readObject(req), 'ms', true)!;
         sim.boot(ms);
