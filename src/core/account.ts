@@ -1,7 +1,8 @@
-import { RunComfyClient, type RetryNotice } from '../api/runcomfyClient';
+import { RunComfyClient, type RetryNotice, type RunComfyClientOptions } from '../api/runcomfyClient';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject } from '../base/lifecycle';
 import { MachineStore } from './machineStore';
+import { type MoneyOperations } from './moneyOperations';
 import { WorkflowCatalog } from './workflowCatalog';
 
 /** What an account needs to talk to the API. */
@@ -12,11 +13,23 @@ export interface AccountOptions {
   readonly userId: string;
   /** Read for every request, so signing out takes effect at once. */
   readonly getToken: () => Promise<string | undefined>;
+  /**
+   * The token of launches and stops, which outlive the account (a stop confirmed before a sign-out
+   * or a settings change still lands). Read for every attempt; default `getToken`.
+   */
+  readonly getMoneyToken?: () => Promise<string | undefined>;
+  /** The record of money operations in flight, shared by the accounts of a window. */
+  readonly money?: MoneyOperations;
   /** Poll interval while nothing changes and someone watches. */
   readonly slowPollMs: number;
   readonly clock?: Clock;
   readonly onRetry?: (notice: RetryNotice) => void;
+  /** How the clients pace, time out and retry; default the client's own defaults (the process-wide bucket). */
+  readonly client?: AccountClientOptions;
 }
+
+/** The client options an account's owner may choose (tests: a bucket of their own, short backoffs). */
+export type AccountClientOptions = Pick<RunComfyClientOptions, 'bucket' | 'timeoutMs' | 'retry' | 'launchReconcile'>;
 
 /**
  * One signed-in RunComfy account at one API URL: its client, its machines and its workflows.
@@ -31,15 +44,20 @@ export class RunComfyAccount extends DisposableObject {
   constructor(readonly options: AccountOptions) {
     super();
     const clock = options.clock ?? systemClock;
-    this.client = new RunComfyClient({
-      baseUrl: options.apiUrl,
-      baseUrlSource: options.apiUrlSource,
-      userId: options.userId,
-      getToken: options.getToken,
-      clock,
-      onRetry: options.onRetry,
-    });
-    this.machines = this._register(new MachineStore(this.client, clock, { slowIntervalMs: options.slowPollMs }));
+    const client = (getToken: () => Promise<string | undefined>) =>
+      new RunComfyClient({
+        ...options.client,
+        baseUrl: options.apiUrl,
+        baseUrlSource: options.apiUrlSource,
+        userId: options.userId,
+        getToken,
+        clock,
+        onRetry: options.onRetry,
+      });
+    this.client = client(options.getToken);
+    // Same origin, same user, same rate limiter: only the token getter differs (see getMoneyToken).
+    const moneyApi = options.getMoneyToken ? client(options.getMoneyToken) : this.client;
+    this.machines = this._register(new MachineStore(this.client, clock, { slowIntervalMs: options.slowPollMs, moneyApi, money: options.money }));
     this.workflows = this._register(new WorkflowCatalog(this.client));
   }
 

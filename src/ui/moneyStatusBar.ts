@@ -35,6 +35,7 @@ export class MoneyStatusBar extends DisposableObject {
     this.item.command = 'runcomfy.machines.focus';
     this._register(accounts.onDidChangeAccount(() => this.follow()));
     this._register(config.onDidChange(() => this.guard?.setOptions(this.options())));
+    this._register(accounts.money.onDidChange(() => this.render()));
     this._register({ dispose: () => this.unfollow() });
     this.follow();
   }
@@ -105,8 +106,13 @@ export class MoneyStatusBar extends DisposableObject {
     const warning = billing.some((m) => this.guard?.nearStop(m));
     this.item.text = `$(vm-running) ${billing.length} · ${formatCostEstimate(total)}`;
     this.item.backgroundColor = warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const stopping = (id: string) => (this.accounts.money.stopping(id) ? ' (stopping: billing ends when RunComfy confirms the stop)' : '');
     const md = new vscode.MarkdownString(
-      [`**RunComfy: ${billing.length} machine${billing.length === 1 ? '' : 's'} billing** (estimates)`, '', ...billing.map((m) => `- ${machineShortId(m)}: ${machineDescription(m, now, rates)}`)].join('\n'),
+      [
+        `**RunComfy: ${billing.length} machine${billing.length === 1 ? '' : 's'} billing** (estimates)`,
+        '',
+        ...billing.map((m) => `- ${machineShortId(m)}: ${machineDescription(m, now, rates)}${stopping(m.serverId)}`),
+      ].join('\n'),
     );
     this.item.tooltip = md;
     this.item.accessibilityInformation = { label: `RunComfy: ${billing.length} machines running, about ${formatCostEstimate(total)} so far` };
