@@ -19,8 +19,9 @@ import { type Services } from './commands/services';
 import { setMachineDuration } from './commands/setMachineDuration';
 import { signIn, type SignInArgs } from './commands/signIn';
 import { signOut } from './commands/signOut';
-import { stopMachine, type StopArgs } from './commands/stopMachine';
+import { reportUnattendedStopFailures, stopMachine, type StopArgs } from './commands/stopMachine';
 import { ComfyServerDirectory } from './core/comfyServerDirectory';
+import { type MoneyOperations } from './core/moneyOperations';
 import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
 import { RunLog } from './output/runLog';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
@@ -34,6 +35,9 @@ import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
 import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
+/** Launches and stops in flight, which `deactivate` waits for; see there. */
+let money: { readonly operations: MoneyOperations; readonly log: vscode.LogOutputChannel } | undefined;
+
 /** Composition root: builds the objects, wires them together and hands every disposable to VS Code. */
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const testMode = testHooksEnabled();
@@ -45,6 +49,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const scripted = testMode ? new ScriptedPrompter() : undefined;
   const prompter = scripted ?? new WindowPrompter();
   const accounts = new AccountManager(credentials, config, (line) => log.warn(line));
+  money = { operations: accounts.money, log };
   const runs = new RunRegistry(clock);
   const servers = new ComfyServerDirectory();
   const knownServers = new KnownServers(servers, accounts, config);
@@ -106,6 +111,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.addLocalServer, (args?: AddLocalServerArgs) => addLocalServer(services, args)),
     register(CommandIds.removeLocalServer, (arg?: unknown) => removeLocalServer(services, arg)),
   );
+  context.subscriptions.push(reportUnattendedStopFailures(services));
 
   if (testMode && scripted) {
     context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs }));
@@ -114,4 +120,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   await Promise.all([syncSignedIn(), accounts.initialize()]);
 }
 
-export function deactivate(): void {}
+/**
+ * A window closing must not cancel a confirmed stop: every stop already sent its first DELETE when
+ * it started, and it keeps retrying here. VS Code gives `deactivate` about five seconds before it
+ * ends the extension host, so this waits up to four for the launches and stops in flight to end
+ * (the subscriptions, the log among them, are disposed meanwhile: the note is written first). A
+ * stop cut short there is not resumed; the next window lists the machines at once (the status bar
+ * asks at sign-in), so a machine that still bills shows up.
+ */
+export async function deactivate(): Promise<void> {
+  const inFlight = money?.operations.inFlight ?? [];
+  if (!money || inFlight.length === 0) return;
+  const what = inFlight.map((o) => (o.kind === 'stop' ? `the stop of machine ${o.serverId}` : 'a launch')).join(', ');
+  money.log.warn(`Closing while ${what} is in flight: waiting up to 4 s for it to land. If it does not, check your machines when you next open VS Code.`);
+  await money.operations.whenIdle(4000);
+}

@@ -108,6 +108,14 @@ const defaultReconcile: LaunchReconcileOptions = { attempts: 4, intervalMs: 3000
  */
 type RetryPolicy = 'idempotent' | 'untilLanded' | 'rejectedOnly';
 
+/** What a caller of `call` hears about each attempt. */
+interface CallHooks {
+  /** Just before a request leaves (after the rate limiter let it go). */
+  readonly onSending?: () => void;
+  /** After each failed attempt. */
+  readonly onFailure?: (e: ApiError) => void;
+}
+
 interface Operation {
   /** Sentence-case name for messages: "List machines", "Stop machine 761a…". */
   readonly what: string;
@@ -176,11 +184,19 @@ export class RunComfyClient {
       server_type: request.server_type,
       estimated_duration: request.estimated_duration,
     };
+    let sent = false;
     try {
-      return parseMachine(await this.call({ what, method: 'POST', path: '/servers', body }, 'rejectedOnly', signal), what);
+      const raw = await this.call({ what, method: 'POST', path: '/servers', body }, 'rejectedOnly', signal, {
+        onSending: () => (sent = true),
+      });
+      return parseMachine(raw, what);
     } catch (e) {
-      if (!(e instanceof ApiError) || !isOutcomeUnknown(e)) throw e;
-      return await this.findLaunchedMachine(before, request, e, signal);
+      if (!(e instanceof ApiError)) throw e;
+      // Once the POST left, a lost answer is always followed by the check of the machine list, even
+      // when the caller gave up (so on no signal): the machine may exist and bill, and nobody could
+      // stop a machine nobody saw. The check is bounded by its attempts and each list's time limit.
+      if (!(sent && e.kind === 'cancelled') && !isOutcomeUnknown(e)) throw e;
+      return await this.findLaunchedMachine(before, request, e);
     }
   }
 
@@ -200,21 +216,41 @@ export class RunComfyClient {
 
   /**
    * Stops a machine; billing ends when this returns. Retried with backoff until the server
-   * answers 200 or 404, or the signal aborts. Resolves with the machine (now `Deleting`), or with
-   * undefined when an earlier attempt whose answer was lost turned out to have landed (404 after it).
-   * A 404 on the first answer means the machine is unknown: `NotFoundError`.
+   * answers 200 or 404, or the signal aborts; a refused token (401/403) ends it at once, another
+   * 4xx after `maxRetries` retries, each with an error that says the machine may still bill.
+   * Resolves with the machine (now `Deleting`), or with undefined when an earlier attempt whose
+   * answer was lost turned out to have landed (404 after it). A 404 on the first answer means the
+   * machine is unknown: `NotFoundError`. Aborting the signal gives a CancelledError that says
+   * whether a DELETE was sent. `onFailure` hears about every failed attempt.
    */
-  async stop(serverId: string, signal?: AbortSignal): Promise<Machine | undefined> {
+  async stop(serverId: string, signal?: AbortSignal, onFailure?: (e: ApiError) => void): Promise<Machine | undefined> {
     const op = this.machineOperation('Stop machine', serverId, 'DELETE');
     let outcomeUnknown = false;
+    let sent = 0;
+    let last: ApiError | undefined;
     try {
-      const raw = await this.call(op, 'untilLanded', signal, (e) => {
-        outcomeUnknown ||= isOutcomeUnknown(e);
+      const raw = await this.call(op, 'untilLanded', signal, {
+        onSending: () => sent++,
+        onFailure: (e) => {
+          outcomeUnknown ||= isOutcomeUnknown(e);
+          last = e;
+          onFailure?.(e);
+        },
       });
       return parseMachine(raw, op.what);
     } catch (e) {
       if (e instanceof NotFoundError && outcomeUnknown) return undefined;
-      throw e;
+      if (!(e instanceof ApiError) || e.kind === 'notFound') throw e;
+      if (e.kind === 'cancelled') {
+        throw new CancelledError(
+          sent === 0
+            ? `${op.what} was interrupted before it was sent: the machine is still running (and billing once Ready).`
+            : `${op.what} was interrupted before RunComfy confirmed it (${sent} attempt${sent === 1 ? '' : 's'}${last ? `, last: ${reasonOf(last)}` : ''}): ` +
+                'the machine may still be running and billing. Stop it again.',
+          { cause: e },
+        );
+      }
+      return rethrowAs(e, `${e.message} The machine was not stopped and may still be billing.`);
     }
   }
 
@@ -231,21 +267,18 @@ export class RunComfyClient {
     };
   }
 
-  private async findLaunchedMachine(before: readonly Machine[], request: LaunchRequest, cause: ApiError, signal?: AbortSignal): Promise<Machine> {
+  private async findLaunchedMachine(before: readonly Machine[], request: LaunchRequest, cause: ApiError): Promise<Machine> {
     const known = new Set(before.map((m) => m.serverId));
     let listed = false;
     for (let attempt = 0; attempt < this.reconcile.attempts; attempt++) {
       if (attempt > 0) {
-        await sleep(this.reconcile.intervalMs, signal, this.clock).catch((err: unknown) => {
-          throw cancelledOr(err, 'Launch machine', signal);
-        });
+        await sleep(this.reconcile.intervalMs, undefined, this.clock);
       }
       let after: Machine[];
       try {
-        after = await this.listMachines(signal);
+        after = await this.listMachines();
         listed = true;
-      } catch (e) {
-        if (isCancellation(e)) throw e;
+      } catch {
         continue;
       }
       const appeared = after.filter((m) => !known.has(m.serverId) && m.serverType === request.server_type);
@@ -271,18 +304,18 @@ export class RunComfyClient {
     return rethrowAs(cause, `${cause.message} No new ${request.server_type} machine appeared in the machine list, so none was created; the launch was not retried.`);
   }
 
-  /** One operation with the retries its policy allows. `onFailure` sees every failed attempt. */
-  private async call(op: Operation, policy: RetryPolicy, signal?: AbortSignal, onFailure?: (e: ApiError) => void): Promise<unknown> {
+  /** One operation with the retries its policy allows. */
+  private async call(op: Operation, policy: RetryPolicy, signal?: AbortSignal, hooks: CallHooks = {}): Promise<unknown> {
     const startedAt = this.clock.now();
     let refusals = 0;
     let failures = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(op, signal);
+        return await this.send(op, signal, hooks.onSending);
       } catch (e) {
         if (!(e instanceof ApiError)) throw cancelledOr(e, op.what, signal);
         if (e.kind === 'cancelled') throw e;
-        onFailure?.(e);
+        hooks.onFailure?.(e);
         if (e instanceof RateLimitedError) {
           refusals++;
           const { delayMs, giveUp } = this.rateLimitWait(e, refusals, policy === 'untilLanded' ? undefined : startedAt);
@@ -293,8 +326,11 @@ export class RunComfyClient {
           this.options.onRetry?.({ operation: op.what, attempt, delayMs, reason: e });
           continue;
         }
-        if (policy === 'rejectedOnly' || !isOutcomeUnknown(e)) throw e;
+        // A stop refused with a 4xx (not 401/403, not 404) may be a passing state of the machine: a few more tries.
+        const refusedStop = policy === 'untilLanded' && e.kind === 'invalidRequest';
+        if (!refusedStop && (policy === 'rejectedOnly' || !isOutcomeUnknown(e))) throw e;
         failures++;
+        if (refusedStop && failures > this.retry.maxRetries) return rethrowAs(e, `${e.message} Refused ${failures} times.`);
         if (policy !== 'untilLanded' && failures > this.retry.maxRetries) throw e;
         const retryAfterMs = serverRetryAfterMs.get(e);
         const delayMs = retryAfterMs === undefined ? this.backoffMs(failures) : Math.min(retryAfterMs, this.retry.maxRetryAfterMs);
@@ -338,8 +374,8 @@ export class RunComfyClient {
     return backoffDelayMs(attempt, this.retry, this.random);
   }
 
-  /** One HTTP exchange: returns the parsed JSON of a 2xx answer, or throws a typed error. */
-  private async send(op: Operation, signal?: AbortSignal): Promise<unknown> {
+  /** One HTTP exchange: returns the parsed JSON of a 2xx answer, or throws a typed error. `onSending` runs as the request leaves. */
+  private async send(op: Operation, signal?: AbortSignal, onSending?: () => void): Promise<unknown> {
     const failed = `${op.what} failed`;
     const userId = await this.resolveUserId();
     const url = new URL(`${this.baseUrl.pathname.replace(/\/+$/, '')}/prod/api/users/${encodeURIComponent(userId)}${op.path}`, this.baseUrl);
@@ -362,6 +398,7 @@ export class RunComfyClient {
     let retryAfter: string | string[] | undefined;
     let text: string;
     try {
+      if (!combined.aborted) onSending?.();
       const res = await undici().request(url, {
         method: op.method,
         headers,

@@ -1,5 +1,6 @@
 import { ApiError, ConfigError } from '../api/errors';
-import { RunComfyAccount } from '../core/account';
+import { RunComfyAccount, type AccountClientOptions } from '../core/account';
+import { MoneyOperations } from '../core/moneyOperations';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
 import { type ConfigService } from '../util/config';
@@ -17,11 +18,17 @@ export class AccountManager extends DisposableObject {
   readonly onDidChangeAccount: Event<AccountState> = this._onDidChangeAccount.event;
   private current: AccountState = { kind: 'signedOut' };
   private key = '';
+  /**
+   * Launches and stops in flight, whichever account started them. Not disposed with this manager:
+   * nothing may cancel a money operation; the extension's `deactivate` waits on it instead.
+   */
+  readonly money = new MoneyOperations();
 
   constructor(
     private readonly credentials: CredentialStore,
     private readonly config: ConfigService,
     private readonly warn: (message: string) => void,
+    private readonly clientOptions?: AccountClientOptions,
   ) {
     super();
     this._register(credentials.onDidChange((c) => this.rebuild(c)));
@@ -54,6 +61,20 @@ export class AccountManager extends DisposableObject {
     }
   }
 
+  /**
+   * The token for a launch or stop of the account built for `built` at `apiUrl`. Such an operation
+   * outlives its account, and always goes to the origin it started on, where the machine lives.
+   * While the user and `runcomfy.apiUrl` are unchanged it takes the current token (it may have
+   * been replaced because the old one was revoked). After a sign-out, a sign-in as someone else or
+   * a change of `runcomfy.apiUrl` it keeps the token it started with: that token was configured for
+   * this very origin and already sent there, whereas the current one belongs to another user or
+   * origin and must never go here. Held only by the account object until its last stop ends.
+   */
+  private async moneyToken(built: Credentials, apiUrl: string): Promise<string> {
+    const now = await this.credentials.get();
+    return now?.userId === built.userId && this.config.value.apiUrl === apiUrl ? now.token : built.token;
+  }
+
   private rebuild(c: Credentials | undefined): void {
     const apiUrl = this.config.value.apiUrl;
     const slowPollMs = this.config.value.pollIntervalSeconds * 1000;
@@ -70,6 +91,9 @@ export class AccountManager extends DisposableObject {
           apiUrlSource: 'the runcomfy.apiUrl setting',
           userId: c.userId,
           getToken: async () => (await this.credentials.get())?.token,
+          getMoneyToken: () => this.moneyToken(c, apiUrl),
+          money: this.money,
+          client: this.clientOptions,
           slowPollMs,
           onRetry: (n) => this.warn(`${n.operation}: ${n.reason.message} Retrying in ${Math.ceil(n.delayMs / 1000)} s (attempt ${n.attempt}).`),
           onWarning: (message) => this.warn(message),

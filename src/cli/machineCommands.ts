@@ -96,7 +96,9 @@ const launch: CliCommand = {
     const duration = wholeSeconds(requiredString(values.duration, '--duration', usage, 'seconds, counted from Ready'), '--duration');
     const timeoutS = values.timeout === undefined ? defaultWaitTimeoutS : wholeSeconds(values.timeout, '--timeout');
     return withSession(ctx, values, async ({ store }) => {
+      // Ctrl-C after the POST left still checks the machine list (RunComfyClient.launch): say what it found.
       const m = await store.launch({ workflow_version_id: version, server_type: type, estimated_duration: duration }, ctx.signal);
+      if (ctx.signal.aborted) throw explainUnfinishedLaunch(new CancelledError('Interrupted.'), m.serverId, timeoutS, 'after the launch was sent');
       const rate = serverTypes.find((t) => t.id === type)?.payAsYouGoPerHour;
       ctx.progress(
         `Launched machine ${printableText(m.serverId)} (${type}, ${duration} s from Ready; up to ${formatCostEstimate(rate === undefined ? undefined : (rate * duration) / 3600)} at pay-as-you-go prices).`,
@@ -156,7 +158,12 @@ const stop: CliCommand = {
     const id = oneId('stop', 'stop <server_id> [--wait] [--timeout <seconds>]', args);
     const timeoutS = values.timeout === undefined ? defaultWaitTimeoutS : wholeSeconds(values.timeout, '--timeout');
     return withSession(ctx, values, async ({ store }) => {
-      const m = await store.stop(id, ctx.signal);
+      // Ctrl-C is the user's own call to stop retrying: the error says whether a DELETE was sent and that the machine may still bill.
+      const m = await store.stop(id, { signal: ctx.signal }).catch((e: unknown) => {
+        throw isCancellation(e) && e instanceof Error
+          ? new CancelledError(`${e.message.replace(/ Stop it again\.$/, '')} Run "runcomfy stop ${id}" again; "runcomfy status ${id}" shows whether it still runs.`)
+          : e;
+      });
       ctx.progress(m ? `Stopped machine ${id}: billing has stopped (status ${printableText(m.status)}).` : `Machine ${id} is already gone: an earlier stop attempt landed.`);
       if (values.wait === true) {
         await waitFor(ctx, id, timeoutS, (p) => store.waitUntilGone(id, p));
@@ -198,13 +205,13 @@ function budgetOf(values: OptionValues): CliClientOptions {
 }
 
 /** A launch --wait that did not reach Ready: say that the machine may still start and bill. */
-function explainUnfinishedLaunch(e: unknown, id: string, timeoutS: number): unknown {
+function explainUnfinishedLaunch(e: unknown, id: string, timeoutS: number, when = 'while waiting'): unknown {
   const next = `Check it with "runcomfy status ${id}", or stop it with "runcomfy stop ${id}".`;
   if (e instanceof TimeoutError) {
     return new TimeoutError(`Machine ${id} is still starting after ${timeoutS} s (gave up waiting); it keeps starting and bills once Ready. ${next}`);
   }
   if (isCancellation(e)) {
-    return new CancelledError(`Interrupted while waiting: machine ${id} is still starting and bills once Ready. ${next}`);
+    return new CancelledError(`Interrupted ${when}: machine ${id} is starting and bills once Ready. ${next}`);
   }
   return e;
 }

@@ -37,7 +37,7 @@ export async function launchMachine(services: Services, arg?: unknown, argsIn?: 
 
 /** The flow without the wait, for "launch and queue" which waits itself. */
 export async function launchFlow(services: Services, args: LaunchArgs): Promise<Machine | undefined> {
-  const account = services.accounts.requireAccount();
+  const asked = services.accounts.requireAccount();
   const { workflow, versionLabel, versionId } = await pickVersion(services, args.versionId);
   const rates = rateTable(services);
   const serverType =
@@ -71,8 +71,17 @@ export async function launchFlow(services: Services, args: LaunchArgs): Promise<
     'Launch',
   );
   if (!confirmed) return undefined;
+  // The account as it is now (a settings change while the questions were open rebuilt it), if it is
+  // still the same user at the same API URL: the answers were given for that account.
+  const account = services.accounts.requireAccount();
+  if (account.userId !== asked.userId || account.options.apiUrl !== asked.options.apiUrl) {
+    throw new UserError('You signed in as someone else, or changed runcomfy.apiUrl, while launching; nothing was launched. Launch again.', [
+      { title: 'Launch Machine', command: CommandIds.launchMachine },
+    ]);
+  }
   const machine = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Launching a ${serverType} machine…` },
+    // Once sent, nothing cancels the launch (see MachineStore.launch).
     () => account.machines.launch({ workflow_version_id: versionId, server_type: serverType, estimated_duration: seconds }),
   );
   services.log.info(`Launched ${serverType} machine ${machine.serverId} for ${workflow.name} (${versionLabel}), ${describeMinutes(minutes)} at ${rateText}.`);

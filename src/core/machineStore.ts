@@ -1,10 +1,11 @@
-import { ApiError, CancelledError, InvalidRequestError, NotFoundError, TimeoutError, isCancellation } from '../api/errors';
+import { ApiError, CancelledError, ConfigError, InvalidRequestError, NotFoundError, TimeoutError, isCancellation } from '../api/errors';
 import { type RunComfyClient } from '../api/runcomfyClient';
 import { type LaunchRequest, type Machine } from '../api/runcomfyTypes';
 import { abortReason, systemClock, type Clock } from '../base/clock';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject, toDisposable, type Disposable } from '../base/lifecycle';
 import { extendedTotalSeconds } from './machineMath';
+import { MoneyOperations } from './moneyOperations';
 
 /** The part of `RunComfyClient` the store uses. */
 export type MachineApi = Pick<RunComfyClient, 'listMachines' | 'getMachine' | 'launch' | 'updateEstimatedDuration' | 'stop'>;
@@ -18,6 +19,18 @@ export interface MachineStoreOptions {
   readonly changedWindowMs?: number;
   /** How long a just-launched machine may be missing (404) before it counts as gone; default 30 s. */
   readonly notVisibleGraceMs?: number;
+  /** What launches and stops go through (see `RunComfyAccount`); default the store's own API. */
+  readonly moneyApi?: Pick<MachineApi, 'launch' | 'stop'>;
+  /** The record of money operations in flight, shared by every store of a window; default one of its own. */
+  readonly money?: MoneyOperations;
+}
+
+/** How a stop is asked for. */
+export interface StopOptions {
+  /** The user's own interrupt (the CLI's Ctrl-C): ends the retries, saying whether a DELETE was sent. The editor passes none. */
+  readonly signal?: AbortSignal;
+  /** Nobody waits for it (an idle auto-stop); see `MoneyOperation.unattended`. */
+  readonly unattended?: boolean;
 }
 
 /** What a waiter hears after each poll. */
@@ -82,6 +95,9 @@ export class MachineStore extends DisposableObject {
   private readonly slowMs: number;
   private readonly changedWindowMs: number;
   private readonly graceMs: number;
+  private readonly moneyApi: Pick<MachineApi, 'launch' | 'stop'>;
+  /** Launches and stops in flight. They run on their own lifetime, never on this store's. */
+  readonly money: MoneyOperations;
 
   constructor(
     private readonly api: MachineApi,
@@ -93,6 +109,10 @@ export class MachineStore extends DisposableObject {
     this.slowMs = options.slowIntervalMs ?? 30_000;
     this.changedWindowMs = options.changedWindowMs ?? 15_000;
     this.graceMs = options.notVisibleGraceMs ?? 30_000;
+    this.moneyApi = options.moneyApi ?? api;
+    this.money = options.money ?? new MoneyOperations(clock);
+    // A stop that lands (perhaps one started by an account this store replaced) changes the list.
+    this._register(this.money.onDidEnd(() => this.changed()));
     this._register(
       toDisposable(() => {
         this.lifetime.abort(new CancelledError('The machine list was closed.'));
@@ -153,9 +173,17 @@ export class MachineStore extends DisposableObject {
     });
   }
 
-  /** Launches a machine (see `RunComfyClient.launch`) and follows it closely until it settles. */
+  /**
+   * Launches a machine (see `RunComfyClient.launch`) and follows it closely until it settles. The
+   * launch is a money operation: disposing this store (the account was rebuilt) does not abort it,
+   * and `signal` aborting after the POST left still lets the machine list be checked. A disposed
+   * store launches nothing.
+   */
   async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Machine> {
-    const m = await this.api.launch(request, this.linked(signal));
+    if (this.isDisposed) {
+      throw new ConfigError('The RunComfy account changed (sign-in or settings) before the launch was sent; nothing was launched. Launch again.');
+    }
+    const m = await this.money.run('launch', undefined, () => this.moneyApi.launch(request, signal));
     this.launchedAtMs.set(m.serverId, this.clock.now());
     this.upsert(m);
     this.changed();
@@ -191,10 +219,11 @@ export class MachineStore extends DisposableObject {
 
   /**
    * Stops the machine (retried until it lands; see `RunComfyClient.stop`). Resolves with the
-   * `Deleting` machine, or undefined when an earlier attempt had already landed.
+   * `Deleting` machine, or undefined when an earlier attempt had already landed. A money operation:
+   * disposing this store does not abort it; a stop of a machine already being stopped joins it.
    */
-  async stop(serverId: string, signal?: AbortSignal): Promise<Machine | undefined> {
-    const m = await this.api.stop(serverId, this.linked(signal));
+  async stop(serverId: string, options: StopOptions = {}): Promise<Machine | undefined> {
+    const m = await this.money.run('stop', serverId, (attemptFailed) => this.moneyApi.stop(serverId, options.signal, attemptFailed), options.unattended);
     // A stopped machine is no longer "just launched": once the list drops it, it is gone.
     this.launchedAtMs.delete(serverId);
     if (m) {

@@ -132,7 +132,8 @@ export class MoneyGuard extends DisposableObject {
         this.idleSince.set(m.serverId, this.clock.now());
         return;
       }
-      await this.store.stop(m.serverId);
+      // Unattended: if it cannot land, the window's money display reports it (with Retry), even after this guard is gone.
+      await this.store.stop(m.serverId, { unattended: true });
       this._onIdleStop.fire({ machine: m, idleMs });
     } finally {
       this.stopping.delete(m.serverId);

@@ -37,6 +37,7 @@ export class MoneyStatusBar extends DisposableObject {
     this.item.command = 'runcomfy.machines.focus';
     this._register(accounts.onDidChangeAccount(() => this.follow()));
     this._register(config.onDidChange(() => this.guard?.setOptions(this.options())));
+    this._register(accounts.money.onDidChange(() => this.render()));
     this._register({ dispose: () => this.unfollow() });
     this.follow();
   }
@@ -108,10 +109,11 @@ export class MoneyStatusBar extends DisposableObject {
     const warning = billing.some((m) => this.guard?.nearStop(m));
     this.item.text = `$(vm-running) ${billing.length} · ${formatCostEstimate(total)}`;
     this.item.backgroundColor = warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const stopping = (id: string) => (this.accounts.money.stopping(id) ? ' (stopping: billing ends when RunComfy confirms the stop)' : '');
     this.item.tooltip = plainMarkdown([
       `**RunComfy: ${billing.length} machine${billing.length === 1 ? '' : 's'} billing** (estimates)`,
       '',
-      ...billing.map((m) => `- ${markdownText(`${machineShortId(m)}: ${machineDescription(m, now, rates)}`)}`),
+      ...billing.map((m) => `- ${markdownText(`${machineShortId(m)}: ${machineDescription(m, now, rates)}`)}${markdownText(stopping(m.serverId))}`),
     ]);
     this.item.accessibilityInformation = { label: `RunComfy: ${billing.length} machines running, about ${formatCostEstimate(total)} so far` };
     this.item.show();

@@ -44,6 +44,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     this.refreshSoon = this._register(throttle(() => this._onDidChangeTreeData.fire(undefined), 250, clock));
     this._register(accounts.onDidChangeAccount(() => this.follow()));
     this._register(config.onDidChange(() => this.changed()));
+    this._register(accounts.money.onDidChange(() => this.changed()));
     this._register(runs.onDidChange(() => this.refreshSoon.run()));
     this._register(servers.onDidChangeQueues(() => this.refreshSoon.run()));
     this._register({ dispose: () => this.stopWatching() });
@@ -156,6 +157,13 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.tooltip = detailsMarkdown(`RunComfy machine ${machineShortId(m)} (estimates)`, machineDetails(m, now, rates));
     item.contextValue = machineContextValue(m);
+    const stop = this.accounts.money.stopping(m.serverId);
+    if (stop) {
+      // A confirmed stop still being retried (perhaps by an account a settings change replaced): the machine bills until it lands.
+      const retrying = stop.lastError ? `, retrying (${stop.failures} failed: ${stop.lastError.status ? `HTTP ${stop.lastError.status}` : stop.lastError.kind})` : '';
+      item.description = `stopping${retrying} · ${item.description}`;
+      item.contextValue = item.contextValue.replace(/ stoppable\b/, '');
+    }
     return item;
   }
 

@@ -117,6 +117,37 @@ describe('machines against the RunComfy simulator', function () {
     assert.strictEqual(stops.length, 1);
   });
 
+  it('keeps a confirmed stop going through 5xx answers while a runcomfy.* setting change rebuilds the account, until the machine stops', async () => {
+    const seeded = await sim.admin<{ server_id: string }>('machines', { server_type: 'medium' });
+    const id = seeded.server_id;
+    const short = id.split('-')[0];
+    await sim.admin('faults', { action: 'error', status: 503, message: 'try later', times: 'always', route: 'stop', retryAfter: '1' });
+    const refused = async () => (await sim.requests()).filter((r) => r.route === 'stop' && r.serverId === id && r.status === 503).length;
+    const poll = vscode.workspace.getConfiguration('runcomfy').inspect<number>('pollIntervalSeconds')?.globalValue;
+    let stopping: Thenable<unknown> | undefined;
+    try {
+      stopping = vscode.commands.executeCommand('runcomfy.stopMachine', { kind: 'machine', serverId: id }, { confirmed: true });
+      await waitFor('two refused DELETEs', async () => ((await refused()) >= 2 ? true : undefined), 20_000);
+      // pollIntervalSeconds is part of what the account is built from: changing it rebuilds the account.
+      await vscode.workspace.getConfiguration('runcomfy').update('pollIntervalSeconds', (poll ?? 30) + 7, vscode.ConfigurationTarget.Global);
+      const before = await refused();
+      await waitFor('more refused DELETEs after the setting change', async () => ((await refused()) >= before + 2 ? true : undefined), 20_000);
+      const item = await waitFor('the machine shown as stopping in the tree', async () =>
+        (await state()).machinesTree.find((m) => m.label === short && String(m.description).startsWith('stopping, retrying')),
+      20_000);
+      assert.ok(!item.contextValue?.includes('stoppable'), `a machine being stopped offers no second stop: ${item.contextValue}`);
+    } finally {
+      await sim.clearFaults();
+      await vscode.workspace.getConfiguration('runcomfy').update('pollIntervalSeconds', poll, vscode.ConfigurationTarget.Global);
+    }
+    assert.strictEqual(await stopping, id);
+    await waitFor(
+      'the machine gone from the simulator',
+      async () => ((await sim.admin<{ server_id: string }[]>('machines')).some((m) => m.server_id === id) ? undefined : true),
+      30_000,
+    );
+  });
+
   it('never wrote the token to the log', async () => {
     const s = await state();
     const log = readLog(s.logDirectory);

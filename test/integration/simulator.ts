@@ -13,6 +13,8 @@ export interface SimulatorInfo {
 
 /** One API request as the RunComfy simulator logged it. */
 export interface SimRequest {
+  seq: number;
+  serverId: string | null;
   method: string;
   path: string;
   route: string;
@@ -55,6 +57,12 @@ export class SimulatorProcess {
   async requests(): Promise<SimRequest[]> {
     const r = await this.admin<SimRequest[] | { requests: SimRequest[] }>('requests');
     return Array.isArray(r) ? r : r.requests;
+  }
+
+  /** Ends every injected fault (`DELETE /__sim/faults`). */
+  async clearFaults(): Promise<void> {
+    const res = await fetch(`${this.info.runcomfyUrl}/__sim/faults`, { method: 'DELETE' });
+    assert.ok(res.ok, `DELETE /__sim/faults answered ${res.status}`);
   }
 
   stop(): void {

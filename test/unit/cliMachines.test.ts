@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { cliEnv, cliPath, demoUserId, eventually, fluxV3, freshCacheDir, runCliProcess, startTestSimulator, token1, type CliRun } from './helpers/runcomfyTestKit';
@@ -190,5 +191,24 @@ describe('runcomfy CLI machine commands (node dist/cli.js against the simulator)
     const run = await cli(sim, ['machines']);
     failsWith(run, 1, /Bearer \*\*\* is malformed/);
     assert.ok(!JSON.stringify(sim.requests()).includes(token1), 'nor does the simulator log it');
+  });
+
+  it('Ctrl-C during a stop being retried ends the process and says the machine may still bill', async () => {
+    const id = (await sim.seedMachine()).server_id as string;
+    sim.addFault({ action: 'error', status: 503, times: 'always', retryAfter: '0.05', route: 'stop' });
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+    for (const [k, v] of Object.entries(cliEnv(sim))) if (v !== undefined) env[k] = v;
+    const child = spawn(process.execPath, [cliPath, 'stop', id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await eventually(() => sim.requests().filter((r) => r.route === 'stop').length >= 2, 'two refused DELETEs', 10_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 9, stderr);
+    assert.match(
+      stderr.trim().split('\n').at(-1)!,
+      new RegExp(`^runcomfy: Stop machine ${id} was interrupted before RunComfy confirmed it \\(\\d+ attempts, last: HTTP 503 .*\\): the machine may still be running and billing\\. Run "runcomfy stop ${id}" again; "runcomfy status ${id}" shows whether it still runs\\.$`),
+    );
+    assert.equal(sim.machines()[0]?.current_status, 'Ready', 'the machine was not stopped, as the message says');
   });
 });

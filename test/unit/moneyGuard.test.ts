@@ -1,10 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { ComfyClient } from '../../src/api/comfyClient';
+import { AuthError } from '../../src/api/errors';
 import { type Machine } from '../../src/api/runcomfyTypes';
 import { systemClock } from '../../src/base/clock';
 import { Emitter } from '../../src/base/event';
 import { MachineStore } from '../../src/core/machineStore';
 import { MoneyGuard, type IdleStop, type StopWarning } from '../../src/core/moneyGuard';
+import { type MoneyOperationEnd } from '../../src/core/moneyOperations';
 import { type RunEvent } from '../../src/core/runEvents';
 import { RunRegistry } from '../../src/core/runRegistry';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
@@ -75,6 +77,22 @@ describe('MoneyGuard (against the RunComfy and ComfyUI simulators)', () => {
     const billing = sim.billing().machines;
     assert.ok(billing.find((b) => b.server_id === idle.server_id)?.stopped_at, 'billing of the idle machine stopped');
     assert.ok(!billing.find((b) => b.server_id === busy.server_id)?.stopped_at, 'the busy machine still runs');
+  });
+
+  it('an idle auto-stop that cannot land is recorded as unattended and ends with its error, so the window can report it', async () => {
+    const seeded = await sim.seedMachine();
+    sim.addFault({ action: 'error', status: 403, message: 'Forbidden', times: 'always', route: 'stop' });
+    const { store, stops } = guard({ warnBeforeMs: 0, autoStopIdleMs: 200 }, new RunRegistry());
+    const ended: MoneyOperationEnd[] = [];
+    store.money.onDidEnd((e) => ended.push(e));
+    await store.refresh();
+    await eventually(() => ended.length > 0, 'the auto-stop ended');
+    assert.equal(ended[0]?.operation.kind, 'stop');
+    assert.equal(ended[0].operation.serverId, seeded.server_id);
+    assert.equal(ended[0].operation.unattended, true);
+    assert.ok(ended[0].error instanceof AuthError);
+    assert.match(ended[0].error.message, /HTTP 403 Forbidden\. .*The machine was not stopped and may still be billing\.$/);
+    assert.equal(stops.length, 0, 'no "stopped" notice for a stop that did not land');
   });
 
   it('never stops a machine whose queue holds work from elsewhere', async () => {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { CancelledError, NetworkError, NotFoundError, ServerError, TimeoutError } from '../../src/api/errors';
+import { CancelledError, InvalidRequestError, NetworkError, NotFoundError, ServerError, TimeoutError } from '../../src/api/errors';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { eventually, fluxV3, startTestSimulator, testClient } from './helpers/runcomfyTestKit';
 
@@ -86,6 +86,38 @@ describe('RunComfyClient money rules (against the simulator)', () => {
       );
     });
 
+    it('checks the machine list even when the caller gives up after the POST left, and never launches twice', async () => {
+      sim.addFault({ action: 'delay', delayMs: 300, route: 'launch' });
+      const controller = new AbortController();
+      const launching = testClient(sim, { launchReconcile: { attempts: 20, intervalMs: 100 } }).launch(launchLarge, controller.signal);
+      // The second request to arrive is the POST, held 300 ms before the simulator creates the machine.
+      await eventually(() => sim.lastSeq >= 2, 'the POST has arrived');
+      controller.abort();
+      const m = await launching;
+      assert.equal(posts().length, 1, 'exactly one POST');
+      assert.equal(m.serverId, sim.machines()[0]?.server_id, 'the machine created after the caller gave up was found');
+    });
+
+    it('finishes checking the machine list after a lost answer even when the caller gives up meanwhile', async () => {
+      sim.addFault({ action: 'drop', route: 'launch' });
+      sim.configure({ latencyMs: 100 });
+      const controller = new AbortController();
+      const launching = testClient(sim, { launchReconcile: { attempts: 3, intervalMs: 10 } }).launch(launchLarge, controller.signal);
+      // Request 3 is the first list after the dropped POST.
+      await eventually(() => sim.lastSeq >= 3, 'the check of the list has begun');
+      controller.abort();
+      await assert.rejects(launching, (e: unknown) => {
+        assert.ok(e instanceof NetworkError);
+        assert.match(e.message, /No new large machine appeared in the machine list, so none was created; the launch was not retried\.$/);
+        return true;
+      });
+      assert.deepEqual(
+        sim.requests().map((r) => `${r.route} ${r.status}`),
+        ['listMachines 200', 'launch 0', 'listMachines 200', 'listMachines 200', 'listMachines 200'],
+        'all three lists of the check, none cut short',
+      );
+    });
+
     it('retries a launch refused with 429 (the server did nothing)', async () => {
       sim.addFault({ action: 'rateLimit', retryAfter: '0', route: 'launch' });
       const m = await testClient(sim).launch(launchLarge);
@@ -146,6 +178,40 @@ describe('RunComfyClient money rules (against the simulator)', () => {
         [0, 404],
       );
       assert.notEqual(sim.billing().machines[0].stopped_at, null);
+    });
+
+    it('is retried through a passing 4xx, and ends with why after repeated ones', async () => {
+      const seeded = await sim.seedMachine();
+      const id = seeded.server_id as string;
+      sim.addFault({ action: 'error', status: 409, message: 'busy', times: 2, route: 'stop' });
+      assert.equal((await testClient(sim).stop(id))?.status, 'Deleting');
+      assert.deepEqual(
+        deletes().map((r) => r.status),
+        [409, 409, 200],
+      );
+
+      const other = (await sim.seedMachine()).server_id as string;
+      sim.addFault({ action: 'error', status: 400, message: 'no', times: 'always', route: 'stop' });
+      await assert.rejects(testClient(sim, { retry: { maxRetries: 2 } }).stop(other), (e: unknown) => {
+        assert.ok(e instanceof InvalidRequestError);
+        assert.match(e.message, /^Stop machine .* failed: HTTP 400 no\. Refused 3 times\. The machine was not stopped and may still be billing\.$/);
+        return true;
+      });
+      assert.equal(deletes().filter((r) => r.serverId === other).length, 3);
+    });
+
+    it('says, when interrupted, that a DELETE was sent and the machine may still bill', async () => {
+      const seeded = await sim.seedMachine();
+      sim.addFault({ action: 'error', status: 503, times: 'always', route: 'stop' });
+      const controller = new AbortController();
+      const stopping = testClient(sim).stop(seeded.server_id as string, controller.signal);
+      await eventually(() => deletes().length >= 2, 'two attempts');
+      controller.abort();
+      await assert.rejects(stopping, (e: unknown) => {
+        assert.ok(e instanceof CancelledError);
+        assert.match(e.message, /^Stop machine .* was interrupted before RunComfy confirmed it \(\d+ attempts, last: HTTP 503 .*\): the machine may still be running and billing\. Stop it again\.$/);
+        return true;
+      });
     });
 
     it('reports an unknown machine as NotFoundError at once', async () => {
