@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { editorInputPolicy, type InputPolicy } from '../core/inputPolicy';
 import { analyzeWorkflow, looksLikeApiWorkflow, type WorkflowAnalysis } from '../core/workflowAnalysis';
 
 /** File names that are API-format workflows by convention. */
@@ -33,7 +34,8 @@ export class WorkflowDocuments {
     const named = isWorkflowFileName(doc.uri.fsPath);
     let analysis: WorkflowAnalysis | undefined;
     if (named || looksLikeApiWorkflow(text)) {
-      const a = analyzeWorkflow(text, { fileDir: doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined });
+      const local = doc.uri.scheme === 'file';
+      const a = analyzeWorkflow(text, local ? { fileDir: path.dirname(doc.uri.fsPath), inputPolicy: inputPolicyFor(doc.uri) } : {});
       analysis = named || a.isApiFormat ? a : undefined;
     }
     this.cache.set(key, { version: doc.version, analysis });
@@ -43,6 +45,11 @@ export class WorkflowDocuments {
   forget(doc: vscode.TextDocument): void {
     this.cache.delete(doc.uri.toString());
   }
+}
+
+/** Which local files a workflow may upload: those inside its workspace folder (outside every folder: below its own folder). */
+export function inputPolicyFor(uri: vscode.Uri): InputPolicy {
+  return editorInputPolicy(uri.fsPath, vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath);
 }
 
 /** A core range as a VS Code range (core counts 1-based lines and columns). */
