@@ -6,7 +6,7 @@ import { checkAgainstObjectInfo } from '../../src/core/objectInfoCheck';
 import { editorInputPolicy } from '../../src/core/inputPolicy';
 import { analyzeWorkflow, isApiFormat, looksLikeApiWorkflow, type WorkflowProblem } from '../../src/core/workflowAnalysis';
 import { assertPositionsMatch, assertRangeConsistent, makeTempDir, readRecording, readRecordingJson, recordedObjectInfo, textAt } from './helpers/workflowFixtures';
-import { MEDIA_HEADS, PRIVATE_KEY, mediaFile, writeFile } from './helpers/mediaSamples';
+import { type MEDIA_HEADS, PRIVATE_KEY, mediaFile, writeFile } from './helpers/mediaSamples';
 
 interface RecordedInvalid {
   request: { prompt?: ApiPrompt } | string;
