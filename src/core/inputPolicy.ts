@@ -198,7 +198,7 @@ async function closed(handle: FileHandle, verdict: InputRefused): Promise<{ read
 
 /** The rules decided without reading the file: where it really is, and what its name says it is. */
 function beforeReading(absPath: string, real: string, policy: InputPolicy): InputRefused | undefined {
-  if (!policy.roots.some((r) => isStrictlyInside(realRoot(r.path), real))) {
+  if (!realRoots(policy).some((root) => isStrictlyInside(root, real))) {
     const labels = policy.roots.map((r) => r.label);
     const where = labels.length <= 1 ? (labels[0] ?? 'any allowed folder') : `${labels.slice(0, -1).join(', ')} or ${labels[labels.length - 1]}`;
     return {
@@ -235,13 +235,23 @@ function contentVerdict(absPath: string, real: string, head: Uint8Array, size: n
   };
 }
 
-/** A root with its symbolic links resolved, so it compares with a file's real path; as given when it does not exist. */
-function realRoot(root: string): string {
-  try {
-    return fs.realpathSync.native(root);
-  } catch {
-    return path.resolve(root);
+/** Resolved once per policy object: an analysis asks for every local file of the workflow. */
+const resolvedRoots = new WeakMap<InputPolicy, string[]>();
+
+/** The roots with their symbolic links resolved, so they compare with a file's real path; a root that does not exist as given. */
+function realRoots(policy: InputPolicy): string[] {
+  let roots = resolvedRoots.get(policy);
+  if (!roots) {
+    roots = policy.roots.map((r) => {
+      try {
+        return fs.realpathSync.native(r.path);
+      } catch {
+        return path.resolve(r.path);
+      }
+    });
+    resolvedRoots.set(policy, roots);
   }
+  return roots;
 }
 
 function unreadable(e: unknown): InputRefused {
