@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   // The images LoadImage nodes name exist beside the workflow, so each such node gets its upload lens.
   for (const m of text.matchAll(/"image": "(inputs\/[^"]+)"/g)) {
     fs.mkdirSync(path.join(dir, 'inputs'), { recursive: true });
-    fs.writeFileSync(path.join(dir, m[1]), 'png');
+    // A PNG signature: the input policy uploads only files whose first bytes match their name.
+    fs.writeFileSync(path.join(dir, m[1]), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   }
   try {
     const uri = vscodeStub.Uri.file(file);

@@ -125,6 +125,7 @@ export const vscodeStub = {
   },
   workspace: {
     getConfiguration: () => configuration,
+    getWorkspaceFolder: () => undefined,
     onDidChangeConfiguration: noEvent,
     onDidOpenTextDocument: noEvent,
     onDidChangeTextDocument: noEvent,

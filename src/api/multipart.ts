@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 /** A text field of a multipart/form-data body. */
@@ -15,8 +14,10 @@ export interface MultipartFile {
   readonly name: string;
   /** The file name the server sees. */
   readonly filename: string;
-  /** Where the bytes are read from. */
+  /** Where the bytes are read from (and how messages name the file). */
   readonly path: string;
+  /** The file already open: read from it (from the start) instead of opening `path`; left open. */
+  readonly handle?: FileHandle;
   readonly contentType?: string;
 }
 
@@ -43,17 +44,17 @@ const crlf = '\r\n';
  */
 export async function createMultipartBody(fields: readonly MultipartField[], files: readonly MultipartFile[]): Promise<MultipartBody> {
   const boundary = `----runcomfy${randomBytes(12).toString('hex')}`;
-  const parts: (Buffer | { path: string; size: number })[] = [];
+  const parts: (Buffer | FilePart)[] = [];
   for (const f of fields) {
     parts.push(Buffer.from(`--${boundary}${crlf}Content-Disposition: form-data; name="${quote(f.name)}"${crlf}${crlf}${f.value}${crlf}`, 'utf8'));
   }
   for (const f of files) {
-    const info = await stat(f.path);
+    const info = f.handle ? await f.handle.stat() : await stat(f.path);
     if (!info.isFile()) throw new Error(`${f.path} is not a regular file.`);
     const head =
       `--${boundary}${crlf}Content-Disposition: form-data; name="${quote(f.name)}"; filename="${quote(f.filename)}"${crlf}` +
       `Content-Type: ${f.contentType ?? 'application/octet-stream'}${crlf}${crlf}`;
-    parts.push(Buffer.from(head, 'utf8'), { path: f.path, size: info.size }, Buffer.from(crlf));
+    parts.push(Buffer.from(head, 'utf8'), { path: f.path, handle: f.handle, size: info.size }, Buffer.from(crlf));
   }
   parts.push(Buffer.from(`--${boundary}--${crlf}`));
   const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
@@ -67,7 +68,16 @@ export async function createMultipartBody(fields: readonly MultipartField[], fil
   };
 }
 
-async function* generate(parts: readonly (Buffer | { path: string; size: number })[], onProgress?: (sent: number) => void): AsyncGenerator<Buffer> {
+interface FilePart {
+  readonly path: string;
+  readonly handle: FileHandle | undefined;
+  readonly size: number;
+}
+
+/** Bytes of a file are read in chunks of this size. */
+const chunkSize = 256 * 1024;
+
+async function* generate(parts: readonly (Buffer | FilePart)[], onProgress?: (sent: number) => void): AsyncGenerator<Buffer> {
   let total = 0;
   const out = (buf: Buffer) => {
     total += buf.length;
@@ -79,14 +89,23 @@ async function* generate(parts: readonly (Buffer | { path: string; size: number 
       yield out(p);
       continue;
     }
+    // Positional reads: a handle given by the caller is read from its start on every attempt.
+    const file = p.handle ?? (await open(p.path, 'r'));
     let read = 0;
-    for await (const chunk of createReadStream(p.path, { highWaterMark: 256 * 1024 })) {
-      const buf = chunk as Buffer;
-      read += buf.length;
-      if (read > p.size) break;
-      yield out(buf);
+    try {
+      while (read < p.size) {
+        const buf = Buffer.allocUnsafe(Math.min(chunkSize, p.size - read));
+        const { bytesRead } = await file.read(buf, 0, buf.length, read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+        yield out(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      }
+      // A file that grew would send a body longer than declared if read to its end: say so instead.
+      if (read === p.size && (await file.read(Buffer.alloc(1), 0, 1, read)).bytesRead > 0) read++;
+    } finally {
+      if (!p.handle) await file.close();
     }
-    if (read !== p.size) throw new Error(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${read} read).`);
+    if (read !== p.size) throw new Error(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${read < p.size ? read : 'more'} read).`);
   }
 }
 

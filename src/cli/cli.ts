@@ -29,6 +29,8 @@ export interface CliCommand {
   readonly usage: string;
   readonly summary: string;
   readonly options?: OptionsConfig;
+  /** More about the command and its options, for `runcomfy <command> --help`. */
+  readonly help?: string;
   run(ctx: CliContext, args: readonly string[], values: OptionValues): Promise<number>;
 }
 
@@ -96,7 +98,7 @@ export async function runCli(
     if (!command) throw new UsageError(`Unknown command "${name}". Run "runcomfy help" for the list.`);
     const { values, positionals } = parse(argv, command);
     if (values.help) {
-      safeIo.stdout(`Usage: runcomfy ${command.usage}\n${command.summary}\n`);
+      safeIo.stdout(`Usage: runcomfy ${command.usage}\n${command.summary}\n${command.help ? `\n${command.help}\n` : ''}`);
       return ExitCode.ok;
     }
     const ctx: CliContext = {

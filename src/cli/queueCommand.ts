@@ -6,6 +6,7 @@ import { ApiError, ServerError } from '../api/errors';
 import { isLoopbackHost, maskUrl } from '../api/redact';
 import { systemClock } from '../base/clock';
 import { parseSetArgument } from '../core/overrides';
+import { cliInputPolicy } from '../core/inputPolicy';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
 import { type RunResult } from '../core/runEvents';
 import { RunLogFormatter } from '../core/runLogFormat';
@@ -15,7 +16,7 @@ import { cliClient } from './cliClient';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
 import { formatJson } from './format';
 
-const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]...';
+const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]... [--allow-inputs-from <dir>]...';
 
 /** Step progress is printed at most this often per node (node starts always print). */
 const progressIntervalMs = 250;
@@ -28,7 +29,8 @@ interface Target {
 
 /**
  * `runcomfy queue`: analyses an API-format workflow, applies `--set` overrides, uploads local
- * input files, queues it on a RunComfy machine (`--machine`, resolved to its ComfyUI URL) or any
+ * input files (media below the workflow's folder, the current directory or an `--allow-inputs-from`
+ * folder; anything else refuses the run before a byte is sent), queues it on a RunComfy machine (`--machine`, resolved to its ComfyUI URL) or any
  * ComfyUI (`--comfy-url`), prints progress on stderr and saves every output under `--out`. Ctrl-C
  * interrupts our prompt (and only ours) and exits 9. With `--json`, stdout carries exactly one
  * JSON object, whatever happens.
@@ -42,7 +44,15 @@ export const queueCommand: CliCommand = {
     'comfy-url': { type: 'string' },
     out: { type: 'string' },
     set: { type: 'string', multiple: true },
+    'allow-inputs-from': { type: 'string', multiple: true },
   },
+  help: [
+    'Local files named by the workflow\'s inputs (LoadImage, video, audio and 3D loaders, or any input',
+    'whose value is a media file) are uploaded first. Only image, video, audio and 3D files are uploaded',
+    '(by extension and by their first bytes), and only from below the workflow\'s folder or the current',
+    'directory, symbolic links followed. --allow-inputs-from <dir> allows another folder (repeatable).',
+    'Any other file refuses the run with exit code 7 before anything is sent.',
+  ].join('\n'),
   async run(ctx, args, values) {
     const started = Date.now();
     try {
@@ -75,11 +85,21 @@ async function prepare(file: string, values: OptionValues): Promise<PreparedWork
     const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new UsageError(`Cannot read the workflow ${file}: ${why}.`);
   }
-  return prepareWorkflow(text, absPath, setArguments(values).map(parseSetArgument), file);
+  const policy = cliInputPolicy(absPath, process.cwd(), await allowedFolders(values));
+  return prepareWorkflow(text, absPath, stringList(values.set).map(parseSetArgument), file, policy);
 }
 
-function setArguments(values: OptionValues): string[] {
-  const v = values.set;
+/** `--allow-inputs-from` folders, each checked to be one (a typo would otherwise only show as a refused input). */
+async function allowedFolders(values: OptionValues): Promise<string[]> {
+  const dirs = stringList(values['allow-inputs-from']);
+  for (const dir of dirs) {
+    const info = await fs.stat(path.resolve(dir)).catch(() => undefined);
+    if (!info?.isDirectory()) throw new UsageError(`--allow-inputs-from ${dir}: ${info ? 'not a folder' : 'no such folder'}. Give a folder whose media files the workflow may upload.`);
+  }
+  return dirs;
+}
+
+function stringList(v: OptionValues[string]): string[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 }
@@ -116,6 +136,7 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
   const engine = new RunEngine({
     prompt,
     localInputs: workflow.localInputs,
+    inputPolicy: workflow.inputPolicy,
     warnings: workflow.warnings,
     comfyUrl: target.url,
     outputRoot: out,

@@ -1,16 +1,18 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type AccountManager } from '../auth/accountManager';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { CommandIds } from '../commands/commandIds';
+import { inputLabel, refusalMessage } from '../core/inputPolicy';
 import { machineShortId } from '../core/machineLabels';
+import { type LocalFileInput } from '../core/workflowAnalysis';
 import { type ConfigService } from '../util/config';
 import { toRange, type WorkflowDocuments } from './workflowDocuments';
 
 /**
  * Lenses above an API-format workflow: "▶ Queue on RunComfy" (on the Ready machine; "Launch a
  * machine…" when none is Ready) and "Queue on…", plus one per node whose inputs name local files,
- * saying what will be uploaded. They follow machine state and the `runcomfy.codeLens.enabled` setting.
+ * saying what will be uploaded, and one per file the input policy refuses, with the same words as
+ * its diagnostic. They follow machine state and the `runcomfy.codeLens.enabled` setting.
  */
 export class WorkflowCodeLensProvider extends DisposableObject implements vscode.CodeLensProvider {
   private readonly _onDidChangeCodeLenses = this._register(new vscode.EventEmitter<void>());
@@ -58,20 +60,32 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
         arguments: [doc.uri],
       }),
     ];
-    const byNode = new Map<string, string[]>();
-    for (const f of analysis.localFiles) byNode.set(f.nodeId, [...(byNode.get(f.nodeId) ?? []), f.absPath]);
+    const byNode = new Map<string, LocalFileInput[]>();
+    for (const f of analysis.localFiles) byNode.set(f.nodeId, [...(byNode.get(f.nodeId) ?? []), f]);
     for (const node of analysis.nodes) {
       const files = byNode.get(node.id);
       if (!files) continue;
-      const names = files.map((f) => path.basename(f)).join(', ');
-      lenses.push(
-        new vscode.CodeLens(toRange(node.keyRange), {
-          title: `↑ uploads ${names}`,
-          tooltip: `${files.join('\n')}\nUploaded under a name derived from its content, so runs never overwrite each other's inputs. Click to open it.`,
-          command: 'vscode.open',
-          arguments: [vscode.Uri.file(files[0])],
-        }),
-      );
+      const allowed = files.filter((f) => f.verdict.allowed);
+      if (allowed.length > 0) {
+        lenses.push(
+          new vscode.CodeLens(toRange(node.keyRange), {
+            title: `↑ uploads ${allowed.map((f) => baseName(f.value)).join(', ')}`,
+            tooltip: `${allowed.map((f) => f.absPath).join('\n')}\nUploaded under a name derived from its content, so runs never overwrite each other's inputs. Click to open it.`,
+            command: 'vscode.open',
+            arguments: [vscode.Uri.file(allowed[0].absPath)],
+          }),
+        );
+      }
+      for (const f of files) {
+        if (f.verdict.allowed) continue;
+        lenses.push(
+          new vscode.CodeLens(toRange(f.valueRange), {
+            title: `⊘ will not upload ${baseName(f.value)}: ${f.verdict.summary}`,
+            tooltip: refusalMessage(inputLabel(f.nodeId, f.classType, f.inputName), f.value, f.verdict),
+            command: 'workbench.actions.view.problems',
+          }),
+        );
+      }
     }
     return lenses;
   }
@@ -92,4 +106,9 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
     this.readyKey = this.readyMachines().join(',');
     this._onDidChangeCodeLenses.fire();
   }
+}
+
+/** The file name of a value as the workflow wrote it, with either separator. */
+function baseName(value: string): string {
+  return value.slice(Math.max(value.lastIndexOf('/'), value.lastIndexOf('\\')) + 1);
 }

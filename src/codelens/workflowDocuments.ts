@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { editorInputPolicy, type InputPolicy } from '../core/inputPolicy';
 import { analyzeWorkflow, looksLikeApiWorkflow, mayBeWorkflowDocument, type WorkflowAnalysis } from '../core/workflowAnalysis';
 
 /** File names that are API-format workflows by convention. */
@@ -36,7 +37,8 @@ export class WorkflowDocuments {
     if (mayBeWorkflowDocument({ languageId: doc.languageId, scheme: doc.uri.scheme, namedLikeWorkflow: named, length: documentLength(doc) })) {
       const text = doc.getText();
       if (named || looksLikeApiWorkflow(text)) {
-        const a = analyzeWorkflow(text, { fileDir: doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined });
+        const local = doc.uri.scheme === 'file';
+        const a = analyzeWorkflow(text, local ? { fileDir: path.dirname(doc.uri.fsPath), inputPolicy: inputPolicyFor(doc.uri) } : {});
         analysis = named || a.isApiFormat ? a : undefined;
       }
     }
@@ -52,6 +54,11 @@ export class WorkflowDocuments {
 /** The document's length in characters, without copying its text. */
 function documentLength(doc: vscode.TextDocument): number {
   return doc.lineCount === 0 ? 0 : doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end);
+}
+
+/** Which local files a workflow may upload: those inside its workspace folder (outside every folder: below its own folder). */
+export function inputPolicyFor(uri: vscode.Uri): InputPolicy {
+  return editorInputPolicy(uri.fsPath, vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath);
 }
 
 /** A core range as a VS Code range (core counts 1-based lines and columns). */

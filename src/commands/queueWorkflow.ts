@@ -8,7 +8,7 @@ import { type RunEvent, type RunResult } from '../core/runEvents';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { nodeLabel } from '../core/runLogFormat';
 import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
-import { isWorkflowFileName } from '../codelens/workflowDocuments';
+import { inputPolicyFor, isWorkflowFileName } from '../codelens/workflowDocuments';
 import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
 import { isNode } from '../views/treeNodes';
@@ -132,7 +132,7 @@ async function comfyUrlOf(services: Services, target: RunTarget): Promise<string
 async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<RunResult> {
   const doc = await vscode.workspace.openTextDocument(uri);
   const relative = vscode.workspace.asRelativePath(uri, false);
-  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative);
+  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, inputPolicyFor(uri));
   if (!prepared.prompt) {
     const more = prepared.problems.length > 1 ? ` (and ${prepared.problems.length - 1} more problem${prepared.problems.length > 2 ? 's' : ''})` : '';
     throw new UserError(`${relative} cannot be queued: ${prepared.problems[0] ?? 'it is not an API-format workflow'}${more}`, [
@@ -145,6 +145,7 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
   const engine = new RunEngine({
     prompt: prepared.prompt,
     localInputs: prepared.localInputs,
+    inputPolicy: prepared.inputPolicy,
     warnings: prepared.warnings,
     comfyUrl,
     outputRoot: outputRoot(services, uri),

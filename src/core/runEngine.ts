@@ -6,6 +6,7 @@ import { ComfyClient, WorkflowRejectedError, hasScopedInterrupt } from '../api/c
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
 import { ApiError, isCancellation } from '../api/errors';
+import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
 import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
@@ -15,6 +16,8 @@ export interface RunLocalInput {
   readonly nodeId: string;
   readonly inputName: string;
   readonly absPath: string;
+  /** The value as the workflow wrote it, for messages; default `absPath`. */
+  readonly value?: string;
 }
 
 /** What a run needs. Everything that varies is injected, so tests run real servers with short timers. */
@@ -23,6 +26,12 @@ export interface RunEngineOptions {
   readonly prompt: ApiPrompt;
   /** Local files to upload first. */
   readonly localInputs?: readonly RunLocalInput[];
+  /**
+   * Which local files may be uploaded. Every file is checked again as it is opened, before anything
+   * is sent, and the bytes uploaded are read from that opened file; one refused file refuses the
+   * run. Without a policy no local file is uploaded.
+   */
+  readonly inputPolicy?: InputPolicy;
   /** Warnings found before the run (local analysis), reported first and kept in the result. */
   readonly warnings?: readonly string[];
   readonly comfyUrl: string;
@@ -248,9 +257,16 @@ export class RunEngine extends DisposableObject {
       }),
     );
     const prep = AbortSignal.any([this.preparation.signal, this.lifetime.signal]);
-    await this.waitUntilReady(prep);
-    await this.socket.connect(prep);
-    const prompt = await this.uploadInputs(prep);
+    // Before the server hears from us: a refused input means nothing at all is sent.
+    const files = await this.openInputs();
+    let prompt: ApiPrompt;
+    try {
+      await this.waitUntilReady(prep);
+      await this.socket.connect(prep);
+      prompt = await this.uploadInputs(files, prep);
+    } finally {
+      await Promise.all(files.map((f) => f.opened.handle.close().catch(() => undefined)));
+    }
     if (this.interruptRequested) {
       this.report({ status: 'interrupted', failure: interruptedFailure(undefined) });
       return;
@@ -273,15 +289,37 @@ export class RunEngine extends DisposableObject {
     if (this.interruptRequested && !this.over) await this.interrupt();
   }
 
-  private async uploadInputs(signal: AbortSignal): Promise<ApiPrompt> {
-    const inputs = this.options.localInputs ?? [];
-    if (inputs.length === 0) return this.options.prompt;
+  /**
+   * Opens every local input through the input policy. All are checked before any is sent; when one
+   * is refused, the others are closed and the run ends with every refusal.
+   */
+  private async openInputs(): Promise<{ input: RunLocalInput; opened: OpenedInput }[]> {
+    const policy = this.options.inputPolicy ?? noUploads;
+    const files: { input: RunLocalInput; opened: OpenedInput }[] = [];
+    const refusals: string[] = [];
+    for (const input of this.options.localInputs ?? []) {
+      const result = await openInput(input.absPath, policy);
+      if ('handle' in result) files.push({ input, opened: result });
+      else {
+        const node = this.nodeRef(input.nodeId);
+        refusals.push(refusalMessage(inputLabel(node.id, node.classType, input.inputName), input.value ?? input.absPath, result.verdict));
+      }
+    }
+    if (refusals.length > 0) {
+      await Promise.all(files.map((f) => f.opened.handle.close().catch(() => undefined)));
+      throw new InputRefusedError(refusals);
+    }
+    return files;
+  }
+
+  private async uploadInputs(files: readonly { input: RunLocalInput; opened: OpenedInput }[], signal: AbortSignal): Promise<ApiPrompt> {
+    if (files.length === 0) return this.options.prompt;
     const prompt: ApiPrompt = {};
     for (const [id, node] of Object.entries(this.options.prompt)) prompt[id] = { ...node, inputs: { ...node.inputs } };
-    for (const input of inputs) {
+    for (const { input, opened } of files) {
       const node = this.nodeRef(input.nodeId);
       this.emit({ type: 'uploading', node, input: input.inputName, localPath: input.absPath });
-      const uploaded = await this.client.uploadFile(input.absPath, {}, signal);
+      const uploaded = await this.client.uploadFile(input.absPath, { file: opened.handle }, signal);
       const target = prompt[input.nodeId];
       if (target) target.inputs[input.inputName] = uploaded.reference;
       this.uploads.push({ localPath: input.absPath, serverName: uploaded.reference });
@@ -884,7 +922,13 @@ const noVerdict: RunFailure = {
   nodeErrors: null,
 };
 
+/** The policy of an engine given none: no folder is allowed, so no local file is uploaded. */
+const noUploads: InputPolicy = { roots: [], scope: 'an allowed folder', remedy: 'This run was given no folder to upload from.' };
+
 function failureOf(e: unknown): RunFailure {
+  if (e instanceof InputRefusedError) {
+    return { kind: 'workflowRejected', type: 'input_not_allowed', message: e.message, details: e.messages.join('\n'), nodeErrors: null };
+  }
   if (e instanceof WorkflowRejectedError) {
     return { kind: 'workflowRejected', type: e.errorType, message: e.message, details: e.details, nodeErrors: e.rawNodeErrors };
   }

@@ -94,11 +94,20 @@ export function safeRelativePath(subfolder: string, filename: string): SafeRelat
 export function resolveInside(root: string, segments: readonly string[]): string {
   const base = path.resolve(root);
   const full = path.resolve(base, ...segments);
-  const rel = path.relative(base, full);
-  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+  if (!isStrictlyInside(base, full)) {
     throw new Error(`Refusing to write ${JSON.stringify(segments.join('/'))}: it is not inside ${base}.`);
   }
   return full;
+}
+
+/**
+ * True when `candidate` lies below the folder `root` (not `root` itself). Both are absolute. Uses
+ * `path.relative`, so the platform's rules apply (on Windows: either separator, any letter case),
+ * and a sibling that merely starts with the same letters (`/work` and `/work-old`) is outside.
+ */
+export function isStrictlyInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
 /** Cuts the stem (never the extension, never inside a character) until the name fits. */

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import type { ParseErrorCode } from 'jsonc-parser';
 import { type ApiPrompt } from '../api/comfyTypes';
 import { jsonc } from '../api/lazy';
+import { checkInputSync, inputLabel, refusalMessage, workflowFolderPolicy, type InputPolicy, type InputVerdict } from './inputPolicy';
+import { hasMediaExtension } from './mediaSignature';
 
 /**
  * A span of the text. `offset`/`length` count UTF-16 code units from the start; lines and columns
@@ -45,7 +47,8 @@ export type WorkflowProblemCode =
   | 'value_bigger_than_max'
   | 'value_not_in_list'
   | 'custom_validation_failed'
-  | 'literal_for_link_input';
+  | 'literal_for_link_input'
+  | 'input_not_allowed';
 
 /** One finding, ready to become an editor diagnostic or a CLI message. */
 export interface WorkflowProblem {
@@ -90,7 +93,10 @@ export interface WorkflowNode {
   inputs: WorkflowInput[];
 }
 
-/** An input that names a file next to the workflow: upload it, then put the server's name in its place. */
+/**
+ * An input that names a local file: upload it, then put the server's name in its place, if
+ * `verdict` allows it. A refused one is also an `input_not_allowed` problem.
+ */
 export interface LocalFileInput {
   nodeId: string;
   classType: string;
@@ -102,6 +108,8 @@ export interface LocalFileInput {
   valueRange: TextRange;
   /** `uploadInput`: an input known to take an uploaded file (LoadImage `image`, …); `mediaPath`: any other input whose value is a media file that exists. */
   reason: 'uploadInput' | 'mediaPath';
+  /** Whether the input policy lets the file be uploaded, and if not, why. */
+  verdict: InputVerdict;
 }
 
 /** The outcome of {@link analyzeWorkflow}. Plain data: safe to serialise or post to another process. */
@@ -124,8 +132,8 @@ export interface WorkflowAnalysis {
 export interface AnalyzeOptions {
   /** The workflow file's folder. Without it, no local file inputs are looked for. */
   fileDir?: string;
-  /** Whether a file exists at an absolute path; defaults to a `stat` of the local filesystem. */
-  exists?: (absPath: string) => boolean;
+  /** Which local files may be uploaded; default: those below `fileDir`. */
+  inputPolicy?: InputPolicy;
 }
 
 /** Inputs that take a file the server must have (the editor offers an upload button for them). */
@@ -140,13 +148,6 @@ const UPLOAD_INPUTS: Readonly<Record<string, readonly string[]>> = {
   VHS_LoadVideoFFmpeg: ['video'],
   VHS_LoadAudioUpload: ['audio'],
 };
-
-const MEDIA_EXTENSIONS = new Set([
-  'png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'avif', 'heic', 'heif', 'exr', 'hdr',
-  'mp4', 'webm', 'mov', 'mkv', 'avi', 'm4v',
-  'wav', 'mp3', 'flac', 'ogg', 'm4a', 'aac', 'opus',
-  'glb', 'gltf', 'obj', 'fbx', 'stl', 'ply',
-]);
 
 /** Inputs that name something the server writes, never a file to upload, whatever they look like. */
 const OUTPUT_NAME_INPUTS = new Set(['filename_prefix']);
@@ -679,7 +680,7 @@ class Analyzer {
   private readonly problems: WorkflowProblem[] = [];
   private readonly nodes: WorkflowNode[] = [];
   private readonly localFiles: LocalFileInput[] = [];
-  private readonly exists: (absPath: string) => boolean;
+  private inputPolicy: InputPolicy | undefined;
   /** Node id → index of the record that counts (the last, if an id is repeated). */
   private readonly lastRecord = new Map<string, number>();
   /** Nodes that are objects with a string `class_type`: when that is all of them, the file is in API format. */
@@ -691,9 +692,7 @@ class Analyzer {
     private readonly text: string,
     private readonly document: unknown,
     private readonly options: AnalyzeOptions,
-  ) {
-    this.exists = options.exists ?? fileExists;
-  }
+  ) {}
 
   run(): WorkflowAnalysis {
     const doc = this.document;
@@ -844,23 +843,28 @@ class Analyzer {
     }
   }
 
+  /**
+   * An input names a local file to upload when it is a known upload input, or any other input
+   * whose value has a media extension and is relative (an absolute one may be a path on the
+   * server, for a custom node), and a file exists there. Whether it may be uploaded is the input
+   * policy's verdict, given here so that diagnostics, CodeLens and the run all say the same.
+   */
   private considerLocalFile(classType: string, nodeId: string, a: Int32Array, q: number, inputName: string, value: string): void {
     const fileDir = this.options.fileDir;
     if (!fileDir || value.length === 0 || value.length > 1024) return;
     const known = UPLOAD_INPUTS[classType]?.includes(inputName) ?? false;
     if (!known && (OUTPUT_NAME_INPUTS.has(inputName) || !hasMediaExtension(value))) return;
-    if (ANNOTATED_NAME.test(value) || !isRelativeFilePath(value)) return;
-    const absPath = path.resolve(fileDir, value.replace(/\\/g, '/'));
-    if (!this.exists(absPath)) return;
-    this.localFiles.push({
-      nodeId,
-      classType,
-      inputName,
-      value,
-      absPath,
-      valueRange: spanRange(a, q + I_VALUE),
-      reason: known ? 'uploadInput' : 'mediaPath',
-    });
+    if (ANNOTATED_NAME.test(value) || !isLocalPath(value)) return;
+    const absolute = path.isAbsolute(value);
+    if (!known && absolute) return;
+    // Workflows written on Windows use backslashes; elsewhere they are separators too for this purpose.
+    const absPath = absolute ? path.resolve(value) : path.resolve(fileDir, value.replace(/\\/g, '/'));
+    if (!fileExists(absPath)) return;
+    this.inputPolicy ??= this.options.inputPolicy ?? workflowFolderPolicy(path.join(fileDir, 'workflow'));
+    const verdict = checkInputSync(absPath, this.inputPolicy);
+    const valueRange = spanRange(a, q + I_VALUE);
+    this.localFiles.push({ nodeId, classType, inputName, value, absPath, valueRange, reason: known ? 'uploadInput' : 'mediaPath', verdict });
+    if (!verdict.allowed) this.error('input_not_allowed', valueRange, refusalMessage(inputLabel(nodeId, classType, inputName), value, verdict), nodeId, inputName);
   }
 
   private result(format: WorkflowAnalysis['format']): WorkflowAnalysis {
@@ -901,16 +905,9 @@ export function problem(
   return p;
 }
 
-function hasMediaExtension(value: string): boolean {
-  const dot = value.lastIndexOf('.');
-  return dot > 0 && value.length - dot <= 6 && MEDIA_EXTENSIONS.has(value.slice(dot + 1).toLowerCase());
-}
-
-/** Relative, on one line, no URL scheme and no drive letter: something a user would write for a file beside the workflow. */
-function isRelativeFilePath(value: string): boolean {
-  if (/\p{Cc}/u.test(value) || value.includes('://')) return false;
-  if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value)) return false;
-  return true;
+/** On one line and no URL: something a user would write for a local file. */
+function isLocalPath(value: string): boolean {
+  return !/\p{Cc}/u.test(value) && !value.includes('://');
 }
 
 function fileExists(absPath: string): boolean {

@@ -133,6 +133,65 @@ describe('queueing workflows from the editor', function () {
     assert.deepStrictEqual(ours(huge), [], 'a 9 MB document was analysed');
   });
 
+  it('never uploads a file outside the workspace folder: the CodeLens and the diagnostic say why before anything is sent, and nothing reaches ComfyUI', async function () {
+    const folder = workspaceFile().fsPath;
+    // A private key beside the workspace, and a workflow inside it that names the key two ways.
+    const home = path.join(path.dirname(folder), `home-${Date.now()}`);
+    const key = path.join(home, '.ssh', 'id_ed25519');
+    fs.mkdirSync(path.dirname(key), { recursive: true });
+    fs.writeFileSync(key, '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n');
+    const flow = path.join(folder, 'leak');
+    fs.mkdirSync(flow, { recursive: true });
+    const linked = path.join(flow, 'photo.png');
+    fs.rmSync(linked, { force: true });
+    try {
+      fs.symlinkSync(key, linked);
+    } catch {
+      this.skip();
+    }
+    const dotdot = path.relative(flow, key);
+    const wf = vscode.Uri.file(path.join(flow, 'workflow_api.json'));
+    const prompt = {
+      '1': { class_type: 'LoadImage', inputs: { image: dotdot } },
+      '2': { class_type: 'LoadImage', inputs: { image: 'photo.png' } },
+      '3': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+    };
+    await vscode.workspace.fs.writeFile(wf, Buffer.from(JSON.stringify(prompt, null, 2)));
+
+    const diagnostics = await waitFor('the refusals as diagnostics', () => {
+      void vscode.workspace.openTextDocument(wf).then((d) => vscode.window.showTextDocument(d));
+      const found = vscode.languages.getDiagnostics(wf).filter((d) => d.code === 'input_not_allowed');
+      return found.length === 2 ? found : undefined;
+    });
+    const rule = `is not uploaded: it is not inside the workspace folder ${folder} (it leads to ${fs.realpathSync(key)}). Only files inside the workspace folder are uploaded`;
+    assert.ok(diagnostics[0].message.startsWith(`Node 1 (LoadImage), input "image": ${JSON.stringify(dotdot)} ${rule}`), diagnostics[0].message);
+    assert.ok(diagnostics[1].message.startsWith(`Node 2 (LoadImage), input "image": "photo.png" ${rule}`), diagnostics[1].message);
+    assert.strictEqual(diagnostics[0].severity, vscode.DiagnosticSeverity.Error);
+
+    const lenses = await lensesOf(wf);
+    const refusals = lenses.filter((l) => l.command?.title.startsWith('⊘'));
+    assert.deepStrictEqual(
+      refusals.map((l) => l.command?.title),
+      ['⊘ will not upload id_ed25519: not inside the workspace folder', '⊘ will not upload photo.png: not inside the workspace folder'],
+    );
+    assert.ok(!lenses.some((l) => l.command?.title.startsWith('↑')), 'no upload is announced');
+
+    const url = await comfyUrl();
+    await fetch(`${url}/__sim/requests/clear`, { method: 'POST' });
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', wf)), (e: Error) => {
+      assert.match(e.message, /leak\/workflow_api\.json cannot be queued: .*Node 1 \(LoadImage\), input "image": ".*id_ed25519" is not uploaded: it is not inside the workspace folder/);
+      assert.match(e.message, /and 1 more problem/);
+      return true;
+    });
+    const log = (await fetch(`${url}/__sim/requests`).then((r) => r.json())) as { requests: { method: string; path: string }[] };
+    assert.deepStrictEqual(
+      log.requests.filter((r) => r.path === '/upload/image' || r.path === '/prompt'),
+      [],
+      'nothing was uploaded or queued',
+    );
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
   it('queues on a local ComfyUI server added by URL, listed beside the machines', async () => {
     const url = sim.info.localComfyUrl!;
     assert.ok(await vscode.commands.executeCommand<boolean>('runcomfy.addLocalServer', { name: 'Desk GPU', url }));

@@ -8,6 +8,7 @@ import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { isInside, listFiles, spawnCli, tempDir } from './helpers/runHarness';
+import { PRIVATE_KEY, writeFile } from './helpers/mediaSamples';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
 import { cliEnv, cliPath, startTestSimulator, token1 } from './helpers/runcomfyTestKit';
 
@@ -152,6 +153,84 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
     assert.strictEqual(json.error?.type, 'local_analysis');
     assert.match(stderr, /broken\.json:1:\d+: /);
     assert.deepStrictEqual(sim.requests(), []);
+  });
+
+  describe('local inputs', () => {
+    let elsewhere: string;
+    beforeEach(() => {
+      elsewhere = fs.realpathSync(tempDir('runcomfy-elsewhere-'));
+    });
+    afterEach(() => {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    });
+
+    const loadImage = (...images: string[]) => ({
+      ...Object.fromEntries(images.map((image, i) => [String(i + 1), { class_type: 'LoadImage', inputs: { image } }])),
+      '9': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+    });
+
+    it('refuses to upload a private file, by ".." or through a symbolic link, with exit 7: nothing reaches the server', async function () {
+      const key = writeFile(path.join(elsewhere, 'home', '.ssh', 'id_ed25519'), PRIVATE_KEY);
+      const flow = path.join(work, 'project', 'flow');
+      fs.mkdirSync(path.join(flow, 'inputs'), { recursive: true });
+      try {
+        fs.symlinkSync(key, path.join(flow, 'inputs', 'photo.png'));
+      } catch {
+        this.skip();
+      }
+      const dotdot = path.relative(flow, key);
+      const wf = writeFile(path.join(flow, 'workflow_api.json'), JSON.stringify(loadImage(dotdot, 'inputs/photo.png'), null, 2));
+      sim.clearRequests();
+      const { code, stdout, stderr } = await queue([wf, '--comfy-url', sim.url, '--json']).done;
+      assert.strictEqual(code, 7, stderr);
+      const json = onlyJson(stdout);
+      assert.strictEqual(json.prompt_id, null);
+      assert.strictEqual(json.error?.type, 'local_analysis');
+      const rule = `is not uploaded: it is not inside the workflow's folder ${flow} or the current directory ${fs.realpathSync(work)}`;
+      assert.ok(stderr.includes(`Node 1 (LoadImage), input "image": ${JSON.stringify(dotdot)} ${rule} (it leads to ${key}). Move the file there, or allow its folder with --allow-inputs-from <dir>.`), stderr);
+      assert.ok(stderr.includes(`Node 2 (LoadImage), input "image": "inputs/photo.png" ${rule} (it leads to ${key}).`), stderr);
+      assert.ok(!stderr.includes('BEGIN'), 'the key is not quoted');
+      assert.deepStrictEqual(sim.requests(), [], 'no /upload/image, no /prompt: nothing at all');
+    });
+
+    it('--allow-inputs-from allows media from another folder (repeatable), never other files, and must name a folder', async () => {
+      const shared = path.join(elsewhere, 'shared');
+      const photo = path.join(shared, 'photo.png');
+      fs.mkdirSync(shared, { recursive: true });
+      fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), photo);
+      const wf = write('workflow_api.json', loadImage(photo));
+
+      sim.clearRequests();
+      const refused = await queue([wf, '--comfy-url', sim.url]).done;
+      assert.strictEqual(refused.code, 7, refused.stderr);
+      assert.match(refused.stderr, /"[^"]*photo\.png" is not uploaded: it is not inside the workflow's folder .*--allow-inputs-from <dir>\./);
+      assert.deepStrictEqual(sim.requests(), []);
+
+      const allowed = await queue([wf, '--comfy-url', sim.url, '--allow-inputs-from', path.join(elsewhere, 'none-such'), '--json']).done;
+      assert.strictEqual(allowed.code, 2, allowed.stderr);
+      assert.match(allowed.stderr, /--allow-inputs-from .*none-such: no such folder/);
+
+      const ok = await queue([wf, '--comfy-url', sim.url, '--allow-inputs-from', work, '--allow-inputs-from', shared, '--json']).done;
+      assert.strictEqual(ok.code, 0, ok.stderr);
+      assert.strictEqual(onlyJson(ok.stdout).status, 'success');
+      assert.ok(sim.requests().some((r) => r.method === 'POST' && r.path === '/upload/image'));
+
+      writeFile(path.join(shared, 'id_ed25519'), PRIVATE_KEY);
+      writeFile(path.join(shared, 'key.png'), PRIVATE_KEY);
+      sim.clearRequests();
+      const notMedia = await queue([write('keys.json', loadImage(path.join(shared, 'id_ed25519'), path.join(shared, 'key.png'))), '--comfy-url', sim.url, '--allow-inputs-from', shared]).done;
+      assert.strictEqual(notMedia.code, 7, notMedia.stderr);
+      assert.match(notMedia.stderr, /id_ed25519" is not uploaded: it is not an image, video, audio or 3D file a ComfyUI loader takes \(its name has no extension\)/);
+      assert.match(notMedia.stderr, /key\.png" is not uploaded: .*\(its name says PNG image, but its first bytes are plain text\)/);
+      assert.deepStrictEqual(sim.requests(), []);
+    });
+
+    it('documents --allow-inputs-from in the help', async () => {
+      const { code, stdout } = await queue(['--help']).done;
+      assert.strictEqual(code, 0);
+      assert.match(stdout, /\[--allow-inputs-from <dir>\]\.\.\./);
+      assert.match(stdout, /--allow-inputs-from <dir> allows another folder/);
+    });
   });
 
   it('exits 8 on an execution error', async () => {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
 import { type ApiPrompt } from '../../src/api/comfyTypes';
+import { workflowFolderPolicy } from '../../src/core/inputPolicy';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
 import { RunEngine } from '../../src/core/runEngine';
 import { RunRegistry } from '../../src/core/runRegistry';
@@ -12,6 +13,7 @@ import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { eventTypes, fastSocket, isInside, listFiles, recordedWorkflow, runEngine, tempDir } from './helpers/runHarness';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
+import { MEDIA_HEADS, PRIVATE_KEY, writeFile } from './helpers/mediaSamples';
 
 function sha(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -137,6 +139,7 @@ describe('RunEngine against the ComfyUI simulator', function () {
       const { result, events } = await runEngine({
         prompt: analysis.prompt!,
         localInputs: analysis.localFiles.map((f) => ({ nodeId: f.nodeId, inputName: f.inputName, absPath: f.absPath })),
+        inputPolicy: workflowFolderPolicy(path.join(dir, 'workflow_api.json')),
         comfyUrl: sim.url,
         outputRoot: out,
       });
@@ -533,10 +536,17 @@ describe('RunEngine against the ComfyUI simulator', function () {
     const dir = tempDir('runcomfy-wf-');
     try {
       const big = path.join(dir, 'big.png');
-      fs.writeFileSync(big, crypto.randomBytes(8 * 1024 * 1024));
+      fs.writeFileSync(big, Buffer.concat([MEDIA_HEADS.png, crypto.randomBytes(8 * 1024 * 1024)]));
       const controller = new AbortController();
       const { result } = await runEngine(
-        { prompt: { '1': { class_type: 'LoadImage', inputs: { image: 'big.png' } } }, localInputs: [{ nodeId: '1', inputName: 'image', absPath: big }], comfyUrl: sim.url, outputRoot: out, signal: controller.signal },
+        {
+          prompt: { '1': { class_type: 'LoadImage', inputs: { image: 'big.png' } } },
+          localInputs: [{ nodeId: '1', inputName: 'image', absPath: big }],
+          inputPolicy: workflowFolderPolicy(path.join(dir, 'workflow_api.json')),
+          comfyUrl: sim.url,
+          outputRoot: out,
+          signal: controller.signal,
+        },
         (_engine, e) => {
           if (e.type === 'uploading') controller.abort();
         },
@@ -547,5 +557,89 @@ describe('RunEngine against the ComfyUI simulator', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('local inputs and the input policy', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.realpathSync(tempDir('runcomfy-wf-'));
+    });
+    afterEach(() => {
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    const loadImages = (...names: string[]): ApiPrompt =>
+      Object.fromEntries(names.map((image, i) => [String(i + 1), { class_type: 'LoadImage', inputs: { image } }]));
+
+    it('refuses a private file, a symbolic link out of the folder and a file that is not what its name says: nothing is sent at all', async function () {
+      const key = writeFile(path.join(dir, 'home', '.ssh', 'id_ed25519'), PRIVATE_KEY);
+      const flows = path.join(dir, 'project', 'flows');
+      writeFile(path.join(flows, 'fake.png'), PRIVATE_KEY);
+      const good = path.join(flows, 'good.png');
+      fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), good);
+      const link = path.join(flows, 'linked.png');
+      try {
+        fs.symlinkSync(key, link);
+      } catch {
+        this.skip();
+      }
+      sim.clearRequests();
+      const values = ['../../home/.ssh/id_ed25519', 'linked.png', 'fake.png', 'good.png'];
+      const { result, events } = await runEngine({
+        prompt: loadImages(...values),
+        localInputs: values.map((value, i) => ({ nodeId: String(i + 1), inputName: 'image', absPath: path.resolve(flows, value), value })),
+        inputPolicy: workflowFolderPolicy(path.join(flows, 'workflow_api.json')),
+        comfyUrl: sim.url,
+        outputRoot: out,
+      });
+      assert.strictEqual(result.status, 'error');
+      assert.strictEqual(result.promptId, null);
+      assert.strictEqual(result.error?.kind, 'workflowRejected');
+      assert.strictEqual(result.error.type, 'input_not_allowed');
+      const lines = result.error.details.split('\n');
+      assert.strictEqual(lines.length, 3, result.error.details);
+      assert.match(lines[0], /^Node 1 \(LoadImage\), input "image": "\.\.\/\.\.\/home\/\.ssh\/id_ed25519" is not uploaded: it is not inside the workflow's folder /);
+      assert.match(lines[1], /^Node 2 \(LoadImage\), input "image": "linked\.png" is not uploaded: it is not inside the workflow's folder .* \(it leads to .*id_ed25519\)/);
+      assert.match(lines[2], /^Node 3 \(LoadImage\), input "image": "fake\.png" is not uploaded: .*its first bytes are plain text/);
+      assert.ok(!events.some((e) => e.type === 'uploading'), 'nothing was uploading');
+      assert.deepStrictEqual(sim.requests(), [], 'the server heard nothing: no /upload/image, no /prompt');
+      assert.deepStrictEqual(listFiles(sim.folders.input).filter((f) => /id_ed25519|fake|linked|good/.test(f)), []);
+      assert.deepStrictEqual(listFiles(out), [], 'no run folder');
+    });
+
+    it('uploads no local file when it was given no policy', async () => {
+      const good = path.join(dir, 'good.png');
+      fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), good);
+      sim.clearRequests();
+      const { result } = await runEngine({ prompt: loadImages('good.png'), localInputs: [{ nodeId: '1', inputName: 'image', absPath: good }], comfyUrl: sim.url, outputRoot: out });
+      assert.strictEqual(result.error?.type, 'input_not_allowed');
+      assert.match(result.error.message, /is not uploaded: it is not inside any allowed folder/);
+      assert.deepStrictEqual(sim.requests(), []);
+    });
+
+    it('uploads the very file it checked, even when the name is pointed elsewhere before the bytes go out', async () => {
+      const photo = path.join(dir, 'photo.png');
+      fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), photo);
+      const checked = sha(photo);
+      const swap = writeFile(path.join(dir, 'swap.png'), Buffer.concat([MEDIA_HEADS.png, Buffer.from(PRIVATE_KEY)]));
+      const { result, events } = await runEngine(
+        {
+          prompt: { ...loadImages('photo.png'), '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } },
+          localInputs: [{ nodeId: '1', inputName: 'image', absPath: photo }],
+          inputPolicy: workflowFolderPolicy(path.join(dir, 'workflow_api.json')),
+          comfyUrl: sim.url,
+          outputRoot: out,
+        },
+        // The file is open and checked when "uploading" is announced; the swap happens before a byte is read for the upload.
+        (_engine, e) => {
+          if (e.type === 'uploading') fs.renameSync(swap, photo);
+        },
+      );
+      assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+      const uploaded = events.find((e): e is Extract<RunEvent, { type: 'uploaded' }> => e.type === 'uploaded');
+      assert.ok(uploaded);
+      assert.strictEqual(uploaded.reference, `photo-${checked.slice(0, 12)}.png`);
+      assert.strictEqual(sha(path.join(sim.folders.input, uploaded.reference)), checked);
+    });
   });
 });

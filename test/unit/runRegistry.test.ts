@@ -9,6 +9,7 @@ import { prepareWorkflow, workflowDisplayName } from '../../src/core/workflowPre
 import { WorkflowCatalog } from '../../src/core/workflowCatalog';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { ManualClock, startTestSimulator, testClient } from './helpers/runcomfyTestKit';
+import { mediaFile } from './helpers/mediaSamples';
 
 const machine: RunTarget = { kind: 'machine', serverId: 's-1', label: 'large machine s' };
 const result = (status: RunResult['status']): RunResult => ({ promptId: 'p', status, outputs: [], warnings: [], error: null, elapsedMs: 5 });
@@ -89,12 +90,12 @@ describe('prepareWorkflow', () => {
   it('finds local inputs next to the file and locates problems as file:line:column', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prep-'));
     try {
-      fs.writeFileSync(path.join(dir, 'in.png'), 'png');
+      mediaFile(path.join(dir, 'in.png'), 'png');
       const file = path.join(dir, 'workflow_api.json');
       const ok = prepareWorkflow(JSON.stringify({ '1': { class_type: 'LoadImage', inputs: { image: 'in.png' } }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } } }), file, [], 'w/workflow_api.json');
       assert.deepEqual(ok.problems, []);
       assert.ok(ok.prompt);
-      assert.deepEqual(ok.localInputs, [{ nodeId: '1', inputName: 'image', absPath: path.join(dir, 'in.png') }]);
+      assert.deepEqual(ok.localInputs, [{ nodeId: '1', inputName: 'image', absPath: path.join(dir, 'in.png'), value: 'in.png' }]);
       const broken = prepareWorkflow('{\n  "1": {"class_type": "SaveImage", "inputs": {"images": ["9", 0]}}\n}', file, [], 'w/workflow_api.json');
       assert.equal(broken.prompt, undefined);
       assert.match(broken.problems[0], /^w\/workflow_api\.json:2:\d+: /);

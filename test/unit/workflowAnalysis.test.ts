@@ -3,8 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type ApiPrompt, type NodeErrors, type ObjectInfo } from '../../src/api/comfyTypes';
 import { checkAgainstObjectInfo } from '../../src/core/objectInfoCheck';
+import { editorInputPolicy } from '../../src/core/inputPolicy';
 import { analyzeWorkflow, isApiFormat, looksLikeApiWorkflow, type WorkflowProblem } from '../../src/core/workflowAnalysis';
 import { assertPositionsMatch, assertRangeConsistent, makeTempDir, readRecording, readRecordingJson, recordedObjectInfo, textAt } from './helpers/workflowFixtures';
+import { type MEDIA_HEADS, PRIVATE_KEY, mediaFile, writeFile } from './helpers/mediaSamples';
 
 interface RecordedInvalid {
   request: { prompt?: ApiPrompt } | string;
@@ -287,61 +289,122 @@ describe('analyzeWorkflow', () => {
     });
     afterEach(() => tmp.cleanup());
 
-    function write(rel: string, content = 'x'): string {
-      const p = path.join(tmp.dir, rel);
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      fs.writeFileSync(p, content);
-      return p;
-    }
+    const media = (rel: string, kind: keyof typeof MEDIA_HEADS) => mediaFile(path.join(tmp.dir, rel), kind);
 
-    it('finds files named relative to the workflow file, and only those that exist', () => {
+    it('finds files named relative to the workflow file (or absolute), and only those that exist', () => {
       const wfDir = path.join(tmp.dir, 'flows');
-      const cat = write('flows/inputs/cat.png');
-      const clip = write('flows/clip.MP4');
-      const song = write('flows/song.flac');
-      const mask = write('flows/masks/m.webp');
-      const up = write('shared.jpg');
-      const noExt = write('flows/photo');
-      write('flows/notes.txt');
+      const cat = media('flows/inputs/cat.png', 'png');
+      const clip = media('flows/clip.MP4', 'mp4');
+      const song = media('flows/song.flac', 'flac');
+      const mask = media('flows/masks/m.webp', 'webp');
+      const up = media('shared.jpg', 'jpg');
+      writeFile(path.join(wfDir, 'notes.txt'), 'notes');
       fs.mkdirSync(path.join(wfDir, 'folder.png'));
       const prompt = {
         '1': { class_type: 'LoadImage', inputs: { image: 'inputs/cat.png' } },
         '2': { class_type: 'LoadImage', inputs: { image: 'research_in.png' } },
         '3': { class_type: 'VHS_LoadVideo', inputs: { video: 'clip.MP4', frame_load_cap: 16 } },
         '4': { class_type: 'LoadAudio', inputs: { audio: 'song.flac' } },
-        '5': { class_type: 'SomeCustomNode', inputs: { mask_path: 'masks/m.webp', notes: 'notes.txt', dir: 'folder.png' } },
+        '5': { class_type: 'SomeCustomNode', inputs: { mask_path: 'masks/m.webp', notes: 'notes.txt', dir: 'folder.png', server_path: cat } },
         '6': { class_type: 'LoadImage', inputs: { image: '../shared.jpg' } },
         '7': { class_type: 'LoadImage', inputs: { image: 'inputs/cat.png [output]' } },
         '8': { class_type: 'LoadImage', inputs: { image: cat } },
-        '9': { class_type: 'LoadImage', inputs: { image: 'photo' } },
         '10': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'inputs/cat.png' } },
         '11': { class_type: 'LoadImage', inputs: { image: 'inputs\\cat.png' } },
       };
       const text = JSON.stringify(prompt, null, 2);
-      const a = analyzeWorkflow(text, { fileDir: wfDir });
+      const a = analyzeWorkflow(text, { fileDir: wfDir, inputPolicy: editorInputPolicy(path.join(wfDir, 'workflow_api.json'), tmp.dir) });
       assert.deepStrictEqual(codes(a.problems), []);
       assert.deepStrictEqual(
-        a.localFiles.map((f) => [f.nodeId, f.inputName, f.absPath, f.reason]),
+        a.localFiles.map((f) => [f.nodeId, f.inputName, f.absPath, f.reason, f.verdict.allowed]),
         [
-          ['1', 'image', cat, 'uploadInput'],
-          ['3', 'video', clip, 'uploadInput'],
-          ['4', 'audio', song, 'uploadInput'],
-          ['5', 'mask_path', mask, 'mediaPath'],
-          ['6', 'image', up, 'uploadInput'],
-          ['9', 'image', noExt, 'uploadInput'],
-          ['11', 'image', cat, 'uploadInput'],
+          ['1', 'image', cat, 'uploadInput', true],
+          ['3', 'video', clip, 'uploadInput', true],
+          ['4', 'audio', song, 'uploadInput', true],
+          ['5', 'mask_path', mask, 'mediaPath', true],
+          ['6', 'image', up, 'uploadInput', true],
+          ['8', 'image', cat, 'uploadInput', true],
+          ['11', 'image', cat, 'uploadInput', true],
         ],
       );
       for (const f of a.localFiles) assert.strictEqual(JSON.parse(textAt(text, f.valueRange)), f.value);
     });
 
-    it('asks the injected exists, with absolute paths, and looks for nothing without fileDir', () => {
-      const asked: string[] = [];
-      const prompt = { '1': { class_type: 'LoadImage', inputs: { image: 'a/b.png' } } };
-      const a = analyzeWorkflow(JSON.stringify(prompt), { fileDir: '/work/flows', exists: (p) => (asked.push(p), true) });
-      assert.deepStrictEqual(asked, [path.resolve('/work/flows', 'a/b.png')]);
-      assert.strictEqual(a.localFiles.length, 1);
-      assert.deepStrictEqual(analyzeWorkflow(JSON.stringify(prompt), { exists: () => true }).localFiles, []);
+    it('refuses a private file outside the allowed folder, by "..", by absolute path and through a symbolic link; nothing may be queued', function () {
+      const key = writeFile(path.join(tmp.dir, 'home', '.ssh', 'id_ed25519'), PRIVATE_KEY);
+      const ws = path.join(tmp.dir, 'ws');
+      const wfDir = path.join(ws, 'flows');
+      media('ws/flows/ok.png', 'png');
+      const link = path.join(wfDir, 'inputs', 'photo.png');
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      try {
+        fs.symlinkSync(key, link);
+      } catch {
+        this.skip(); // Windows without the right to make symbolic links
+      }
+      const text = JSON.stringify(
+        {
+          '1': { class_type: 'LoadImage', inputs: { image: '../../home/.ssh/id_ed25519' } },
+          '2': { class_type: 'LoadImage', inputs: { image: key } },
+          '3': { class_type: 'LoadImageMask', inputs: { image: 'inputs/photo.png', channel: 'alpha' } },
+          '4': { class_type: 'LoadImage', inputs: { image: 'ok.png' } },
+        },
+        null,
+        2,
+      );
+      const a = analyzeWorkflow(text, { fileDir: wfDir, inputPolicy: editorInputPolicy(path.join(wfDir, 'workflow_api.json'), ws) });
+      assert.deepStrictEqual(codes(a.problems), ['error:input_not_allowed@1.image', 'error:input_not_allowed@2.image', 'error:input_not_allowed@3.image']);
+      assert.strictEqual(a.prompt, undefined, 'a refused input leaves nothing to queue');
+      const [p1, p2, p3] = a.problems;
+      assert.strictEqual(
+        p1.message,
+        `Node 1 (LoadImage), input "image": "../../home/.ssh/id_ed25519" is not uploaded: it is not inside the workspace folder ${ws}` +
+          ` (it leads to ${fs.realpathSync(key)}). Only files inside the workspace folder are uploaded: move the file into it and name it relative to the workflow.`,
+      );
+      assert.match(p2.message, /^Node 2 \(LoadImage\), input "image": ".*id_ed25519" is not uploaded: it is not inside the workspace folder /);
+      assert.match(p3.message, /^Node 3 \(LoadImageMask\), input "image": "inputs\/photo\.png" is not uploaded: it is not inside the workspace folder .* \(it leads to .*id_ed25519\)/);
+      for (const p of a.problems) assert.strictEqual(JSON.parse(textAt(text, p.range)), a.localFiles.find((f) => f.nodeId === p.nodeId)?.value, 'on the value');
+      assert.deepStrictEqual(
+        a.localFiles.map((f) => [f.nodeId, f.verdict.allowed ? 'allowed' : f.verdict.rule]),
+        [['1', 'outside_allowed_folders'], ['2', 'outside_allowed_folders'], ['3', 'outside_allowed_folders'], ['4', 'allowed']],
+      );
+      // Without a policy, only the workflow's own folder is allowed.
+      const byDefault = analyzeWorkflow(JSON.stringify({ '1': { class_type: 'LoadImage', inputs: { image: '../ok.png' } } }), { fileDir: path.join(wfDir, 'inputs') });
+      assert.match(byDefault.problems[0]?.message ?? '', /is not uploaded: it is not inside the workflow's folder /);
+    });
+
+    it('uploads only media: refuses other files and files whose first bytes are not what their name says, without quoting them', () => {
+      const wfDir = path.join(tmp.dir, 'flows');
+      writeFile(path.join(wfDir, 'id_ed25519'), PRIVATE_KEY);
+      writeFile(path.join(wfDir, 'key.png'), PRIVATE_KEY);
+      writeFile(path.join(wfDir, 'empty.png'), '');
+      mediaFile(path.join(wfDir, 'song.png'), 'flac');
+      mediaFile(path.join(wfDir, 'really-a-jpeg.png'), 'jpg');
+      mediaFile(path.join(wfDir, 'cube.obj'), 'obj');
+      writeFile(path.join(wfDir, 'secrets.obj'), 'API_KEY=sk-live-123\n');
+      mediaFile(path.join(wfDir, 'scene.gltf'), 'gltf');
+      const text = JSON.stringify({
+        '1': { class_type: 'LoadImage', inputs: { image: 'id_ed25519' } },
+        '2': { class_type: 'LoadImage', inputs: { image: 'key.png' } },
+        '3': { class_type: 'LoadImage', inputs: { image: 'empty.png' } },
+        '4': { class_type: 'LoadImage', inputs: { image: 'song.png' } },
+        '5': { class_type: 'LoadImage', inputs: { image: 'really-a-jpeg.png' } },
+        '6': { class_type: 'Load3D', inputs: { model_file: 'cube.obj' } },
+        '7': { class_type: 'Load3D', inputs: { model_file: 'secrets.obj' } },
+        '8': { class_type: 'Load3D', inputs: { model_file: 'scene.gltf' } },
+      });
+      const a = analyzeWorkflow(text, { fileDir: wfDir });
+      const message = (id: string) => a.problems.find((p) => p.nodeId === id)?.message ?? '';
+      assert.deepStrictEqual(
+        a.localFiles.map((f) => [f.nodeId, f.verdict.allowed ? 'allowed' : f.verdict.rule]),
+        [['1', 'not_media'], ['2', 'content_mismatch'], ['3', 'content_mismatch'], ['4', 'content_mismatch'], ['5', 'allowed'], ['6', 'allowed'], ['7', 'content_mismatch'], ['8', 'allowed']],
+      );
+      assert.match(message('1'), /"id_ed25519" is not uploaded: it is not an image, video, audio or 3D file a ComfyUI loader takes \(its name has no extension\)\. Only such media files are uploaded: point the input at one\.$/);
+      assert.match(message('2'), /"key\.png" is not uploaded: it is not an image, video, audio or 3D file a ComfyUI loader takes \(its name says PNG image, but its first bytes are plain text\)\. Only such media files are uploaded: point the input at a real PNG image/);
+      assert.match(message('3'), /its first bytes are nothing \(the file is empty\)/);
+      assert.match(message('4'), /its name says PNG image, but its first bytes are those of a FLAC audio/);
+      assert.match(message('7'), /its name says OBJ model, but its first bytes are plain text/);
+      for (const p of a.problems) assert.ok(!/BEGIN|sk-live/.test(p.message), `a message quotes the file: ${p.message}`);
     });
   });
 });
@@ -407,7 +470,7 @@ describe('checkAgainstObjectInfo', () => {
   it('does not flag a LoadImage file that will be uploaded from beside the workflow', () => {
     const tmp = makeTempDir();
     try {
-      fs.writeFileSync(path.join(tmp.dir, 'mine.png'), 'x');
+      mediaFile(path.join(tmp.dir, 'mine.png'), 'png');
       const prompt = { '1': { class_type: 'LoadImage', inputs: { image: 'mine.png' } }, '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } };
       assert.deepStrictEqual(codes(check(prompt, { fileDir: tmp.dir }).problems), []);
       assert.deepStrictEqual(codes(check(prompt).problems), ['warning:custom_validation_failed@1.image']);
