@@ -18,6 +18,7 @@ import {
   type SimUser,
 } from './runcomfy/simulatorTypes';
 import { isObject } from '../base/json';
+import { simTimeScale } from './simTimeScale';
 
 /**
  * A RunComfy Server API on 127.0.0.1 that behaves as the reference notes describe (§11): two
@@ -124,6 +125,8 @@ export class RunComfySimulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private seq = 0;
   private baseUrl = '';
+  /** Read once at start: see `simTimeScale`. The configuration keeps the unscaled times. */
+  private readonly timeScale = simTimeScale();
 
   constructor(private readonly options: RunComfySimulatorOptions = {}) {
     this.users = options.users ?? demoUsers();
@@ -416,7 +419,7 @@ export class RunComfySimulator {
       this.becomeReady(m, undefined).catch(() => {
         m.status = 'Error';
       });
-    }, this.currentConfig.bootMs);
+    }, this.currentConfig.bootMs * this.timeScale);
   }
 
   private async becomeReady(m: SimMachine, readyAtUs: number | undefined): Promise<void> {
@@ -453,7 +456,7 @@ export class RunComfySimulator {
     m.status = 'Deleting';
     const entry = this.ledger.find((l) => l.serverId === m.serverId && l.stoppedAtUs === null);
     if (entry) entry.stoppedAtUs = Math.max(entry.readyAtUs, billingStopUs);
-    this.timer(() => void this.remove(m), this.currentConfig.deleteMs);
+    this.timer(() => void this.remove(m), this.currentConfig.deleteMs * this.timeScale);
   }
 
   private async remove(m: SimMachine): Promise<void> {

@@ -162,6 +162,7 @@ describe('RunComfyClient money rules (against the simulator)', () => {
       controller.abort();
       await assert.rejects(stopping, CancelledError);
       const attempts = deletes().length;
+      // Proves a negative: a slower machine waits longer, and a retry after the cancel would still show.
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(deletes().length, attempts, 'no attempt after the cancel');
     });
