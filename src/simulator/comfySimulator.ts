@@ -24,6 +24,7 @@ import { PyError } from './comfy/pyFormat';
 import { PyFloat, type PyObject, type PyValue } from './comfy/pyJson';
 import { PyStrHasher, RECORDED_HASH_SEED } from './comfy/pySet';
 import { solidImage } from './comfy/simImage';
+import { simTimeScale } from './simTimeScale';
 
 /** Settings that can change while the simulator runs (`configure()` / `POST /__sim/config`). */
 export interface ComfySimulatorConfig extends ExecutionSettings {
@@ -163,9 +164,11 @@ export class ComfySimulator {
   private readonly log: ComfyRequestLogEntry[] = [];
   private readonly fired: { fault: string; promptId: string; time: number }[] = [];
   private number = 0;
+  /** Read once at start: see `simTimeScale`. */
+  private readonly timeScale = simTimeScale();
   private bootUntil = 0;
-  private stallRelease: (() => void) | undefined;
-  private stallWaiting: Promise<void> | undefined;
+  /** Stalls without `ms`, oldest first: armed for the next prompt, or holding one (`held`). */
+  private readonly stallGates: { readonly release: () => void; readonly cleared: Promise<void>; held: boolean }[] = [];
   private worker: Promise<void> | undefined;
   private closed = false;
   /** One upgrade handler per compression setting: permessage-deflate is fixed per server object. */
@@ -206,8 +209,14 @@ export class ComfySimulator {
       classes: this.classes,
       hasher,
       settings: () => this.settings,
+      timeScale: this.timeScale,
       faults: this.faults,
-      stallCleared: () => this.stallWaiting ?? Promise.resolve(),
+      stallCleared: () => {
+        const gate = this.stallGates.find((g) => !g.held);
+        if (!gate) return Promise.resolve();
+        gate.held = true;
+        return gate.cleared;
+      },
       signal: this.abort.signal,
       onFault: (fault, promptId) => void this.fired.push({ fault, promptId, time: Date.now() }),
     });
@@ -256,25 +265,37 @@ export class ComfySimulator {
     return this.hub.terminateAll();
   }
 
-  /** Arms a stall of the next prompt at a node boundary (or before `atNode`): silent for `ms`, or until `clearStall()`. */
-  stall(how: { ms?: number; atNode?: string } = {}): void {
+  /**
+   * Arms a stall of the next prompt at a node boundary (or before `atNode`; with `whileRunning`, inside
+   * that node once it was announced): silent for `ms`, or until `clearStall()`.
+   */
+  stall(how: { ms?: number; atNode?: string; whileRunning?: boolean } = {}): void {
+    for (const g of this.stallGates.filter((x) => !x.held)) this.endStall(g);
     if (how.ms === undefined) {
-      this.stallWaiting = new Promise((resolve) => (this.stallRelease = resolve));
+      let release!: () => void;
+      const cleared = new Promise<void>((resolve) => (release = resolve));
+      this.stallGates.push({ release, cleared, held: false });
     }
     this.faults.stall = { ...how };
   }
 
-  /** Ends a stall armed without `ms` (whether or not it has started yet). */
-  clearStall(): void {
-    this.faults.stall = undefined;
-    this.stallRelease?.();
-    this.stallRelease = undefined;
-    this.stallWaiting = undefined;
+  /**
+   * Ends the stalls armed without `ms`, whether or not they have started yet; with `heldOnly`, only
+   * releases the prompt held now and leaves a stall armed meanwhile for the next prompt.
+   */
+  clearStall(options: { heldOnly?: boolean } = {}): void {
+    if (!options.heldOnly) this.faults.stall = undefined;
+    for (const g of this.stallGates.filter((x) => x.held || !options.heldOnly)) this.endStall(g);
   }
 
-  /** Starts a boot window now: 502 on every route and 403 on /ws for `ms`. */
+  private endStall(gate: (typeof this.stallGates)[number]): void {
+    this.stallGates.splice(this.stallGates.indexOf(gate), 1);
+    gate.release();
+  }
+
+  /** Starts a boot window now: 502 on every route and 403 on /ws for `ms` (times `simTimeScale`). */
   boot(ms: number): void {
-    this.bootUntil = Date.now() + ms;
+    this.bootUntil = Date.now() + ms * this.timeScale;
   }
 
   /**
@@ -359,7 +380,7 @@ export class ComfySimulator {
       pending: pending.map((i) => i.promptId),
       sockets: this.hub.size,
       booting: Date.now() < this.bootUntil,
-      faults: { ...this.faults, stallActive: this.stallWaiting !== undefined, routes: this.routeFaults.map((f) => ({ ...f })) },
+      faults: { ...this.faults, stallActive: this.stallGates.length > 0, routes: this.routeFaults.map((f) => ({ ...f })) },
       fired: [...this.fired],
     };
   }

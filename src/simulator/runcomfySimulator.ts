@@ -18,6 +18,7 @@ import {
   type SimUser,
 } from './runcomfy/simulatorTypes';
 import { isObject } from '../base/json';
+import { simTimeScale } from './simTimeScale';
 
 /**
  * A RunComfy Server API on 127.0.0.1 that behaves as the reference notes describe (§11): two
@@ -124,6 +125,8 @@ export class RunComfySimulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private seq = 0;
   private baseUrl = '';
+  /** Read once at start: see `simTimeScale`. The configuration keeps the unscaled times. */
+  private readonly timeScale = simTimeScale();
 
   constructor(private readonly options: RunComfySimulatorOptions = {}) {
     this.users = options.users ?? demoUsers();
@@ -348,6 +351,18 @@ export class RunComfySimulator {
     }
   }
 
+  /**
+   * Ends a Starting machine's boot now, for tests that must see it Starting first whatever the
+   * boot time and the speed of the machine running them. Returns the machine as the API shows it.
+   */
+  async finishBoot(serverId: string): Promise<Record<string, unknown>> {
+    const m = this.machinesById.get(serverId);
+    if (!m) throw new SimHttpError(404, `No machine ${serverId}.`);
+    if (m.status !== 'Starting') throw new SimHttpError(409, `Machine ${serverId} is ${m.status}, not Starting.`);
+    await this.becomeReady(m, undefined);
+    return this.wire(m);
+  }
+
   private launch(user: SimUser, body: unknown): SimMachine {
     if (!isObject(body)) {
       throw new SimHttpError(422, 'The request body must be a JSON object with workflow_version_id, server_type and estimated_duration.', 422001);
@@ -416,7 +431,7 @@ export class RunComfySimulator {
       this.becomeReady(m, undefined).catch(() => {
         m.status = 'Error';
       });
-    }, this.currentConfig.bootMs);
+    }, this.currentConfig.bootMs * this.timeScale);
   }
 
   private async becomeReady(m: SimMachine, readyAtUs: number | undefined): Promise<void> {
@@ -453,7 +468,7 @@ export class RunComfySimulator {
     m.status = 'Deleting';
     const entry = this.ledger.find((l) => l.serverId === m.serverId && l.stoppedAtUs === null);
     if (entry) entry.stoppedAtUs = Math.max(entry.readyAtUs, billingStopUs);
-    this.timer(() => void this.remove(m), this.currentConfig.deleteMs);
+    this.timer(() => void this.remove(m), this.currentConfig.deleteMs * this.timeScale);
   }
 
   private async remove(m: SimMachine): Promise<void> {
@@ -585,6 +600,8 @@ export class RunComfySimulator {
     const body = parseBody(text);
     const path = url.pathname.replace(/\/+$/, '');
     try {
+      const bootNow = method === 'POST' ? /^\/__sim\/machines\/([^/]+)\/ready$/.exec(path) : null;
+      if (bootNow) return ok(await this.finishBoot(decodeURIComponent(bootNow[1])));
       switch (`${method} ${path}`) {
         case 'GET /__sim/requests':
           return ok(this.requests(Number(url.searchParams.get('since') ?? 0)));
@@ -620,7 +637,7 @@ export class RunComfySimulator {
           return {
             status: 404,
             body: {
-              message: `No simulator admin route ${method} ${path}. Routes: GET|DELETE /__sim/requests, POST /__sim/reset, GET|POST /__sim/config, GET|POST|DELETE /__sim/faults, GET|POST /__sim/machines, GET /__sim/billing, GET /__sim/users.`,
+              message: `No simulator admin route ${method} ${path}. Routes: GET|DELETE /__sim/requests, POST /__sim/reset, GET|POST /__sim/config, GET|POST|DELETE /__sim/faults, GET|POST /__sim/machines, POST /__sim/machines/{id}/ready, GET /__sim/billing, GET /__sim/users.`,
             },
           };
       }

@@ -10,7 +10,8 @@ describe('machines against the RunComfy simulator', function () {
 
   before(async () => {
     await activateExtension();
-    sim = await SimulatorProcess.start(['--boot-seconds', '2', '--delete-seconds', '1']);
+    // Machines stay Starting until a test ends their boot (POST /__sim/machines/{id}/ready).
+    sim = await SimulatorProcess.start(['--boot-seconds', '3600', '--delete-seconds', '1']);
     await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
     await signIn(sim.info.userId, sim.info.tokens[0]);
     await vscode.commands.executeCommand('runcomfy.machines.focus');
@@ -65,6 +66,7 @@ describe('machines against the RunComfy simulator', function () {
   it('shows the machine Starting, then Ready, in the tree and the status bar', async () => {
     const starting = await waitFor('the machine Starting in the tree', async () => (await state()).machinesTree.find((m) => m.contextValue?.includes('starting')));
     assert.strictEqual(starting.icon, 'loading~spin');
+    await sim.admin(`machines/${serverId}/ready`, {});
     const ready = await waitFor('the machine Ready in the tree', async () => (await state()).machinesTree.find((m) => m.contextValue === 'machine ready extendable stoppable openable'));
     assert.strictEqual(ready.label, serverId.split('-')[0]);
     assert.match(String(ready.description), /^large · Ready · (59|60) min left · (~\$0\.\d\d|<\$0\.01)$/);

@@ -59,16 +59,22 @@ describe('runs, interrupts and money safety', function () {
   });
 
   it('interrupts a running workflow through the command, stopping only our prompt', async () => {
-    await comfy(comfyUrl, 'config', { nodeDelayMs: 2000 });
+    // The prompt is held before its second node until our interrupt arrived, so it cannot finish first.
+    await comfy(comfyUrl, 'stall', { atNode: '2' });
     const pending = vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', workspaceFile('hello', 'workflow_api.json'), { kind: 'machine', serverId, label: 'xl' });
     const run = await waitFor('the run to be running', async () => (await state()).runs.find((r) => r.live && r.phase === 'running'));
-    assert.strictEqual(await vscode.commands.executeCommand<boolean>('runcomfy.interruptRun', { kind: 'run', runId: run.id }), true);
+    const interrupting = vscode.commands.executeCommand<boolean>('runcomfy.interruptRun', { kind: 'run', runId: run.id });
+    await waitFor('the interrupt at the server', async () => {
+      const log = (await (await fetch(`${comfyUrl}/__sim/requests`)).json()) as { requests: { method: string; path: string }[] };
+      return log.requests.some((r) => r.method === 'POST' && r.path === '/interrupt');
+    });
+    await comfy(comfyUrl, 'stall/clear', {});
+    assert.strictEqual(await interrupting, true);
     const result = await pending;
     assert.strictEqual(result.status, 'interrupted');
     const after = (await state()).runs.find((r) => r.id === run.id);
     assert.strictEqual(after?.phase, 'interrupted');
     assert.strictEqual((await state()).contextKeys['runcomfy.runActive'], false);
-    await comfy(comfyUrl, 'config', { nodeDelayMs: 5 });
   });
 
   it('runs a finished run again on the same target from the Runs list', async () => {

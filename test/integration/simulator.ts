@@ -28,6 +28,9 @@ export interface SimRequest {
  * their `/__sim/` admin routes. Host tests never import `src/`.
  */
 export class SimulatorProcess {
+  /** The simulators running now, whose request logs a failing test prints. */
+  static readonly running = new Set<SimulatorProcess>();
+
   private constructor(
     private readonly child: ChildProcess,
     readonly info: SimulatorInfo,
@@ -41,7 +44,9 @@ export class SimulatorProcess {
       child.once('exit', (code) => reject(new Error(`simulator exited with code ${code}`)));
       readline.createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line) as SimulatorInfo));
     });
-    return new SimulatorProcess(child, info);
+    const sim = new SimulatorProcess(child, info);
+    SimulatorProcess.running.add(sim);
+    return sim;
   }
 
   async admin<T>(route: string, body?: unknown): Promise<T> {
@@ -66,6 +71,21 @@ export class SimulatorProcess {
   }
 
   stop(): void {
+    SimulatorProcess.running.delete(this);
     this.child.kill('SIGTERM');
   }
 }
+
+// A failing test prints the tail of every running simulator's request log, so a failure in a CI or
+// stress run can be understood without a rerun (a root hook: this module is loaded once).
+afterEach(async function () {
+  if (this.currentTest?.state !== 'failed') return;
+  for (const sim of SimulatorProcess.running) {
+    try {
+      const tail = (await sim.requests()).slice(-30).map((r) => `  ${r.method} ${r.path} -> ${r.status}`);
+      console.log(`RunComfy simulator ${sim.info.runcomfyUrl}: last ${tail.length} requests\n${tail.join('\n')}`);
+    } catch (e) {
+      console.log(`RunComfy simulator ${sim.info.runcomfyUrl}: request log unavailable (${String(e)})`);
+    }
+  }
+});

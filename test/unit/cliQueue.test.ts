@@ -10,7 +10,7 @@ import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
 import { isInside, listFiles, spawnCli, tempDir } from './helpers/runHarness';
 import { PRIVATE_KEY, writeFile } from './helpers/mediaSamples';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
-import { cliEnv, cliPath, startTestSimulator, token1 } from './helpers/runcomfyTestKit';
+import { cliEnv, cliPath, eventually, startTestSimulator, token1 } from './helpers/runcomfyTestKit';
 
 interface QueueJson {
   prompt_id: string | null;
@@ -247,19 +247,22 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
   });
 
   it('interrupts our prompt on Ctrl-C and exits 9; a prompt queued behind it still runs', async () => {
-    sim.configure({ classDelayMs: { ImageBlur: 300 } });
+    // Ours runs (held in node 20) until the CLI's interrupt arrived, so it cannot finish first.
+    sim.stall({ atNode: '20', whileRunning: true });
     const wf = write('slow.json', slowBlurs);
     const run = queue([wf, '--comfy-url', sim.url, '--json']);
     await run.stderrIncludes('▸ Node 20 ImageBlur');
     const other = new ComfyClient({ baseUrl: sim.url });
     const theirs = await other.queuePrompt({ prompt: { ...slowBlurs, '9': { class_type: 'SaveImage', inputs: { images: ['22', 0], filename_prefix: 'theirs' } } }, clientId: 'other' });
     run.child.kill('SIGINT');
+    await eventually(() => sim.requests().some((r) => r.method === 'POST' && r.path === '/interrupt'), 'the CLI sent its interrupt');
+    sim.clearStall();
     const { code, stdout, stderr } = await run.done;
     assert.strictEqual(code, 9, stderr);
     const json = onlyJson(stdout);
     assert.strictEqual(json.status, 'interrupted');
     assert.strictEqual((await other.getHistoryEntry(json.prompt_id!))?.status?.status_str, 'error');
-    for (let i = 0; i < 300 && !(await other.getHistoryEntry(theirs.promptId)); i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually(async () => (await other.getHistoryEntry(theirs.promptId)) !== undefined, 'their prompt finished', 20_000);
     assert.strictEqual((await other.getHistoryEntry(theirs.promptId))?.status?.status_str, 'success');
   });
 
@@ -283,7 +286,8 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
   });
 
   it('prints no node text of prompts that are not ours', async () => {
-    sim.configure({ classDelayMs: { ImageBlur: 100 } });
+    // Theirs runs (held in its blur) until ours is queued behind it, so the CLI listens while their text is sent.
+    sim.stall({ atNode: '2', whileRunning: true });
     const other = new ComfyClient({ baseUrl: sim.url });
     await other.queuePrompt({
       prompt: {
@@ -298,7 +302,10 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
       '5': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
       '9': { class_type: 'SaveImage', inputs: { images: ['5', 0], filename_prefix: 'mine' } },
     });
-    const { code, stderr } = await queue([wf, '--comfy-url', sim.url]).done;
+    const run = queue([wf, '--comfy-url', sim.url]);
+    await eventually(() => sim.state().pending.length === 1, 'ours is queued behind theirs');
+    sim.clearStall();
+    const { code, stderr } = await run.done;
     assert.strictEqual(code, 0, stderr);
     assert.doesNotMatch(stderr, /says:/);
   });

@@ -6,6 +6,7 @@ import { startComfySimulator, type ComfySimulator } from '../../src/simulator/co
 import { decodePng } from '../../src/simulator/comfy/png';
 import { type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, getJson, isText, postPrompt, SocketRecorder } from './helpers/comfyReplay';
+import { eventually } from './helpers/runcomfyTestKit';
 
 /** Fault injection and the extra modes, programmatic and over `/__sim/*`. */
 
@@ -25,12 +26,9 @@ async function admin(sim: ComfySimulator, route: string, body?: unknown): Promis
 }
 
 async function historyOf(sim: ComfySimulator, id: string): Promise<PyDict | undefined> {
-  for (let i = 0; i < 200; i++) {
-    const h = (await getJson(`${sim.url}/history/${id}`)) as PyDict;
-    if (h.size > 0) return h.get(id) as PyDict;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return undefined;
+  let h = new Map() as PyDict;
+  await eventually(async () => (h = (await getJson(`${sim.url}/history/${id}`)) as PyDict).size > 0, `prompt ${id} is in the history`);
+  return h.get(id) as PyDict;
 }
 
 describe('ComfySimulator faults: websocket drops', function () {
@@ -103,6 +101,7 @@ describe('ComfySimulator faults: stall, boot, flood', function () {
     const id = at(r.body, 'prompt_id') as string;
     await client.waitFor((f) => isText(f, 'execution_cached'));
     const held = client.frames.length;
+    // Proves a negative: on a slow machine the wait is longer, and a frame would still show.
     await new Promise((res) => setTimeout(res, 200));
     assert.equal(client.frames.length, held, 'silent while stalled');
     assert.equal(sim.state().faults.stallActive, true);
@@ -112,14 +111,16 @@ describe('ComfySimulator faults: stall, boot, flood', function () {
   });
 
   it('answers 502 on every route and 403 on /ws while booting, then serves normally', async () => {
-    const booting = await startComfySimulator({ bootMs: 400 });
+    // Booting until told otherwise: the checks below take what they take.
+    const booting = await startComfySimulator({ bootMs: 3_600_000 });
     try {
       const res = await fetch(`${booting.url}/system_stats`);
       assert.equal(res.status, 502);
       assert.match(await res.text(), /502 Bad Gateway/);
       await assert.rejects(SocketRecorder.open(booting.wsUrl, 'boot'), /403/);
       assert.equal((await fetch(`${booting.url}/__sim/state`)).status, 200, 'admin routes ignore the boot window');
-      for (let i = 0; i < 100 && booting.state().booting; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await admin(booting, 'boot', { ms: 0 })).status, 200);
+      assert.equal(booting.state().booting, false);
       assert.equal((await fetch(`${booting.url}/system_stats`)).status, 200);
       const s = await SocketRecorder.open(booting.wsUrl, 'boot');
       await s.close();

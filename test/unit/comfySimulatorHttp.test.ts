@@ -131,6 +131,7 @@ describe('ComfySimulator HTTP: uploads (uploads.json)', function () {
       if (body === null) assert.equal(r.text, '', `${name}: empty body`);
       else if (typeof body === 'string') assert.equal(r.text, body, `${name}: text body`);
       else assert.equal(r.text, pyDumps(body), `${name}: JSON body`);
+      // Distinct mtimes, as the recording's uploads had: a slower machine only spaces them more.
       await new Promise((res) => setTimeout(res, 5));
     }
     assert.ok((await green).equals(fs.readFileSync(path.join(sim.folders.input, 'research_in (1).png'))));

@@ -5,6 +5,7 @@ import { startComfySimulator, type ComfySimulator } from '../../src/simulator/co
 import { encodePng } from '../../src/simulator/comfy/png';
 import { pyDumps, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, Canon, getJson, isText, postPrompt, recordedFrames, recording, RECORDINGS, SocketRecorder, upload, workflow, type Frame } from './helpers/comfyReplay';
+import { eventually } from './helpers/runcomfyTestKit';
 
 /**
  * Replays the recorded ComfyUI 0.3.64 session against the simulator: the same sockets, the same
@@ -213,6 +214,9 @@ describe('ComfySimulator replay: queue, front/number, delete, targeted and globa
     // Bodies as text, so the prompt keeps the recorded key order ("9" after "22"), as a Python client sends it.
     const body = (prompt: PyValue, extra: [string, PyValue][] = []) => pyDumps(new Map<string, PyValue>([['prompt', prompt], ['client_id', LEGACY], ...extra]));
     await consumeNumbers(sim, 21);
+    // The recording interrupted s1 and s4 while node 20 ran. Holding node 20 running (silently) until
+    // the requests below are answered makes that so, whatever the speed of the node and of this machine.
+    sim.stall({ atNode: '20', whileRunning: true });
     const s1 = await postPrompt(sim.url, body(byColor(1)));
     ids.push(at(s1.body, 'prompt_id') as string);
     await client.waitFor((f) => isText(f, 'executing') && (f.msg.get('data') as PyDict).get('node') === '20');
@@ -228,11 +232,15 @@ describe('ComfySimulator replay: queue, front/number, delete, targeted and globa
     log.post_queue_delete_s3 = (await fetch(`${sim.url}/queue`, { method: 'POST', body: JSON.stringify({ delete: [ids[2]] }) })).status;
     log.interrupt_not_running_s2 = (await fetch(`${sim.url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: ids[1] }) })).status;
     log.interrupt_running_s1 = (await fetch(`${sim.url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: ids[0] }) })).status;
+    await eventually(() => sim.state().fired.some((f) => f.fault === 'stall' && f.promptId === ids[0]), 's1 is held in node 20');
+    sim.stall({ atNode: '20', whileRunning: true });
+    sim.clearStall({ heldOnly: true });
     await client.waitForDone(ids[0]);
     await client.waitFor((f) => isText(f, 'executing') && (f.msg.get('data') as PyDict).get('node') === '20' && (f.msg.get('data') as PyDict).get('prompt_id') === ids[3]);
     log.queue_after_s1 = await getJson(`${sim.url}/queue`);
     log.post_queue_clear = (await fetch(`${sim.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) })).status;
     log.interrupt_global_no_body = (await fetch(`${sim.url}/interrupt`, { method: 'POST' })).status;
+    sim.clearStall();
     await client.waitForDone(ids[3]);
     log.queue_at_end = await getJson(`${sim.url}/queue`);
     await bystander.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 10_000, 1);
@@ -302,11 +310,14 @@ describe('ComfySimulator replay: reconnect, duplicate clientId, prompt without c
   it('greets a reconnecting socket with status (sid) and executing {node} without prompt_id, then continues', async () => {
     const id = 'reconnect-1f6500e1';
     const first = await SocketRecorder.open(sim.wsUrl, id);
+    // Node 20 runs until the second socket is there, however fast it would have been.
+    sim.stall({ atNode: '20', whileRunning: true });
     const r = await postPrompt(sim.url, { prompt: slow, client_id: id });
     const pid = at(r.body, 'prompt_id') as string;
     await first.waitFor((f) => isText(f, 'executing') && (f.msg.get('data') as PyDict).get('node') === '20');
     await first.close();
     const second = await SocketRecorder.open(sim.wsUrl, id);
+    sim.clearStall();
     await second.waitForDone(pid);
     await second.close();
     const recorded = recording('ws_reconnect_mid_run.json');
@@ -321,7 +332,7 @@ describe('ComfySimulator replay: reconnect, duplicate clientId, prompt without c
     await a.close();
     const r = await postPrompt(sim.url, { prompt: { '1': slow['1'], '9': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'dup' } } }, client_id: id });
     const pid = at(r.body, 'prompt_id') as string;
-    for (let i = 0; i < 100 && ((await getJson(`${sim.url}/history/${pid}`)) as PyDict).size === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    await eventually(async () => ((await getJson(`${sim.url}/history/${pid}`)) as PyDict).size > 0, 'the prompt is in the history');
     const history = (await getJson(`${sim.url}/history/${pid}`)) as PyDict;
     assert.equal(history.size, 1, 'prompt finished per history');
     await b.close();

@@ -8,7 +8,7 @@ import { ApiError } from '../../src/api/errors';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { type Clock } from '../../src/base/clock';
 import { recordedWorkflow } from './helpers/runHarness';
-import { ManualClock } from './helpers/runcomfyTestKit';
+import { ManualClock, eventually } from './helpers/runcomfyTestKit';
 
 function nextEvent<T>(subscribe: (listener: (e: T) => void) => { dispose(): void }): Promise<T> {
   return new Promise((resolve) => {
@@ -19,13 +19,7 @@ function nextEvent<T>(subscribe: (listener: (e: T) => void) => { dispose(): void
   });
 }
 
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const waitFor = (check: () => boolean, what: string) => eventually(check, what);
 
 describe('ComfySocket against the ComfyUI simulator', function () {
   this.timeout(20_000);
@@ -88,27 +82,36 @@ describe('ComfySocket against the ComfyUI simulator', function () {
     sim.configure({ oldServer: true });
     const old = open();
     await old.connect();
+    // Proves a negative: on a slow machine the wait is longer, and flags the old server sent would still show.
     await new Promise((r) => setTimeout(r, 50));
     assert.strictEqual(old.featureFlags, undefined);
   });
 
   it('waits out a booting server (403 on /ws) with backoff instead of a storm', async () => {
-    sim.boot(500);
+    sim.boot(3_600_000);
     sim.clearRequests();
     const s = open({ reconnect: { baseDelayMs: 40, maxDelayMs: 2000 } });
-    await s.connect();
+    const connecting = s.connect();
+    const refused = () => sim.requests().filter((r) => r.path === '/ws' && r.status === 403);
+    await eventually(() => refused().length >= 4, 'four refused attempts');
+    sim.boot(0);
+    await connecting;
     assert.strictEqual(s.state, 'open');
-    const upgrades = sim.requests().filter((r) => r.path === '/ws');
-    const refused = upgrades.filter((r) => r.status === 403).length;
-    assert.ok(refused >= 1, 'the boot window was hit');
-    assert.ok(refused <= 6, `${refused} upgrade attempts in 500 ms is a storm`);
-    assert.strictEqual(upgrades.at(-1)?.status, 101);
+    // Each retry waits at least half its doubling backoff (jitter stays in the upper half): 20, 40, 80 ms.
+    // A slower machine only waits longer.
+    const times = refused().map((r) => r.time);
+    for (let i = 1; i < 4; i++) assert.ok(times[i] - times[i - 1] >= 20 * 2 ** (i - 1) - 2, `retry ${i} came ${times[i] - times[i - 1]} ms after the one before`);
+    assert.strictEqual(sim.requests().filter((r) => r.path === '/ws').at(-1)?.status, 101);
   });
 
   it('gives up connecting after its deadline with a clear message', async () => {
-    sim.boot(5000);
-    const s = open({ connectDeadlineMs: 300 });
-    await assert.rejects(s.connect(), (e: unknown) => e instanceof ApiError && e.kind === 'network' && /Could not open the ComfyUI websocket .* HTTP 403/.test(e.message));
+    sim.boot(3_600_000);
+    try {
+      const s = open({ connectDeadlineMs: 300 });
+      await assert.rejects(s.connect(), (e: unknown) => e instanceof ApiError && e.kind === 'network' && /Could not open the ComfyUI websocket .* HTTP 403/.test(e.message));
+    } finally {
+      sim.boot(0);
+    }
   });
 
   it('after a drop, closes the old socket, reconnects once with the same id and still hears its prompt', async () => {
@@ -133,6 +136,7 @@ describe('ComfySocket against the ComfyUI simulator', function () {
   it('keeps the connection alive with pings that the server answers', async () => {
     const s = open({ pingIntervalMs: 20 });
     await s.connect();
+    // Proves a negative (no drop for want of pongs): a slower machine waits longer, and a drop would still show.
     await new Promise((r) => setTimeout(r, 200));
     assert.strictEqual(s.state, 'open');
     assert.strictEqual(sim.state().sockets, 1);

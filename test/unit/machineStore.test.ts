@@ -2,9 +2,43 @@ import * as assert from 'node:assert/strict';
 import { type ApiError, AuthError, CancelledError, NotFoundError, TimeoutError } from '../../src/api/errors';
 import { type Machine } from '../../src/api/runcomfyTypes';
 import { systemClock } from '../../src/base/clock';
-import { MachineStore, goneStatus, notVisibleYet, type MachineStoreOptions, type WaitProgress } from '../../src/core/machineStore';
+import { type Clock } from '../../src/base/clock';
+import { MachineStore, goneStatus, notVisibleYet, type MachineApi, type MachineStoreOptions, type WaitProgress } from '../../src/core/machineStore';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
-import { delay, eventually, fluxV3, startTestSimulator, testClient } from './helpers/runcomfyTestKit';
+import { eventually, fluxV3, ManualClock, startTestSimulator, testClient } from './helpers/runcomfyTestKit';
+
+/**
+ * The store's view of the API with its list calls counted as they start (synchronously, so a test on a
+ * ManualClock knows exactly which clock step started one) and as they settle.
+ */
+class CountingApi implements MachineApi {
+  started = 0;
+  settled = 0;
+  constructor(private readonly inner: MachineApi) {}
+  listMachines(signal?: AbortSignal) {
+    this.started++;
+    return this.inner.listMachines(signal).finally(() => this.settled++);
+  }
+  getMachine(serverId: string, signal?: AbortSignal) {
+    return this.inner.getMachine(serverId, signal);
+  }
+  launch(...args: Parameters<MachineApi['launch']>) {
+    return this.inner.launch(...args);
+  }
+  updateEstimatedDuration(...args: Parameters<MachineApi['updateEstimatedDuration']>) {
+    return this.inner.updateEstimatedDuration(...args);
+  }
+  stop(...args: Parameters<MachineApi['stop']>) {
+    return this.inner.stop(...args);
+  }
+  /** Waits until every list call started so far has answered (and the store has seen it). */
+  idle(): Promise<void> {
+    return eventually(() => this.settled === this.started, 'the list calls in flight answered');
+  }
+}
+
+/** A machine that stays Starting for the whole test, whatever RUNCOMFY_SIM_TIME_SCALE says. */
+const neverBoots = 24 * 3600_000;
 
 const launchMedium = { workflow_version_id: fluxV3, server_type: 'medium', estimated_duration: 600 } as const;
 
@@ -21,8 +55,8 @@ describe('MachineStore (against the RunComfy simulator)', () => {
     await sim.close();
   });
 
-  function store(options: MachineStoreOptions = {}, client = testClient(sim)): MachineStore {
-    const s = new MachineStore(client, systemClock, { fastIntervalMs: 40, slowIntervalMs: 10_000, changedWindowMs: 100, notVisibleGraceMs: 1000, ...options });
+  function store(options: MachineStoreOptions = {}, client: MachineApi = testClient(sim), clock: Clock = systemClock): MachineStore {
+    const s = new MachineStore(client, clock, { fastIntervalMs: 40, slowIntervalMs: 10_000, changedWindowMs: 100, notVisibleGraceMs: 1000, ...options });
     stores.push(s);
     return s;
   }
@@ -64,23 +98,37 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   });
 
   it('polls only while watched, fast while a machine is Starting, slow once it is Ready', async () => {
-    await sim.seedMachine({ current_status: 'Starting' });
-    const s = store();
+    // Polling runs on a ManualClock: each step of the clock starts exactly the lists it should,
+    // however fast the simulator and this machine are.
+    sim.configure({ bootMs: neverBoots });
+    const starting = await sim.seedMachine({ current_status: 'Starting' });
+    const clock = new ManualClock(Date.now());
+    const api = new CountingApi(testClient(sim));
+    const s = store({}, api, clock);
     const watch = s.watch();
-    await eventually(() => s.machines[0]?.status === 'Ready', 'the machine is Ready');
-    const whileStarting = lists().length;
-    assert.ok(whileStarting >= 4, `fast polling while Starting (${whileStarting} lists in ~300 ms at 40 ms)`);
-    await delay(300);
-    assert.equal(lists().length, whileStarting, 'slow polling (10 s) once nothing is in flight');
+    assert.equal(api.started, 1, 'the first watch lists at once');
+    await api.idle();
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(40);
+      assert.equal(api.started, 2 + i, 'one list per fast interval while a machine is Starting');
+      await api.idle();
+    }
+    // The Starting machine goes away and a Ready one takes its place: polling slows down.
+    await testClient(sim).stop(starting.server_id as string);
+    await eventually(() => sim.machines().length === 0, 'the stopped machine is gone');
+    await sim.seedMachine();
+    await clock.advance(40);
+    await api.idle();
+    assert.equal(s.machines[0]?.status, 'Ready');
+    const whenReady = api.started;
+    await clock.advance(9_000);
+    assert.equal(api.started, whenReady, 'no fast polling once nothing is in flight');
+    await clock.advance(1_000);
+    assert.equal(api.started, whenReady + 1, 'slow polling (10 s) while watched');
+    await api.idle();
     watch.dispose();
-    const s2 = store({ slowIntervalMs: 50 });
-    const w2 = s2.watch();
-    await eventually(() => lists().length >= whileStarting + 3, 'slow polling runs while watched');
-    w2.dispose();
-    await delay(30);
-    const afterUnwatch = lists().length;
-    await delay(300);
-    assert.equal(lists().length, afterUnwatch, 'no polling once nobody watches');
+    await clock.advance(60_000);
+    assert.equal(api.started, whenReady + 1, 'no polling once nobody watches');
   });
 
   it('waitUntilReady follows a launch to Ready, reporting status and elapsed time', async () => {
@@ -98,23 +146,42 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   });
 
   it('several waiters share one polling loop', async () => {
-    const s = store();
+    const clock = new ManualClock(Date.now());
+    const api = new CountingApi(testClient(sim));
+    const s = store({}, api, clock);
     const a = await s.launch(launchMedium);
     const b = await s.launch({ ...launchMedium, server_type: 'large' });
-    sim.clearRequests();
-    await Promise.all([s.waitUntilReady(a.serverId), s.waitUntilReady(b.serverId), s.waitUntilReady(a.serverId)]);
-    const polls = lists();
-    for (let i = 1; i < polls.length; i++) {
-      assert.ok(polls[i].timeMs - polls[i - 1].timeMs >= 30, 'one loop at the fast interval, not one per waiter');
+    let settled = 0;
+    const waits = [s.waitUntilReady(a.serverId), s.waitUntilReady(b.serverId), s.waitUntilReady(a.serverId)].map((w) => w.finally(() => settled++));
+    await api.idle();
+    // The machines boot in the simulator's real time; each fast interval of the store's clock lists once.
+    while (settled < waits.length) {
+      const before = api.started;
+      await clock.advance(40);
+      assert.equal(api.started, before + 1, 'one loop at the fast interval, not one per waiter');
+      await api.idle();
+      await new Promise((r) => setImmediate(r));
     }
+    for (const m of await Promise.all(waits)) assert.equal(m.status, 'Ready');
   });
 
   it('counts a just-launched machine that answers 404 as "not visible yet" during the grace', async () => {
-    sim.configure({ notVisibleAfterLaunchMs: 200 });
-    const s = store();
+    // The store's grace runs on a ManualClock that only moves 40 ms per poll, so it outlasts the
+    // simulator's hiding however slowly the polls come back.
+    sim.configure({ notVisibleAfterLaunchMs: 1500 });
+    const clock = new ManualClock(Date.now());
+    const api = new CountingApi(testClient(sim));
+    const s = store({ notVisibleGraceMs: 3_600_000 }, api, clock);
     const m = await s.launch(launchMedium);
     const statuses: string[] = [];
-    const ready = await s.waitUntilReady(m.serverId, { onProgress: (p) => statuses.push(p.status) });
+    let ready: Machine | undefined;
+    const waiting = s.waitUntilReady(m.serverId, { onProgress: (p) => statuses.push(p.status) }).then((r) => (ready = r));
+    while (!ready) {
+      await api.idle();
+      await new Promise((r) => setTimeout(r, 10));
+      await clock.advance(40);
+    }
+    await waiting;
     assert.equal(ready.status, 'Ready');
     assert.ok(statuses.includes(notVisibleYet), statuses.join(', '));
     assert.ok(
@@ -141,6 +208,8 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   });
 
   it('fails the wait when the machine is being deleted', async () => {
+    // It stays Starting, then Deleting, until the waiter has seen it so.
+    sim.configure({ bootMs: neverBoots, deleteMs: neverBoots });
     const seeded = await sim.seedMachine({ current_status: 'Starting' });
     const s = store();
     const waiting = s.waitUntilReady(seeded.server_id as string);
@@ -151,6 +220,8 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   it('keeps waiting through an unknown status, then times out naming it', async () => {
     const seeded = await sim.seedMachine({ current_status: 'Initializing' });
     const s = store();
+    // Listed before the wait, so the wait knows the status whenever its timeout fires.
+    await s.refresh();
     const statuses = new Set<string>();
     await assert.rejects(s.waitUntilReady(seeded.server_id as string, { timeoutMs: 200, onProgress: (p) => statuses.add(p.status) }), (e: unknown) => {
       assert.ok(e instanceof TimeoutError);
@@ -161,18 +232,25 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   });
 
   it('a wait is cancelled by its signal, and polling stops when nobody needs it', async () => {
-    sim.configure({ bootMs: 60_000 });
-    const s = store();
+    sim.configure({ bootMs: neverBoots });
+    const clock = new ManualClock(Date.now());
+    const api = new CountingApi(testClient(sim));
+    const s = store({}, api, clock);
     const m = await s.launch(launchMedium);
     const controller = new AbortController();
     const waiting = s.waitUntilReady(m.serverId, { signal: controller.signal });
-    await eventually(() => lists().length >= 2, 'polling');
+    await api.idle();
+    await clock.advance(40);
+    assert.equal(api.started, 2, 'polling while waited for');
+    await api.idle();
     controller.abort();
     await assert.rejects(waiting, CancelledError);
-    await delay(150);
-    const after = lists().length;
-    await delay(200);
-    assert.equal(lists().length, after, 'no waiter, no watcher, no recent change: no polling');
+    // The launch keeps polling fast for changedWindowMs (100 ms of store time); after that nothing does.
+    await clock.advance(100);
+    await api.idle();
+    const after = api.started;
+    await clock.advance(60_000);
+    assert.equal(api.started, after, 'no waiter, no watcher, no recent change: no polling');
   });
 
   it('extendBy reads the current total fresh and sends total + N', async () => {
@@ -253,17 +331,20 @@ describe('MachineStore (against the RunComfy simulator)', () => {
   });
 
   it('dispose cancels waits and stops polling', async () => {
-    sim.configure({ bootMs: 60_000 });
-    const s = store();
+    sim.configure({ bootMs: neverBoots });
+    const clock = new ManualClock(Date.now());
+    const api = new CountingApi(testClient(sim));
+    const s = store({}, api, clock);
     const m = await s.launch(launchMedium);
     s.watch();
     const waiting = s.waitUntilReady(m.serverId);
-    await eventually(() => lists().length >= 1, 'polling');
+    assert.ok(api.started >= 1, 'polling');
     s.dispose();
     await assert.rejects(waiting, CancelledError);
     await assert.rejects(s.refresh(), CancelledError);
-    const after = lists().length;
-    await delay(200);
-    assert.equal(lists().length, after);
+    const after = api.started;
+    await clock.advance(60_000);
+    assert.equal(api.started, after);
+    assert.equal(clock.pendingTimers, 0, 'no timer left behind');
   });
 });

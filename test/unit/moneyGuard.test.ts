@@ -39,24 +39,32 @@ describe('MoneyGuard (against the RunComfy and ComfyUI simulators)', () => {
       const q = await new ComfyClient({ baseUrl: m.mainServiceUrl! }).getQueue();
       return { running: q.running.length, pending: q.pending.length };
     };
-    const g = new MoneyGuard(store, runs, queueOf, { ...options, tickMs: 30 }, systemClock);
+    const counts = { looks: 0, queueChecks: 0 };
+    const countedQueueOf = (m: Machine) => {
+      counts.queueChecks++;
+      return queueOf(m);
+    };
+    const g = new MoneyGuard(store, runs, countedQueueOf, { ...options, tickMs: 30 }, systemClock);
     disposables.push(g, store, runs);
     const warnings: StopWarning[] = [];
     const stops: IdleStop[] = [];
     g.onWarn((w) => warnings.push(w));
     g.onIdleStop((s) => stops.push(s));
-    return { g, store, warnings, stops };
+    g.onDidChange(() => counts.looks++);
+    return { g, store, warnings, stops, counts };
   }
 
   it('warns once when a machine nears its stop time, and again after the stop time moved', async () => {
     const seeded = await sim.seedMachine({ estimated_duration: 120 });
-    const { store, warnings } = guard({ warnBeforeMs: 5 * 60_000, autoStopIdleMs: 0 });
+    const { store, warnings, counts } = guard({ warnBeforeMs: 5 * 60_000, autoStopIdleMs: 0 });
     await store.refresh();
     await eventually(() => warnings.length === 1, 'the first warning');
     assert.equal(warnings[0]?.machine.serverId, seeded.server_id);
     assert.ok(warnings[0].timeLeftMs <= 120_000);
     await store.refresh();
-    await new Promise((r) => setTimeout(r, 150));
+    // Several more looks at the same stop time, however long they take to come.
+    const looked = counts.looks;
+    await eventually(() => counts.looks >= looked + 3, 'three more looks');
     assert.equal(warnings.length, 1, 'the same stop time is warned about once');
     await store.extendBy(seeded.server_id as string, 60);
     await eventually(() => warnings.length === 2, 'a warning for the new stop time');
@@ -97,7 +105,8 @@ describe('MoneyGuard (against the RunComfy and ComfyUI simulators)', () => {
 
   it('never stops a machine whose queue holds work from elsewhere', async () => {
     const seeded = await sim.seedMachine();
-    const { store, stops } = guard({ warnBeforeMs: 0, autoStopIdleMs: 200 }, new RunRegistry());
+    // Auto-stop is armed only once the prompt from elsewhere is queued, so the guard cannot find the queue empty first.
+    const { g, store, stops, counts } = guard({ warnBeforeMs: 0, autoStopIdleMs: 0 }, new RunRegistry());
     await store.refresh();
     const comfy = comfies[0];
     comfy.stall();
@@ -106,7 +115,10 @@ describe('MoneyGuard (against the RunComfy and ComfyUI simulators)', () => {
       body: JSON.stringify({ prompt: { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } }, '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } } }),
     });
     assert.equal(res.status, 200, 'the prompt from elsewhere was queued');
-    await new Promise((r) => setTimeout(r, 800));
+    g.setOptions({ warnBeforeMs: 0, autoStopIdleMs: 200, tickMs: 30 });
+    // The guard found the machine idle long enough and asked its queue twice (the second ask
+    // comes only after the first answer was handled), whatever the speed of this machine.
+    await eventually(() => counts.queueChecks >= 2, 'two looks at the queue of the idle-looking machine');
     assert.equal(stops.length, 0);
     assert.equal(sim.machines().find((m) => m.server_id === seeded.server_id)?.current_status, 'Ready');
     comfy.clearStall();

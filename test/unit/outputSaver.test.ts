@@ -8,6 +8,7 @@ import { type HistoryEntry } from '../../src/api/comfyTypes';
 import { formatRunTime, hashPrompt, listOutputFiles, OutputSaver, type RunRecord } from '../../src/core/outputSaver';
 import { MAX_NAME_BYTES, resolveInside, safeRelativePath, safeSegment } from '../../src/core/safePath';
 import { makeTempDir, readRecording, readRecordingJson } from './helpers/workflowFixtures';
+import { eventually } from './helpers/runcomfyTestKit';
 
 interface RecordedHistory {
   body: Record<string, HistoryEntry>;
@@ -300,9 +301,7 @@ describe('OutputSaver', () => {
     const gate = new Promise<void>((r) => (release = r));
     const saving = saver.saveStream({ filename: 'big.bin' }, chunks(64, 64 * 1024, { index: 32, until: gate }));
     // Wait until half the data is on disk.
-    for (let i = 0; i < 200 && !walk(saver.dir).some((p) => p.endsWith('.part') && fs.statSync(path.join(saver.dir, p)).size >= 32 * 64 * 1024); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually(() => walk(saver.dir).some((p) => p.endsWith('.part') && fs.statSync(path.join(saver.dir, p)).size >= 32 * 64 * 1024), 'half the data is on disk');
     const during = walk(saver.dir);
     assert.strictEqual(during.length, 1);
     assert.match(during[0], /^\.runcomfy-[0-9a-f]{12}\.part$/);
@@ -339,8 +338,7 @@ describe('OutputSaver', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const saving = saver.saveStream({ filename: 'cut.bin', subfolder: 'video' }, chunks(10, 1024, { index: 5, until: gate }), controller.signal);
-    for (let i = 0; i < 200 && !walk(saver.dir).some((p) => p.endsWith('.part')); i++) await new Promise((r) => setTimeout(r, 5));
-    assert.ok(walk(saver.dir).some((p) => p.endsWith('.part')), 'the temp file existed');
+    await eventually(() => walk(saver.dir).some((p) => p.endsWith('.part')), 'the temp file exists');
     const reason = new Error('user cancelled');
     controller.abort(reason);
     release();

@@ -3,6 +3,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
+import { ComfySocket } from '../../src/api/comfySocket';
+import { type Clock } from '../../src/base/clock';
 import { type ApiPrompt } from '../../src/api/comfyTypes';
 import { workflowFolderPolicy } from '../../src/core/inputPolicy';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
@@ -14,12 +16,13 @@ import { startComfySimulator, type ComfySimulator } from '../../src/simulator/co
 import { eventTypes, fastSocket, isInside, listFiles, recordedWorkflow, runEngine, tempDir } from './helpers/runHarness';
 import { readRecording, recordingsDir } from './helpers/runRecordings';
 import { MEDIA_HEADS, PRIVATE_KEY, writeFile } from './helpers/mediaSamples';
+import { eventually } from './helpers/runcomfyTestKit';
 
 function sha(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** Three slow blurs and a save: long enough to be running while a test acts (the simulator's ImageBlur delay is set per test). */
+/** Two blurs and a save: a prompt a test can hold running (with a stall) while it acts. */
 function slowPrompt(color: number): ApiPrompt {
   return {
     '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color } },
@@ -29,13 +32,7 @@ function slowPrompt(color: number): ApiPrompt {
   };
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const waitFor = (check: () => boolean | Promise<boolean>, what: string) => eventually(check, what, 20_000);
 
 describe('RunEngine against the ComfyUI simulator', function () {
   this.timeout(30_000);
@@ -246,13 +243,22 @@ describe('RunEngine against the ComfyUI simulator', function () {
   });
 
   it('catches up through /history when the end of the run happened while the socket was down', async () => {
-    sim.configure({ nodeDelayMs: 0 });
     sim.dropSockets({ atNode: '3' });
+    // The socket's timers (its reconnect among them) fire only once the simulator ran the prompt to its end.
+    const afterTheRun: Clock = {
+      now: () => Date.now(),
+      setTimeout(fn, ms) {
+        let cancelled = false;
+        const idle = () => sim.state().running.length === 0 && sim.state().pending.length === 0;
+        const t = setTimeout(() => void eventually(idle, 'the simulator ran the prompt', 60_000).then(() => cancelled || fn()), ms);
+        return { dispose: () => ((cancelled = true), clearTimeout(t)) };
+      },
+    };
     const { result, events } = await runEngine({
       prompt: recordedWorkflow('workflow_a_api.json'),
       comfyUrl: sim.url,
       outputRoot: out,
-      createSocket: (url, id) => fastSocket(url, id, 400),
+      createSocket: (url, id) => new ComfySocket({ baseUrl: url, clientId: id, reconnect: { baseDelayMs: 20, maxDelayMs: 80 }, pingIntervalMs: 0, clock: afterTheRun }),
     });
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
     assert.ok(!events.some((e) => e.type === 'executing' && e.node.id === '6'), 'the tail of the run was not seen live');
@@ -328,17 +334,23 @@ describe('RunEngine against the ComfyUI simulator', function () {
   });
 
   it('waits for a server that is still booting (502, and 403 on /ws) instead of failing', async () => {
-    sim.boot(700);
-    const { result, events } = await runEngine({
+    sim.boot(3_600_000);
+    const running = runEngine({
       prompt: recordedWorkflow('workflow_a_api.json'),
       comfyUrl: sim.url,
       outputRoot: out,
       createClient: (url) => new ComfyClient({ baseUrl: url, retry: { maxRetries: 0 } }),
     });
+    const probes = () => sim.requests().filter((r) => r.path === '/system_stats');
+    await eventually(() => probes().length >= 3, 'three readiness probes');
+    sim.boot(0);
+    const { result, events } = await running;
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
     assert.ok(events.some((e) => e.type === 'warning' && e.message.includes('not ready yet (HTTP 502)')));
-    const probes = sim.requests().filter((r) => r.path === '/system_stats');
-    assert.ok(probes.length <= 4, `${probes.length} readiness probes in 700 ms`);
+    // Backoff from 500 ms, jittered into the upper half: at least 250, then 500 ms between probes (a slower machine waits longer).
+    const times = probes().map((r) => r.time);
+    assert.ok(times[1] - times[0] >= 248, `the second probe came ${times[1] - times[0]} ms after the first`);
+    assert.ok(times[2] - times[1] >= 498, `the third probe came ${times[2] - times[1]} ms after the second`);
   });
 
   it('fails fast on a URL where nothing listens', async () => {
@@ -392,13 +404,15 @@ describe('RunEngine against the ComfyUI simulator', function () {
   });
 
   it('interrupts a pending prompt by deleting it, leaving the running prompt of someone else alone', async () => {
-    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    // Theirs runs (held in its first blur) until ours was dealt with, so ours is pending whatever the speed.
+    sim.stall({ atNode: '20', whileRunning: true });
     const other = new ComfyClient({ baseUrl: sim.url });
     const theirs = await other.queuePrompt({ prompt: slowPrompt(3), clientId: 'someone-else' });
     sim.clearRequests();
     const { result } = await runEngine({ prompt: slowPrompt(4), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
       if (e.type === 'queued') void engine.interrupt();
     });
+    sim.clearStall();
     assert.strictEqual(result.status, 'interrupted');
     assert.ok(!sim.requests().some((r) => r.path === '/interrupt'), 'no /interrupt for a pending prompt');
     assert.ok(sim.requests().some((r) => r.method === 'POST' && r.path === '/queue'));
@@ -408,15 +422,19 @@ describe('RunEngine against the ComfyUI simulator', function () {
   });
 
   it('interrupts our running prompt only; the next one in line still runs', async () => {
-    sim.configure({ classDelayMs: { ImageBlur: 150 } });
+    // Ours runs (held in its first blur) until the interrupt was sent, so it cannot finish first.
+    sim.stall({ atNode: '20', whileRunning: true });
     const other = new ComfyClient({ baseUrl: sim.url });
     let theirs: string | undefined;
     const { result, events } = await runEngine({ prompt: slowPrompt(5), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
       if (e.type === 'started') {
-        void other.queuePrompt({ prompt: slowPrompt(6), clientId: 'someone-else' }).then((q) => {
-          theirs = q.promptId;
-          return engine.interrupt();
-        });
+        void other
+          .queuePrompt({ prompt: slowPrompt(6), clientId: 'someone-else' })
+          .then((q) => {
+            theirs = q.promptId;
+            return engine.interrupt();
+          })
+          .finally(() => sim.clearStall());
       }
     });
     assert.strictEqual(result.status, 'interrupted');
@@ -428,13 +446,16 @@ describe('RunEngine against the ComfyUI simulator', function () {
   });
 
   it('on an old server, never sends a global interrupt while another prompt runs', async () => {
-    sim.configure({ oldServer: true, classDelayMs: { ImageBlur: 150 } });
+    sim.configure({ oldServer: true });
+    // Theirs runs (held in its first blur) until ours was dealt with, so ours is pending whatever the speed.
+    sim.stall({ atNode: '20', whileRunning: true });
     const other = new ComfyClient({ baseUrl: sim.url });
     const theirs = await other.queuePrompt({ prompt: slowPrompt(7), clientId: 'someone-else' });
     sim.clearRequests();
     const { result } = await runEngine({ prompt: slowPrompt(8), comfyUrl: sim.url, outputRoot: out }, (engine, e) => {
       if (e.type === 'queued') void engine.interrupt();
     });
+    sim.clearStall();
     assert.strictEqual(result.status, 'interrupted');
     assert.ok(!sim.requests().some((r) => r.path === '/interrupt'));
     await waitFor(async () => (await other.getHistoryEntry(theirs.promptId)) !== undefined, 'the other prompt to finish');

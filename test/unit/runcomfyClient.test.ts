@@ -3,7 +3,7 @@ import { ApiError, AuthError, CancelledError, ConfigError, InvalidRequestError, 
 import { parseTimestamp } from '../../src/api/runcomfyTypes';
 import { demoTokens, otherUserId } from '../../src/simulator/runcomfy/demoSeed';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
-import { demoUserId, fluxV3, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
+import { demoUserId, eventually, fluxV3, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
 
 /** Asserts `p` rejects with an ApiError of `kind` whose message matches `message`; returns it. */
 async function rejectsWith(p: Promise<unknown>, kind: ApiError['kind'], message: RegExp): Promise<ApiError> {
@@ -78,9 +78,8 @@ describe('RunComfyClient (HTTP against the RunComfy simulator)', () => {
       assert.equal(post.path, `/prod/api/users/${demoUserId}/servers`);
       assert.equal(post.contentType, 'application/json');
       assert.deepEqual(post.body, { workflow_version_id: fluxV3, server_type: 'extra-large', estimated_duration: 600 });
-      await new Promise((r) => setTimeout(r, 300));
-      const ready = await client.getMachine(m.serverId);
-      assert.equal(ready.status, 'Ready');
+      let ready = m;
+      await eventually(async () => (ready = await client.getMachine(m.serverId)).status === 'Ready', 'the machine is Ready');
       assert.equal(ready.mainServiceUrl, `https://${m.serverId}-comfyui.runcomfy.invalid`);
     });
 
@@ -98,7 +97,7 @@ describe('RunComfyClient (HTTP against the RunComfy simulator)', () => {
       assert.deepEqual(update.body, { update_estimated_duration: 900 });
       assert.equal(del.method, 'DELETE');
       assert.equal(del.path, `/prod/api/users/${demoUserId}/servers/${id}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await eventually(() => sim.machines().length === 0, 'the machine is deleted');
       await rejectsWith(client.getMachine(id), 'notFound', /HTTP 404 .*may have stopped/);
     });
 
@@ -225,9 +224,10 @@ describe('RunComfyClient (HTTP against the RunComfy simulator)', () => {
     });
 
     it('stops at once when the caller cancels', async () => {
-      sim.addFault({ action: 'delay', delayMs: 2000, route: 'listMachines' });
+      // Neither the server's answer nor the client's timeout can come before the abort, whenever it comes.
+      sim.addFault({ action: 'delay', delayMs: 600_000, route: 'listMachines' });
       const controller = new AbortController();
-      const p = testClient(sim).listMachines(controller.signal);
+      const p = testClient(sim, { timeoutMs: 600_000 }).listMachines(controller.signal);
       setTimeout(() => controller.abort(), 50);
       const e = await rejectsWith(p, 'cancelled', /List machines failed: cancelled/);
       assert.ok(e instanceof CancelledError);

@@ -154,9 +154,12 @@ describe('RunComfyClient money rules (against the simulator)', () => {
     });
 
     it('is retried through dropped connections and timeouts', async () => {
+      // The machine is gone as soon as a DELETE lands, and the slow DELETE takes far longer than the
+      // client's timeout plus its retry, so the retry lands first on any machine.
+      sim.configure({ deleteMs: 0 });
       const seeded = await sim.seedMachine();
       sim.addFault({ action: 'drop', times: 2, route: 'stop' });
-      sim.addFault({ action: 'delay', delayMs: 300, route: 'stop' });
+      sim.addFault({ action: 'delay', delayMs: 2000, route: 'stop' });
       const m = await testClient(sim, { timeoutMs: 150 }).stop(seeded.server_id as string);
       assert.equal(m?.status, 'Deleting');
       await eventually(() => deletes().length === 4, 'the slow DELETE has been answered too');
@@ -228,6 +231,7 @@ describe('RunComfyClient money rules (against the simulator)', () => {
       controller.abort();
       await assert.rejects(stopping, CancelledError);
       const attempts = deletes().length;
+      // Proves a negative: a slower machine waits longer, and a retry after the cancel would still show.
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(deletes().length, attempts, 'no attempt after the cancel');
     });

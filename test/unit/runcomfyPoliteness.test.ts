@@ -4,7 +4,7 @@ import { RunComfyClient } from '../../src/api/runcomfyClient';
 import { TokenBucket, sharedTokenBucket } from '../../src/api/tokenBucket';
 import { MachineStore } from '../../src/core/machineStore';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
-import { demoUserId, fluxV3, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
+import { demoUserId, eventually, fluxV3, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
 
 describe('RunComfyClient politeness (rate limits against the simulator)', () => {
   let sim: RunComfySimulator;
@@ -82,7 +82,7 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
     const a = testClient(sim, { bucket });
     const b = testClient(sim, { bucket });
     const first = a.listMachines();
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => sim.requests().some((r) => r.status === 429), 'the first call was refused');
     await Promise.all([first, b.listWorkflows()]);
     const log = sim.requests();
     const refused = log.find((r) => r.status === 429)!;

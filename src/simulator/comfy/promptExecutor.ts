@@ -29,8 +29,11 @@ export interface ExecutionSettings {
 export interface ExecutionFaults {
   /** Terminate every socket after this many messages of the next prompt, or when `atNode` starts. */
   drop?: { afterMessages?: number; atNode?: string };
-  /** Hold the next prompt silently at a node boundary (or before `atNode`) for `ms`, or until cleared. */
-  stall?: { ms?: number; atNode?: string };
+  /**
+   * Hold the next prompt silently at a node boundary (or before `atNode`) for `ms`, or until cleared;
+   * `whileRunning`: inside the node instead, after it was announced and before its work ends.
+   */
+  stall?: { ms?: number; atNode?: string; whileRunning?: boolean };
   /** Next prompt: `messages` progress messages and `previews` binary previews of `previewBytes` each, as fast as possible. */
   flood?: { messages: number; previews: number; previewBytes: number };
 }
@@ -42,8 +45,10 @@ export interface ExecutorHost {
   readonly classes: ReadonlyMap<string, NodeClass>;
   readonly hasher: PyStrHasher;
   settings(): ExecutionSettings;
+  /** Multiplies the node delays (`simTimeScale`): 1 plays them as configured. */
+  readonly timeScale: number;
   readonly faults: ExecutionFaults;
-  /** Resolves when a stall without `ms` is cleared. */
+  /** Takes the armed stall without `ms` (now held) and resolves when it is cleared. */
   stallCleared(): Promise<void>;
   /** Aborted when the simulator closes. */
   readonly signal: AbortSignal;
@@ -293,9 +298,9 @@ export class PromptExecutor {
       }
     };
 
-    const holdIfStalled = async (id: string) => {
+    const holdIfStalled = async (id: string, running: boolean) => {
       const s = faults.stall;
-      if (!s || (s.atNode !== undefined && s.atNode !== id)) return;
+      if (!s || (s.atNode !== undefined && s.atNode !== id) || (s.whileRunning ?? false) !== running) return;
       faults.stall = undefined;
       host.onFault('stall', promptId);
       await abortable(s.ms !== undefined ? delay(s.ms) : host.stallCleared(), host.signal);
@@ -308,7 +313,7 @@ export class PromptExecutor {
         break;
       }
       const id = staged.id;
-      await holdIfStalled(id);
+      await holdIfStalled(id, false);
       if (host.signal.aborted) return { success: false, messages, outputs: new Map(), meta: new Map() };
       if (faults.drop?.atNode === id) {
         faults.drop = undefined;
@@ -376,6 +381,7 @@ export class PromptExecutor {
       try {
         checkInterrupt();
         await flood(id);
+        await holdIfStalled(id, true);
         await this.work(cls.name, settings, ctx);
         const result = await cls.run(inputs, ctx);
         let ui = result.ui && result.ui.size > 0 ? result.ui : undefined;
@@ -458,7 +464,7 @@ export class PromptExecutor {
 
   /** The node's work time, with progress ticks when configured for its class. */
   private async work(className: string, settings: ExecutionSettings, ctx: NodeContext): Promise<void> {
-    const ms = settings.classDelayMs[className] ?? settings.nodeDelayMs;
+    const ms = (settings.classDelayMs[className] ?? settings.nodeDelayMs) * this.host.timeScale;
     const steps = settings.progressSteps[className] ?? 0;
     if (steps <= 0) {
       if (ms > 0) await abortable(delay(ms), this.host.signal);

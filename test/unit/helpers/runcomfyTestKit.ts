@@ -41,16 +41,22 @@ export function testClient(sim: RunComfySimulator, overrides: Partial<RunComfyCl
   });
 }
 
-/** Resolves when `predicate` holds, checking every 10 ms; rejects after `timeoutMs` with `what`. */
-export async function eventually(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+/**
+ * Resolves when `predicate` holds, checking every 10 ms; rejects after `timeoutMs` with `what`. The
+ * deadline only bounds a hang: keep it far above what the state takes on a slow, loaded machine.
+ */
+export async function eventually(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const start = Date.now();
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() - start > timeoutMs) throw new Error(`Timed out waiting until ${what}.`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-/** Real time in milliseconds. */
+/**
+ * Real time in milliseconds. Only for proving that something does NOT happen: the assertion after it
+ * must hold however slow the machine is (the delay merely gives a bug the chance to show).
+ */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
