@@ -41,10 +41,28 @@ const t0 = Date.now();
 const stamp = () => `[stress +${((Date.now() - t0) / 1000).toFixed(0)}s]`;
 const log = (...a) => console.log(stamp(), ...a);
 
-/** Runs a command, collecting its output (and echoing nothing): the round prints what matters. */
+/** What is running now (a tier's process group, the load), so a signal can end it all. */
+const running = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
+    console.error(`stress: ${signal}: stopped the running tier and the load.`);
+    process.exit(130);
+  });
+}
+
+/** Runs a command in a process group of its own, collecting its output (and echoing nothing): the round prints what matters. */
 function run(cmd, args, env) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.add(child);
+    child.on('close', () => running.delete(child));
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -56,6 +74,10 @@ function run(cmd, args, env) {
 function startLoad() {
   const n = os.availableParallelism();
   const children = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  for (const c of children) {
+    running.add(c);
+    c.once('exit', () => running.delete(c));
+  }
   return {
     n,
     stop: () => Promise.all(children.map((c) => new Promise((resolve) => {

@@ -43,7 +43,7 @@ describe('runcomfy CLI under the account rate limit (node dist/cli.js against th
     for (const run of runs) {
       assert.equal(run.code, 0, run.stderr);
       assert.equal((JSON.parse(run.stdout) as unknown[]).length, 1);
-      assert.doesNotMatch(run.stderr, /rate limiting/, 'nobody had to retry');
+      assert.doesNotMatch(run.stderr, /rate limiting/, `nobody had to retry; this one said: ${run.stderr}; the server saw: ${JSON.stringify(sim.requests().map((r) => [r.seq, r.status]))}`);
     }
     assert.deepEqual(statuses(sim), new Array<number>(8).fill(200), JSON.stringify(sim.requests().map((r) => [r.seq, r.status])));
 
