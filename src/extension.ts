@@ -92,7 +92,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const register = <A extends unknown[]>(id: string, handler: (...args: A) => unknown) => registerCommand(id, handler, log, testMode);
   context.subscriptions.push(
-    register(CommandIds.signIn, (args?: SignInArgs) => signIn(credentials, prompter, log, args)),
+    register(CommandIds.signIn, (args?: SignInArgs) => signIn({ store: credentials, prompter, log, apiUrl: () => config.value.apiUrl }, args)),
     register(CommandIds.signOut, () => signOut(credentials, log)),
     register(CommandIds.showLog, () => log.show()),
     register(CommandIds.refresh, () => refresh(services)),

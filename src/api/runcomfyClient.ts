@@ -92,6 +92,12 @@ export interface RunComfyClientOptions {
   /** Random source for backoff jitter; default `Math.random`. */
   readonly random?: () => number;
   readonly onRetry?: (notice: RetryNotice) => void;
+  /**
+   * The next step appended to an error about a missing or refused token or user id, worded for the
+   * caller's user: the extension says "Sign in again.", the CLI names its variables. Default
+   * "Check the API token and the user id."
+   */
+  readonly authAdvice?: string;
 }
 
 /** Retry-After sent with a 5xx (a 503 may carry one): honoured like a 429's, without pausing other callers. */
@@ -140,6 +146,7 @@ export class RunComfyClient {
   private readonly retry: RetryOptions;
   private readonly reconcile: LaunchReconcileOptions;
   private readonly random: () => number;
+  private readonly authAdvice: string;
 
   constructor(private readonly options: RunComfyClientOptions) {
     this.baseUrl = parseApiBaseUrl(options.baseUrl ?? defaultRunComfyApiUrl, options.baseUrlSource);
@@ -149,6 +156,7 @@ export class RunComfyClient {
     this.retry = { ...defaultRetry, ...options.retry };
     this.reconcile = { ...defaultReconcile, ...options.launchReconcile };
     this.random = options.random ?? Math.random;
+    this.authAdvice = options.authAdvice ?? 'Check the API token and the user id.';
   }
 
   /** Every workflow version in the account: the entries verbatim, and grouped by workflow. */
@@ -382,7 +390,7 @@ export class RunComfyClient {
     assertTokenDestination(url, this.baseUrl);
     const token = await this.options.getToken();
     if (!token) {
-      throw new AuthError(`${failed}: no RunComfy API token. Sign in (or set RUNCOMFY_TOKEN for the CLI).`);
+      throw new AuthError(`${failed}: no RunComfy API token. ${this.authAdvice}`);
     }
     await this.bucket.acquire(signal);
 
@@ -428,7 +436,7 @@ export class RunComfyClient {
   private async resolveUserId(): Promise<string> {
     const raw = typeof this.options.userId === 'function' ? await this.options.userId() : this.options.userId;
     const userId = raw?.trim();
-    if (!userId) throw new ConfigError('No RunComfy user id: sign in (or set RUNCOMFY_USER_ID / --user-id for the CLI).');
+    if (!userId) throw new ConfigError(`No RunComfy user id. ${this.authAdvice}`);
     return userId;
   }
 
@@ -438,7 +446,7 @@ export class RunComfyClient {
     const options = { status, serverMessage, serverCode };
     const head = `${op.what} failed: HTTP ${status}${serverMessage ? ` ${serverMessage}` : ''}`;
     if (status === 401 || status === 403) {
-      return new AuthError(`${head}. Check the API token and the user id (sign in again, or set RUNCOMFY_TOKEN and RUNCOMFY_USER_ID).`, options);
+      return new AuthError(`${head}. ${this.authAdvice}`, options);
     }
     if (status === 404) return new NotFoundError(op.notFound ? `${head}. ${op.notFound}` : `${head}.`, options);
     if (status === 429) return new RateLimitedError(`${head} (rate limited).`, this.parseRetryAfter(retryAfter), options);

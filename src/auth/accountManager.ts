@@ -6,6 +6,9 @@ import { DisposableObject } from '../base/lifecycle';
 import { type ConfigService } from '../util/config';
 import { type CredentialStore, type Credentials } from './credentialStore';
 
+/** What the editor's errors about a missing or refused token tell the user to do (never the CLI's variables). */
+export const editorAuthAdvice = 'Sign in again.';
+
 /** Why there is no account: signed out, or a setting that cannot work (the error says which). */
 export type AccountState = { readonly kind: 'signedOut' } | { readonly kind: 'ready'; readonly account: RunComfyAccount } | { readonly kind: 'invalid'; readonly error: ApiError };
 
@@ -97,6 +100,7 @@ export class AccountManager extends DisposableObject {
           slowPollMs,
           onRetry: (n) => this.warn(`${n.operation}: ${n.reason.message} Retrying in ${Math.ceil(n.delayMs / 1000)} s (attempt ${n.attempt}).`),
           onWarning: (message) => this.warn(message),
+          authAdvice: editorAuthAdvice,
         });
         this.current = { kind: 'ready', account };
       } catch (e) {

@@ -29,6 +29,7 @@ export function cliClient(ctx: CliContext, values: OptionValues, options: CliCli
     bucket: accountTokenBucket({ apiOrigin, userId: config.userId }, { env: ctx.env, onWarning: (m) => ctx.progress(`Warning: ${m}`) }),
     retry: options.rateLimitBudgetMs === undefined ? undefined : { rateLimitBudgetMs: options.rateLimitBudgetMs },
     onRetry: (n) => ctx.progress(retryLine(n)),
+    authAdvice: 'Check the API token and the user id (RUNCOMFY_TOKEN, and RUNCOMFY_USER_ID or --user-id).',
   });
   return { client, config };
 }

@@ -28,6 +28,8 @@ export interface AccountOptions {
   readonly onRetry?: (notice: RetryNotice) => void;
   /** Told when the rate-limit state cannot be shared with other windows (requests are then paced per window). */
   readonly onWarning?: (message: string) => void;
+  /** The next step named in errors about the token (`RunComfyClientOptions.authAdvice`). */
+  readonly authAdvice?: string;
   /**
    * How the clients pace, time out and retry; default the client's own defaults, with the account's
    * bucket shared by every window and CLI run of the user (`accountTokenBucket`).
@@ -64,6 +66,7 @@ export class RunComfyAccount extends DisposableObject {
         bucket,
         clock,
         onRetry: options.onRetry,
+        authAdvice: options.authAdvice,
       });
     this.client = client(options.getToken);
     // Same origin, same user, same rate limiter: only the token getter differs (see getMoneyToken).

@@ -20,6 +20,15 @@ export interface InputOptions {
   readonly placeholder?: string;
   readonly password?: boolean;
   readonly validate?: (value: string) => string | undefined;
+  /**
+   * Runs once the user accepts a value that passed `validate` (not on every keystroke: it may send a
+   * request). The box stays open, busy and showing `checkingPrompt`, until it resolves: undefined
+   * accepts the value; a message is shown in the box, where the user may edit the value and accept
+   * again, or cancel. Its signal aborts when the user cancels meanwhile.
+   */
+  readonly check?: (value: string, signal: AbortSignal) => Promise<string | undefined>;
+  /** The prompt while `check` runs ("Checking the token…"). */
+  readonly checkingPrompt?: string;
 }
 
 /**
@@ -63,17 +72,67 @@ export class WindowPrompter implements Prompter {
   }
 
   async input(options: InputOptions): Promise<string> {
-    const v = await vscode.window.showInputBox({
-      title: options.title,
-      prompt: options.prompt,
-      value: options.value,
-      placeHolder: options.placeholder,
-      password: options.password,
-      ignoreFocusOut: true,
-      validateInput: options.validate,
-    });
-    if (v === undefined) throw new CancelledError();
-    return v;
+    if (!options.check) {
+      const v = await vscode.window.showInputBox({
+        title: options.title,
+        prompt: options.prompt,
+        value: options.value,
+        placeHolder: options.placeholder,
+        password: options.password,
+        ignoreFocusOut: true,
+        validateInput: options.validate,
+      });
+      if (v === undefined) throw new CancelledError();
+      return v;
+    }
+    return this.checkedInput(options, options.check);
+  }
+
+  /** An input box that stays open while `check` judges the accepted value, and shows its verdict. */
+  private async checkedInput(options: InputOptions, check: NonNullable<InputOptions['check']>): Promise<string> {
+    const box = vscode.window.createInputBox();
+    const aborter = new AbortController();
+    try {
+      box.title = options.title;
+      box.prompt = options.prompt;
+      box.value = options.value ?? '';
+      box.placeholder = options.placeholder;
+      box.password = options.password ?? false;
+      box.ignoreFocusOut = true;
+      return await new Promise<string>((resolve, reject) => {
+        box.onDidChangeValue((v) => (box.validationMessage = options.validate?.(v)));
+        box.onDidHide(() => {
+          aborter.abort();
+          reject(new CancelledError());
+        });
+        box.onDidAccept(() => {
+          const value = box.value;
+          const problem = options.validate?.(value);
+          if (problem || box.busy) {
+            box.validationMessage = problem;
+            return;
+          }
+          box.busy = true;
+          box.enabled = false;
+          box.validationMessage = undefined;
+          box.prompt = options.checkingPrompt ?? options.prompt;
+          check(value, aborter.signal).then(
+            (verdict) => {
+              if (verdict === undefined) return resolve(value);
+              box.busy = false;
+              box.enabled = true;
+              box.prompt = options.prompt;
+              box.validationMessage = verdict;
+            },
+            (e: unknown) => reject(e instanceof Error ? e : new Error(String(e))),
+          );
+        });
+        box.show();
+      });
+    } finally {
+      aborter.abort();
+      box.dispose();
+    }
   }
 
   async confirm(message: string, detail: string, confirmLabel: string): Promise<boolean> {

@@ -15,6 +15,8 @@ export interface SeenPrompt {
   readonly text: string;
   readonly detail?: string;
   readonly items?: readonly string[];
+  /** An input asked again after its check refused the previous answer: the message the box showed. */
+  readonly validationMessage?: string;
 }
 
 /**
@@ -47,14 +49,19 @@ export class ScriptedPrompter implements Prompter {
     return Promise.resolve(matches[0].value);
   }
 
-  input(options: InputOptions): Promise<string> {
-    this.seen.push({ kind: 'input', text: options.title });
-    const a = this.next('input', options.title);
-    if ('dismiss' in a) return Promise.reject(new CancelledError());
-    if (!('input' in a)) return Promise.reject(new Error(`Scripted answer for "${options.title}" is not an input.`));
-    const problem = options.validate?.(a.input);
-    if (problem) return Promise.reject(new Error(`Input "${a.input}" rejected by "${options.title}": ${problem}`));
-    return Promise.resolve(a.input);
+  async input(options: InputOptions): Promise<string> {
+    let validationMessage: string | undefined;
+    for (;;) {
+      this.seen.push({ kind: 'input', text: options.title, ...(validationMessage === undefined ? {} : { validationMessage }) });
+      const a = this.next('input', options.title);
+      if ('dismiss' in a) throw new CancelledError();
+      if (!('input' in a)) throw new Error(`Scripted answer for "${options.title}" is not an input.`);
+      const problem = options.validate?.(a.input);
+      if (problem) throw new Error(`Input "${a.input}" rejected by "${options.title}": ${problem}`);
+      // Like the real box: a refused answer stays asked, showing why, and the next scripted answer is typed into it.
+      validationMessage = options.check ? await options.check(a.input, new AbortController().signal) : undefined;
+      if (validationMessage === undefined) return a.input;
+    }
   }
 
   confirm(message: string, detail: string): Promise<boolean> {

@@ -5,13 +5,13 @@ import { type AccountManager } from '../auth/accountManager';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { throttle } from '../base/throttle';
-import { CommandIds, ContextKeys } from '../commands/commandIds';
+import { ContextKeys } from '../commands/commandIds';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { machineContextValue, machineDescription, machineDetails, machineIcon, machineShortId } from '../core/machineLabels';
 import { targetKey, type RunRegistry } from '../core/runRegistry';
 import { type ConfigService, type LocalServerSetting } from '../util/config';
 import { type ContextKeyService } from '../util/contextKeys';
-import { detailsMarkdown, messageItem, runItem } from './treeItems';
+import { detailsMarkdown, loadErrorNode, messageItem, runItem } from './treeItems';
 import { type TreeNode } from './treeNodes';
 
 /** Runs listed under a machine; the Runs view has the rest. */
@@ -128,11 +128,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
       nodes.push({ kind: 'message', text: state.error.message, icon: 'error', command: 'workbench.action.openSettings', detail: 'Open Settings' });
     } else if (state.kind === 'ready') {
       const error = state.account.machines.lastError;
-      if (error?.kind === 'auth') {
-        nodes.push({ kind: 'message', text: `RunComfy refused the token: ${error.message}`, icon: 'error', command: CommandIds.signIn, detail: 'Sign in again' });
-      } else if (error) {
-        nodes.push({ kind: 'message', text: `Could not list machines: ${error.message}`, icon: 'error', command: CommandIds.refresh, detail: 'Click to retry' });
-      }
+      if (error) nodes.push(loadErrorNode('Could not list machines', error, state.account.userId));
       for (const m of state.account.machines.machines) nodes.push({ kind: 'machine', serverId: m.serverId });
     }
     for (const server of this.config.value.localServers) nodes.push({ kind: 'localServer', server });

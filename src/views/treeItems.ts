@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { type ApiError } from '../api/errors';
 import { markdownText } from '../base/untrustedText';
 import { CommandIds } from '../commands/commandIds';
 import { formatShortDuration } from '../core/machineLabels';
@@ -15,6 +16,25 @@ export function messageItem(node: MessageNode): vscode.TreeItem {
   item.contextValue = 'message';
   if (node.command) item.command = { command: node.command, title: node.detail ?? node.text };
   return item;
+}
+
+/**
+ * The row a view shows when loading failed: a refused token reads the same in every view and offers
+ * Sign In (never the CLI's variables); anything else says what failed and offers a retry.
+ */
+export function loadErrorNode(what: string, error: ApiError, userId: string): MessageNode {
+  if (error.kind === 'auth') {
+    // An auth error without a status is ours (no token yet), not RunComfy's refusal.
+    const refused = error.status !== undefined;
+    return {
+      kind: 'message',
+      text: refused ? `RunComfy refused the token for user ${userId}. Sign in again.` : `${what}: ${error.message}`,
+      icon: 'error',
+      command: CommandIds.signIn,
+      detail: 'Sign In',
+    };
+  }
+  return { kind: 'message', text: `${what}: ${error.message}`, icon: 'error', command: CommandIds.refresh, detail: 'Click to retry' };
 }
 
 /** A bold title and a table of label/value rows, all escaped: values come from servers. */

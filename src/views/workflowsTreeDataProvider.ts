@@ -3,11 +3,11 @@ import { type Workflow } from '../api/runcomfyTypes';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { markdownText } from '../base/untrustedText';
 import { type AccountManager } from '../auth/accountManager';
-import { ContextKeys, CommandIds } from '../commands/commandIds';
+import { ContextKeys } from '../commands/commandIds';
 import { type ContextKeyService } from '../util/contextKeys';
 import { plainMarkdown } from '../util/markdown';
 import { type TreeNode, type VersionNode, type WorkflowNode } from './treeNodes';
-import { messageItem } from './treeItems';
+import { loadErrorNode, messageItem } from './treeItems';
 
 /** The account's workflows, each with its versions; a version launches a machine. Loaded when first shown. */
 export class WorkflowsTreeDataProvider extends DisposableObject implements vscode.TreeDataProvider<TreeNode> {
@@ -56,7 +56,7 @@ export class WorkflowsTreeDataProvider extends DisposableObject implements vscod
     if (!catalog) return [];
     if (!node) {
       if (catalog.lastError) {
-        return [{ kind: 'message', text: `Could not list workflows: ${catalog.lastError.message}`, icon: 'error', command: CommandIds.refresh, detail: 'Click to retry' }];
+        return [loadErrorNode('Could not list workflows', catalog.lastError, this.accounts.accountOrUndefined?.userId ?? '')];
       }
       if (!catalog.workflows) return [{ kind: 'message', text: 'Loading workflows…', icon: 'loading~spin' }];
       return catalog.workflows.map((w): WorkflowNode => ({ kind: 'workflow', workflowId: w.workflowId }));

@@ -20,6 +20,8 @@ export interface SeenPrompt {
   text: string;
   detail?: string;
   items?: string[];
+  /** An input asked again after its check refused the answer: what the box showed. */
+  validationMessage?: string;
 }
 
 /** One machine as the extension holds it: the wire object plus the description the tree shows. */
@@ -52,7 +54,9 @@ export function script(answers: ({ pick: string } | { input: string } | { confir
 
 /**
  * Signs in as a user would: runs the real `runcomfy.signIn` command and types the user id and the
- * token into its two questions (scripted answers). The test hooks never see or store the token.
+ * token into its two questions (scripted answers); the command checks the token with the configured
+ * RunComfy API before it keeps it, so the token must be one that API accepts. The test hooks never
+ * see or store the token.
  */
 export async function signIn(userId: string, token: string): Promise<void> {
   await script([{ input: userId }, { input: token }]);

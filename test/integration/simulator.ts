@@ -19,6 +19,8 @@ export interface SimRequest {
   path: string;
   route: string;
   status: number;
+  /** True when the simulator closed the connection without answering (a `drop` fault). */
+  dropped: boolean;
   tokenSlot: number | null;
   body: unknown;
 }

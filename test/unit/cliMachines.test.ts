@@ -144,7 +144,7 @@ describe('runcomfy CLI machine commands (node dist/cli.js against the simulator)
 
   describe('exit codes of API failures', () => {
     it('3 for a refused token, 4 for an unknown machine (stop included)', async () => {
-      failsWith(await cli(sim, ['machines'], { RUNCOMFY_TOKEN: 'not-a-valid-token' }), 3, /^runcomfy: List machines failed: HTTP 401 Unauthorized\. Check the API token/);
+      failsWith(await cli(sim, ['machines'], { RUNCOMFY_TOKEN: 'not-a-valid-token' }), 3, /^runcomfy: List machines failed: HTTP 401 Unauthorized\. Check the API token and the user id \(RUNCOMFY_TOKEN, and RUNCOMFY_USER_ID or --user-id\)\.$/);
       failsWith(await cli(sim, ['status', 'nope']), 4, /^runcomfy: Get status of machine nope failed: HTTP 404 Server nope not found\. The machine may have stopped already, or the id is wrong\.$/);
       failsWith(await cli(sim, ['stop', 'nope']), 4, /Stop machine nope failed: HTTP 404/);
     });

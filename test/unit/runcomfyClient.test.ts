@@ -197,8 +197,11 @@ describe('RunComfyClient (HTTP against the RunComfy simulator)', () => {
 
     it('asks for a token before sending anything when there is none', async () => {
       const client = testClient(sim, { getToken: () => Promise.resolve(undefined) });
-      const e = await rejectsWith(client.listMachines(), 'auth', /no RunComfy API token\. Sign in \(or set RUNCOMFY_TOKEN/);
+      const e = await rejectsWith(client.listMachines(), 'auth', /no RunComfy API token\. Check the API token and the user id\.$/);
       assert.ok(e instanceof AuthError);
+      // The caller words the next step: the extension says "Sign in again", the CLI names its variables.
+      const editor = testClient(sim, { getToken: () => Promise.resolve(undefined), authAdvice: 'Sign in again.' });
+      await rejectsWith(editor.listMachines(), 'auth', /no RunComfy API token\. Sign in again\.$/);
       await assert.rejects(testClient(sim, { userId: () => undefined }).listMachines(), ConfigError);
       assert.equal(sim.requests().length, 0);
     });
