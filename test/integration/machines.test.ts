@@ -162,6 +162,8 @@ describe('machines against the RunComfy simulator', function () {
       return m.server_id;
     };
     const stopAndWaitGone = async (id: string) => {
+      // Cleanup only: a machine something already stopped is left alone, so the test's own failure shows.
+      if (!(await simMachines()).some((m) => m.server_id === id && m.current_status !== 'Deleting')) return;
       await vscode.commands.executeCommand('runcomfy.stopMachine', { kind: 'machine', serverId: id }, { confirmed: true });
       await waitFor('the machine gone from the simulator', async () => ((await simMachines()).some((m) => m.server_id === id) ? undefined : true), 30_000);
     };
@@ -210,8 +212,10 @@ describe('machines against the RunComfy simulator', function () {
       try {
         const told = await waitFor('the Stopped waiting notification', async () => (await notifications()).find((p) => stopWaitingText.test(p.text)));
         assert.deepStrictEqual(told.items, ['Stop Machine']);
-        const m = (await simMachines()).find((x) => x.server_id === id);
-        assert.strictEqual(m?.current_status, 'Starting');
+        assert.strictEqual((await simMachines()).find((x) => x.server_id === id)?.current_status, 'Starting');
+        // It keeps starting: once its boot ends, the extension sees it Ready (a stop would have made it Deleting).
+        await sim.admin(`machines/${id}/ready`, {});
+        await waitFor('the machine Ready in the extension', async () => (await state()).machines.find((m) => m.server_id === id && m.current_status === 'Ready'), 20_000);
         assert.strictEqual((await sim.requests()).filter((r) => r.route === 'stop' && r.serverId === id).length, 0, 'nothing stopped the machine');
         assert.ok(!(await state()).prompts.some((p) => p.kind === 'confirm' && p.text.startsWith('Stop ')), 'no stop was asked for');
       } finally {
