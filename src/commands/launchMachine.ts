@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { CancelledError } from '../api/errors';
 import { type Machine, type Workflow } from '../api/runcomfyTypes';
 import { costOf, formatCostEstimate } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
@@ -15,7 +16,7 @@ export interface LaunchArgs {
   readonly versionId?: string;
   readonly serverType?: string;
   readonly durationMinutes?: number;
-  /** Wait with a progress notification until the machine is Ready (default true). */
+  /** Wait until the machine is Ready, with a Stop Waiting notification (default true). */
   readonly wait?: boolean;
 }
 
@@ -24,14 +25,20 @@ const durationChoices = [30, 60, 120, 240, 480];
 /**
  * Launch Machine…: workflow version → machine type (with its hourly rate) → running time, then a
  * modal confirmation naming the rate and the most the machine can cost. The launch itself is never
- * retried blindly (a duplicate machine costs money); then it waits, cancellably, until Ready.
- * Returns the launched machine's id, or undefined when the user backed out.
+ * retried blindly (a duplicate machine costs money); then it waits until Ready, or until the user
+ * chooses Stop Waiting. Returns the launched machine's id, or undefined when the user backed out.
  */
 export async function launchMachine(services: Services, arg?: unknown, argsIn?: LaunchArgs): Promise<string | undefined> {
   const args: LaunchArgs = isNode(arg, 'version') ? { ...argsIn, versionId: arg.versionId } : ((arg as LaunchArgs | undefined) ?? argsIn ?? {});
   const machine = await launchFlow(services, args);
   if (!machine) return undefined;
-  if (args.wait !== false) await waitUntilReady(services, machine);
+  if (args.wait === false) return machine.serverId;
+  try {
+    await waitUntilReady(services, machine);
+  } catch (e) {
+    // Stop Waiting: the machine was launched all the same, and the command says which.
+    if (!(e instanceof CancelledError)) throw e;
+  }
   return machine.serverId;
 }
 
@@ -80,7 +87,8 @@ export async function launchFlow(services: Services, args: LaunchArgs): Promise<
     ]);
   }
   const machine = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Launching a ${serverType} machine…` },
+    // In the status bar: the Starting notification that follows is the only one (two at once confused users).
+    { location: vscode.ProgressLocation.Window, title: `Launching a ${serverType} machine…` },
     // Once sent, nothing cancels the launch (see MachineStore.launch).
     () => account.machines.launch({ workflow_version_id: versionId, server_type: serverType, estimated_duration: seconds }),
   );
@@ -88,34 +96,48 @@ export async function launchFlow(services: Services, args: LaunchArgs): Promise<
   return machine;
 }
 
-/** Waits for Ready with a cancellable progress notification. Cancelling stops the wait, not the machine. */
+/**
+ * Waits for Ready. The one notification says the machine is starting and offers "Stop Waiting"
+ * (VS Code's cancellable progress can only say "Cancel", which reads as if it cancelled the machine);
+ * the progress itself shows in the status bar. Stop Waiting stops the wait (rejects with
+ * CancelledError), never the machine: the user is told it keeps starting and bills once Ready, and
+ * offered Stop Machine, which goes through the usual confirmed stop.
+ */
 export async function waitUntilReady(services: Services, machine: Machine): Promise<Machine> {
   const store = services.accounts.requireAccount().machines;
   const short = machineShortId(machine);
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Machine ${short}`, cancellable: true },
-    async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => {
-        abort.abort();
-        services.log.info(`Stopped waiting for machine ${short}; it keeps starting (and is billed once Ready). Stop it from the Machines view if you do not need it.`);
+  const abort = new AbortController();
+  let waiting = true;
+  // Not awaited: the notification cannot be closed from here, so an answer after Ready changes nothing.
+  void services.prompter.notify('info', `RunComfy machine ${short} is starting; billing begins once it is Ready.`, stopWaiting).then((a) => {
+    if (a !== stopWaiting || !waiting) return;
+    abort.abort();
+    services.log.info(`Stopped waiting for machine ${short}; it keeps starting and bills once Ready.`);
+    void services.prompter
+      .notify('warning', `Stopped waiting for RunComfy machine ${short}. The machine keeps starting and bills once Ready.`, stopMachineAction)
+      .then((b) => {
+        if (b === stopMachineAction) void vscode.commands.executeCommand(CommandIds.stopMachine, { kind: 'machine', serverId: machine.serverId });
       });
-      try {
-        const ready = await store.waitUntilReady(machine.serverId, {
-          signal: abort.signal,
-          onProgress: (p) => progress.report({ message: `${p.status}, ${Math.round(p.elapsedMs / 1000)} s` }),
-        });
-        services.log.info(`Machine ${short} is Ready.`);
-        void services.prompter.notify('info', `RunComfy machine ${short} is Ready. Billing has started.`, 'Open ComfyUI').then((a) => {
-          if (a) void vscode.commands.executeCommand(CommandIds.openComfyUI, { kind: 'machine', serverId: ready.serverId });
-        });
-        return ready;
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
+  });
+  try {
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Machine ${short}` }, async (progress) => {
+      const ready = await store.waitUntilReady(machine.serverId, {
+        signal: abort.signal,
+        onProgress: (p) => progress.report({ message: `${p.status}, ${Math.round(p.elapsedMs / 1000)} s` }),
+      });
+      services.log.info(`Machine ${short} is Ready.`);
+      void services.prompter.notify('info', `RunComfy machine ${short} is Ready. Billing has started.`, 'Open ComfyUI').then((a) => {
+        if (a) void vscode.commands.executeCommand(CommandIds.openComfyUI, { kind: 'machine', serverId: ready.serverId });
+      });
+      return ready;
+    });
+  } finally {
+    waiting = false;
+  }
 }
+
+const stopWaiting = 'Stop Waiting';
+const stopMachineAction = 'Stop Machine';
 
 async function pickVersion(services: Services, versionId: string | undefined): Promise<{ workflow: Workflow; versionId: string; versionLabel: string }> {
   const catalog = services.accounts.requireAccount().workflows;

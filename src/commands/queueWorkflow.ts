@@ -49,7 +49,7 @@ export async function queueWorkflowOn(services: Services, uriArg?: unknown): Pro
   return runWorkflow(services, uri, picked);
 }
 
-/** Launch a machine (the usual flow), wait until Ready with a cancellable progress, then queue on it. */
+/** Launch a machine (the usual flow), wait until Ready (Stop Waiting ends the command quietly), then queue on it. */
 export async function launchAndQueue(services: Services, uriArg?: unknown): Promise<RunResult | undefined> {
   const uri = workflowUri(uriArg);
   const machine = await launchFlow(services, {});

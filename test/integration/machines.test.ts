@@ -150,6 +150,80 @@ describe('machines against the RunComfy simulator', function () {
     );
   });
 
+  describe('waiting for a launched machine', () => {
+    const launchAnswers = [{ pick: 'v3 face detailer' }, { pick: 'Large' }, { pick: '1 h' }, { confirm: true }];
+    const simMachines = () => sim.admin<{ server_id: string; current_status: string }[]>('machines');
+    const notifications = async () => (await state()).prompts.filter((p) => p.kind === 'notify');
+    const startingText = /^RunComfy machine (\w+) is starting; billing begins once it is Ready\.$/;
+    const stopWaitingText = /^Stopped waiting for RunComfy machine (\w+)\. The machine keeps starting and bills once Ready\.$/;
+    const launchedId = async (short: string) => {
+      const m = (await simMachines()).find((x) => x.server_id.startsWith(`${short}-`));
+      assert.ok(m, `machine ${short} not in the simulator`);
+      return m.server_id;
+    };
+    const stopAndWaitGone = async (id: string) => {
+      // Cleanup only: a machine something already stopped is left alone, so the test's own failure shows.
+      if (!(await simMachines()).some((m) => m.server_id === id && m.current_status !== 'Deleting')) return;
+      await vscode.commands.executeCommand('runcomfy.stopMachine', { kind: 'machine', serverId: id }, { confirmed: true });
+      await waitFor('the machine gone from the simulator', async () => ((await simMachines()).some((m) => m.server_id === id) ? undefined : true), 30_000);
+    };
+
+    it('waits until Ready behind one notification whose button says Stop Waiting', async () => {
+      await script(launchAnswers);
+      const launching = vscode.commands.executeCommand<string>('runcomfy.launchMachine');
+      const starting = await waitFor('the Starting notification', async () => (await notifications()).find((p) => startingText.test(p.text)), 20_000);
+      assert.deepStrictEqual(starting.items, ['Stop Waiting']);
+      const id = await launchedId(startingText.exec(starting.text)![1]);
+      assert.deepStrictEqual((await notifications()).map((p) => p.text), [starting.text], 'one notification while the machine starts');
+      try {
+        await sim.admin(`machines/${id}/ready`, {});
+        assert.strictEqual(await launching, id);
+        const shown = await notifications();
+        assert.deepStrictEqual(shown.map((p) => p.text), [starting.text, `RunComfy machine ${id.split('-')[0]} is Ready. Billing has started.`]);
+      } finally {
+        await stopAndWaitGone(id);
+      }
+    });
+
+    it('Stop Waiting says the machine keeps starting and offers Stop Machine, which stops it after the usual confirmation', async () => {
+      await script([...launchAnswers, { action: 'Stop Waiting' }, { action: 'Stop Machine' }, { confirm: true }]);
+      const id = await vscode.commands.executeCommand<string>('runcomfy.launchMachine');
+      assert.ok(id, 'the launch returned no machine id');
+      const short = id.split('-')[0];
+      await waitFor('the machine gone from the simulator', async () => ((await simMachines()).some((m) => m.server_id === id) ? undefined : true), 30_000);
+      const s = await state();
+      const notified = s.prompts.filter((p) => p.kind === 'notify');
+      assert.deepStrictEqual(
+        notified.map((p) => [p.text, p.items]),
+        [
+          [`RunComfy machine ${short} is starting; billing begins once it is Ready.`, ['Stop Waiting']],
+          [`Stopped waiting for RunComfy machine ${short}. The machine keeps starting and bills once Ready.`, ['Stop Machine']],
+        ],
+      );
+      const confirm = s.prompts.find((p) => p.kind === 'confirm' && p.text.startsWith('Stop '));
+      assert.strictEqual(confirm?.text, `Stop RunComfy machine ${short}?`);
+      assert.strictEqual((await sim.requests()).filter((r) => r.route === 'stop' && r.serverId === id).length, 1);
+    });
+
+    it('Stop Waiting and then nothing leaves the machine starting', async () => {
+      await script([...launchAnswers, { action: 'Stop Waiting' }]);
+      const id = await vscode.commands.executeCommand<string>('runcomfy.launchMachine');
+      assert.ok(id, 'the launch returned no machine id');
+      try {
+        const told = await waitFor('the Stopped waiting notification', async () => (await notifications()).find((p) => stopWaitingText.test(p.text)));
+        assert.deepStrictEqual(told.items, ['Stop Machine']);
+        assert.strictEqual((await simMachines()).find((x) => x.server_id === id)?.current_status, 'Starting');
+        // It keeps starting: once its boot ends, the extension sees it Ready (a stop would have made it Deleting).
+        await sim.admin(`machines/${id}/ready`, {});
+        await waitFor('the machine Ready in the extension', async () => (await state()).machines.find((m) => m.server_id === id && m.current_status === 'Ready'), 20_000);
+        assert.strictEqual((await sim.requests()).filter((r) => r.route === 'stop' && r.serverId === id).length, 0, 'nothing stopped the machine');
+        assert.ok(!(await state()).prompts.some((p) => p.kind === 'confirm' && p.text.startsWith('Stop ')), 'no stop was asked for');
+      } finally {
+        await stopAndWaitGone(id);
+      }
+    });
+  });
+
   it('never wrote the token to the log', async () => {
     const s = await state();
     const log = readLog(s.logDirectory);
