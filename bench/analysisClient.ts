@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     // A document as the provider sees one: a new version each time, so nothing comes from the cache.
     const document = () => ({ uri, version: ++version, getText: () => text });
     const account = { accountOrUndefined: undefined, onDidChangeAccount: () => ({ dispose: () => undefined }) };
-    const config = { value: { codeLensEnabled: true }, onDidChange: () => ({ dispose: () => undefined }) };
+    const config = { value: {}, forResource: () => ({ codeLensEnabled: true, outputDirectory: 'runcomfy-outputs' }), onDidChange: () => ({ dispose: () => undefined }) };
     const provider = new WorkflowCodeLensProvider(
       new WorkflowDocuments(),
       account as unknown as ConstructorParameters<typeof WorkflowCodeLensProvider>[1],

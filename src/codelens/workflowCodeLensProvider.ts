@@ -33,7 +33,7 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
-    if (!this.config.value.codeLensEnabled) return [];
+    if (!this.config.forResource(doc.uri).codeLensEnabled) return [];
     const analysis = this.documents.analysis(doc);
     if (analysis?.format !== 'api') return [];
     const first = analysis.nodes[0];

@@ -107,9 +107,9 @@ async function defaultTarget(services: Services, uri: vscode.Uri): Promise<RunTa
   ]);
 }
 
-/** Where outputs go: `runcomfy.outputDirectory`, relative to the workflow's workspace folder (or its own folder). */
+/** Where outputs go: `runcomfy.outputDirectory` as set for the workflow's own folder, relative to that workspace folder (or the workflow's folder). */
 function outputRoot(services: Services, uri: vscode.Uri): string {
-  const setting = services.config.value.outputDirectory || 'runcomfy-outputs';
+  const setting = services.config.forResource(uri).outputDirectory || 'runcomfy-outputs';
   if (path.isAbsolute(setting)) return setting;
   const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
   return path.join(folder, setting);
@@ -127,7 +127,7 @@ async function comfyUrlOf(services: Services, target: RunTarget): Promise<string
 /**
  * The run itself: analysis (problems stop it before anything is sent), upload, queue, a cancellable
  * progress notification (cancel = interrupt), the log, the Runs list, and at the end a notification
- * with "Open Outputs" and "Reveal in Explorer". The first image output opens in the editor.
+ * with "Open Outputs" (the run folder). The first image output opens in the editor.
  */
 async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<RunResult> {
   const doc = await vscode.workspace.openTextDocument(uri);
@@ -208,10 +208,9 @@ function announce(services: Services, uri: vscode.Uri, target: RunTarget, result
     const n = result.outputs.length;
     const image = result.outputs.find((o) => /\.(png|jpe?g|webp|gif|bmp)$/i.test(o.path));
     if (image) void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(image.path), { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside });
-    void services.prompter.notify('info', `${name} finished on ${targetLabel(target)}: ${n} output${n === 1 ? '' : 's'} saved.`, 'Open Outputs', 'Reveal in Explorer').then((a) => {
+    void services.prompter.notify('info', `${name} finished on ${targetLabel(target)}: ${n} output${n === 1 ? '' : 's'} saved.`, 'Open Outputs').then((a) => {
       const run = services.runs.runs.find((r) => r.result === result);
       if (a === 'Open Outputs' && run) void vscode.commands.executeCommand(CommandIds.openRunOutputs, { kind: 'run', runId: run.id });
-      if (a === 'Reveal in Explorer' && result.runDir) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(result.runDir));
     });
     return;
   }

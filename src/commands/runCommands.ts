@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { targetLabel } from '../core/runRegistry';
 import { isNode } from '../views/treeNodes';
@@ -24,20 +23,24 @@ export async function interruptRun(services: Services, arg?: unknown): Promise<b
   return services.runs.interrupt(id);
 }
 
-/** Open Outputs: the run's files in the editor (one directly, several through a pick), or its folder. */
-export async function openRunOutputs(services: Services, arg?: unknown): Promise<string[]> {
+/** What Open Outputs showed: the run folder, and where. */
+export interface RevealedOutputs {
+  folder: string;
+  via: 'revealInExplorer' | 'revealFileInOS';
+}
+
+/**
+ * Open Outputs: reveals the run folder (its files and `run.json`). Inside a workspace folder it is
+ * shown in the Explorer, where the user already is and which works the same in a remote window;
+ * outside every workspace folder the Explorer cannot show it, so the OS file manager does.
+ */
+export async function openRunOutputs(services: Services, arg?: unknown): Promise<RevealedOutputs> {
   const run = isNode(arg, 'run') ? services.runs.get(arg.runId) : services.runs.runs.find((r) => r.outputs.length > 0);
   if (!run) throw new UserError('That run is no longer listed.');
-  if (run.outputs.length === 0) throw new UserError(`${run.workflowName} saved no outputs.`);
-  const paths =
-    run.outputs.length === 1
-      ? [run.outputs[0].path]
-      : [
-          await services.prompter.pick(
-            run.outputs.map((o) => ({ label: path.basename(o.path), description: `node ${o.node} · ${o.key}`, detail: o.path, value: o.path })),
-            { title: `Outputs of ${run.workflowName}` },
-          ),
-        ];
-  for (const p of paths) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(p), { preview: false });
-  return paths;
+  const folder = run.result?.runDir;
+  if (run.outputs.length === 0 || !folder) throw new UserError(`${run.workflowName} saved no outputs.`);
+  const uri = vscode.Uri.file(folder);
+  const via = vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS';
+  await vscode.commands.executeCommand(via, uri);
+  return { folder, via };
 }

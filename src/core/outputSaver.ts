@@ -41,6 +41,8 @@ export interface OutputRef {
   subfolder?: string;
   type?: string;
   nodeId?: string;
+  /** The output key the server listed the file under (`images`, `gifs`, `audio`, `3d`, …), for the record. */
+  kind?: string;
 }
 
 /** Where the run folder goes: `<root>/<workflow name>/<yyyymmdd-hhmmss>-<prompt id prefix>/`. */
@@ -96,7 +98,18 @@ export interface RunRecord {
   error?: string;
   outputsFrom?: OutputsSource;
   outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
+  /** Every saved file, as a reader of `run.json` finds it: see {@link RunRecordFile}. */
+  files: RunRecordFile[];
   warnings: string[];
+}
+
+/** One saved file in `run.json`: where it is (relative to `run.json`, `/` separators), from which node, of what kind, how big. */
+export interface RunRecordFile {
+  path: string;
+  node: string;
+  /** The output key: `images`, `gifs`, `audio`, `video`, `3d`, …; empty when the caller did not say. */
+  kind: string;
+  bytes: number;
 }
 
 /** The record's file name, beside the outputs. An output of the same name at the top is renamed. */
@@ -263,6 +276,9 @@ export class OutputSaver {
         type: s.ref.type ?? 'output',
         path: s.relativePath,
       })),
+      // `outputs` predates this list and other tools read it as is; `files` adds what a reader needs
+      // to find each file without knowing how the server named it.
+      files: this._saved.map((s) => ({ path: s.relativePath, node: s.ref.nodeId ?? '', kind: s.ref.kind ?? '', bytes: s.bytes })),
       warnings: [...this._warnings, ...(input.warnings ?? [])],
     };
     const target = path.join(this.dir, RUN_RECORD_NAME);

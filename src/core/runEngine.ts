@@ -601,7 +601,7 @@ export class RunEngine extends DisposableObject {
     const attempts = this.options.downloadAttempts ?? 3;
     const delay = this.options.downloadRetryDelayMs ?? 500;
     for (const file of files) {
-      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId };
+      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
       for (let attempt = 1; ; attempt++) {
         try {
           const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal), this.lifetime.signal);

@@ -12,7 +12,6 @@ export interface LocalServerSetting {
 /** The extension's settings, read once per change. */
 export interface RunComfyConfig {
   readonly apiUrl: string;
-  readonly outputDirectory: string;
   readonly defaultMachineType: string;
   readonly defaultDurationMinutes: number;
   readonly pollIntervalSeconds: number;
@@ -20,10 +19,15 @@ export interface RunComfyConfig {
   readonly rates: RateTable;
   /** Why `runcomfy.pricing` was ignored, when it was. */
   readonly pricingProblem?: string;
-  readonly codeLensEnabled: boolean;
   readonly warnBeforeStopMinutes: number;
   readonly autoStopIdleMinutes: number;
   readonly localServers: readonly LocalServerSetting[];
+}
+
+/** The `resource`-scoped settings: each workflow reads them for its own workspace folder. */
+export interface ResourceConfig {
+  readonly outputDirectory: string;
+  readonly codeLensEnabled: boolean;
 }
 
 const SECTION = 'runcomfy';
@@ -54,6 +58,19 @@ export class ConfigService extends DisposableObject {
     return this.current;
   }
 
+  /**
+   * The `resource`-scoped settings as they apply to `uri` (a workflow file): in a multi-root
+   * workspace, the value in that file's folder settings wins over the workspace and user values.
+   * Read on each call, so there is no per-folder snapshot to keep current.
+   */
+  forResource(uri: vscode.Uri): ResourceConfig {
+    const c = vscode.workspace.getConfiguration(SECTION, uri);
+    return {
+      outputDirectory: c.get<string>('outputDirectory', 'runcomfy-outputs'),
+      codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+    };
+  }
+
   /** Saves the local servers list at the user level (application scope). */
   async setLocalServers(servers: readonly LocalServerSetting[]): Promise<void> {
     await vscode.workspace.getConfiguration(SECTION).update('localServers', servers, vscode.ConfigurationTarget.Global);
@@ -69,13 +86,11 @@ function readConfig(): RunComfyConfig {
   const { rates, problem } = readRates(userLevel<Record<string, unknown>>('pricing', {}));
   return {
     apiUrl: userLevel('apiUrl', 'https://api.runcomfy.net'),
-    outputDirectory: c.get<string>('outputDirectory', 'runcomfy-outputs'),
     defaultMachineType: c.get<string>('defaultMachineType', 'medium'),
     defaultDurationMinutes: positive(c.get<number>('defaultDurationMinutes', 60), 60),
     pollIntervalSeconds: Math.max(5, positive(userLevel('pollIntervalSeconds', 30), 30)),
     rates,
     pricingProblem: problem,
-    codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
     warnBeforeStopMinutes: Math.max(0, c.get<number>('warnBeforeStopMinutes', 10)),
     autoStopIdleMinutes: Math.max(0, userLevel('autoStopIdleMinutes', 0)),
     localServers: userLevel<unknown[]>('localServers', []).filter(isLocalServer),

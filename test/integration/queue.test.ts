@@ -103,6 +103,29 @@ describe('queueing workflows from the editor', function () {
     assert.match(String(run.description), /^succeeded in/);
   });
 
+  it('opens the first image output, lists every file in run.json, and "Open Outputs" reveals the run folder in the Explorer', async () => {
+    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', hello());
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    const tabPaths = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => (t.input instanceof vscode.TabInputCustom || t.input instanceof vscode.TabInputText ? t.input.uri.fsPath : ''));
+    const image = result.outputs.find((o) => o.path.endsWith('.png'));
+    assert.ok(image, 'hello saves images');
+    await waitFor('the first image output in an editor', () => tabPaths().includes(image.path));
+
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { files: { path: string; node: string; kind: string; bytes: number }[] };
+    assert.deepStrictEqual(
+      record.files.map((f) => path.join(result.runDir!, ...f.path.split('/'))).sort(),
+      result.outputs.map((o) => o.path).sort(),
+    );
+    for (const f of record.files) assert.strictEqual(fs.statSync(path.join(result.runDir!, ...f.path.split('/'))).size, f.bytes, f.path);
+
+    const run = (await state()).runs.find((r) => r.promptId === result.promptId);
+    assert.ok(run, 'the run is not listed');
+    const before = tabPaths();
+    const shown = await vscode.commands.executeCommand<{ folder: string; via: string }>('runcomfy.openRunOutputs', { kind: 'run', runId: run.id });
+    assert.deepStrictEqual(shown, { folder: result.runDir, via: 'revealInExplorer' });
+    assert.deepStrictEqual(tabPaths(), before, 'Open Outputs opened an editor instead of revealing the folder');
+  });
+
   it('uploads local inputs and uses the uploaded name', async () => {
     const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', workspaceFile('invert-photo', 'workflow_api.json'));
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));

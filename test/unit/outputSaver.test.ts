@@ -385,9 +385,9 @@ describe('OutputSaver', () => {
 
   it('writes run.json atomically with a masked server, the prompt hash, outputs, timings and warnings', async () => {
     const saver = await create();
-    await saver.saveStream({ filename: 'api_test_00001_.png', subfolder: 'research', type: 'output', nodeId: '4' }, bytesOf('a'));
-    await saver.saveStream({ filename: 'ComfyUI_temp_gyvgp_00001_.png', subfolder: '', type: 'temp', nodeId: '3' }, bytesOf('b'));
-    await saver.saveStream({ filename: '../evil.png', type: 'output', nodeId: '5' }, bytesOf('c'));
+    await saver.saveStream({ filename: 'api_test_00001_.png', subfolder: 'research', type: 'output', nodeId: '4', kind: 'images' }, bytesOf('a'));
+    await saver.saveStream({ filename: 'ComfyUI_temp_gyvgp_00001_.png', subfolder: '', type: 'temp', nodeId: '3', kind: 'images' }, bytesOf('bb'));
+    await saver.saveStream({ filename: '../evil.png', type: 'output', nodeId: '5' }, bytesOf('ccc'));
     const promptText = readRecording('workflow_a_api.json');
     const prompt = JSON.parse(promptText) as Record<string, never>;
     const file = await saver.writeRunRecord({
@@ -422,6 +422,11 @@ describe('OutputSaver', () => {
         { node: '4', filename: 'api_test_00001_.png', subfolder: 'research', type: 'output', path: 'research/api_test_00001_.png' },
         { node: '3', filename: 'ComfyUI_temp_gyvgp_00001_.png', subfolder: '', type: 'temp', path: 'ComfyUI_temp_gyvgp_00001_.png' },
         { node: '5', filename: '../evil.png', subfolder: '', type: 'output', path: '.._evil.png' },
+      ],
+      files: [
+        { path: 'research/api_test_00001_.png', node: '4', kind: 'images', bytes: 1 },
+        { path: 'ComfyUI_temp_gyvgp_00001_.png', node: '3', kind: 'images', bytes: 2 },
+        { path: '.._evil.png', node: '5', kind: '', bytes: 3 },
       ],
       warnings: [saver.warnings[0], 'Node 7 was dropped by the server'],
     });

@@ -209,6 +209,16 @@ describe('RunEngine against the ComfyUI simulator', function () {
       const base = o.type === 'temp' ? sim.folders.temp : sim.folders.output;
       assert.strictEqual(sha(o.path), sha(path.join(base, o.subfolder, o.filename)), `${o.key} ${o.filename}`);
     }
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { files: { path: string; node: string; kind: string; bytes: number }[] };
+    assert.deepStrictEqual(
+      record.files,
+      result.outputs.map((o) => ({ path: path.relative(result.runDir!, o.path).split(path.sep).join('/'), node: o.node, kind: o.key, bytes: fs.statSync(o.path).size })),
+    );
+    for (const f of record.files) {
+      assert.ok(!path.isAbsolute(f.path) && !f.path.includes('\\'), `${f.path} is relative, with forward slashes`);
+      assert.strictEqual(fs.statSync(path.join(result.runDir!, ...f.path.split('/'))).size, f.bytes, f.path);
+    }
+    assert.deepStrictEqual([...new Set(record.files.map((f) => f.kind))].sort(), ['3d', 'audio', 'gifs', 'images']);
   });
 
   it('never lets a hostile name escape the run folder, and never drops one silently', async () => {
