@@ -79,10 +79,13 @@ describe('RunComfyClient politeness (rate limits against the simulator)', () => 
     sim = await startTestSimulator();
     sim.addFault({ action: 'rateLimit', retryAfter: '1', route: 'listMachines' });
     const bucket = new TokenBucket({ ratePerSecond: 100, burst: 100 });
-    const a = testClient(sim, { bucket });
+    // The client tells of a retry only once it has paused the shared bucket; the simulator's log of the
+    // 429 comes earlier, before the answer reached the client.
+    let paused = false;
+    const a = testClient(sim, { bucket, onRetry: () => (paused = true) });
     const b = testClient(sim, { bucket });
     const first = a.listMachines();
-    await eventually(() => sim.requests().some((r) => r.status === 429), 'the first call was refused');
+    await eventually(() => paused, 'the refused call paused the shared bucket');
     await Promise.all([first, b.listWorkflows()]);
     const log = sim.requests();
     const refused = log.find((r) => r.status === 429)!;
