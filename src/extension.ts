@@ -43,7 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const testMode = testHooksEnabled();
   const clock = systemClock;
   const log = vscode.window.createOutputChannel('RunComfy', { log: true });
-  const config = new ConfigService();
+  const config = new ConfigService(restrictedConfigurations(context.extension.packageJSON));
   const credentials = new CredentialStore(context.secrets);
   const contextKeys = new ContextKeyService();
   const scripted = testMode ? new ScriptedPrompter() : undefined;
@@ -118,6 +118,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   await demoSignIn(credentials, config.value.apiUrl, log);
   await Promise.all([syncSignedIn(), accounts.initialize()]);
+}
+
+/** The manifest's `capabilities.untrustedWorkspaces.restrictedConfigurations`, the one list of them. */
+function restrictedConfigurations(manifest: unknown): string[] {
+  const keys = (manifest as { capabilities?: { untrustedWorkspaces?: { restrictedConfigurations?: unknown } } }).capabilities?.untrustedWorkspaces?.restrictedConfigurations;
+  return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
 }
 
 /**

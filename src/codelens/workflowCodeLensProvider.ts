@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { type AccountManager } from '../auth/accountManager';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { CommandIds } from '../commands/commandIds';
+import { manageWorkspaceTrust, RESTRICTED_QUEUE_REASON } from '../commands/workspaceTrust';
 import { inputLabel, refusalMessage } from '../core/inputPolicy';
 import { machineShortId } from '../core/machineLabels';
 import { type LocalFileInput } from '../core/workflowAnalysis';
@@ -12,7 +13,8 @@ import { toRange, type WorkflowDocuments } from './workflowDocuments';
  * Lenses above an API-format workflow: "▶ Queue on RunComfy" (on the Ready machine; "Launch a
  * machine…" when none is Ready) and "Queue on…", plus one per node whose inputs name local files,
  * saying what will be uploaded, and one per file the input policy refuses, with the same words as
- * its diagnostic. They follow machine state and the `runcomfy.codeLens.enabled` setting.
+ * its diagnostic. They follow machine state and the `runcomfy.codeLens.enabled` setting. In
+ * Restricted Mode one lens says queueing needs a trusted folder and opens Manage Workspace Trust.
  */
 export class WorkflowCodeLensProvider extends DisposableObject implements vscode.CodeLensProvider {
   private readonly _onDidChangeCodeLenses = this._register(new vscode.EventEmitter<void>());
@@ -27,17 +29,28 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
   ) {
     super();
     this._register(config.onDidChange(() => this._onDidChangeCodeLenses.fire()));
+    this._register(vscode.workspace.onDidGrantWorkspaceTrust(() => this._onDidChangeCodeLenses.fire()));
     this._register(accounts.onDidChangeAccount(() => this.follow()));
     this._register({ dispose: () => this.storeSub?.dispose() });
     this.follow();
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
-    if (!this.config.forResource(doc.uri).codeLensEnabled) return [];
+    // Queueing reads inputs from disk and saves outputs there: a virtual workspace's files get no lenses.
+    if (doc.uri.scheme !== 'file' || !this.config.forResource(doc.uri).codeLensEnabled) return [];
     const analysis = this.documents.analysis(doc);
     if (analysis?.format !== 'api') return [];
     const first = analysis.nodes[0];
     const top = first ? new vscode.Range(toRange(first.keyRange).start.line, 0, toRange(first.keyRange).start.line, 0) : new vscode.Range(0, 0, 0, 0);
+    if (!vscode.workspace.isTrusted) {
+      return [
+        new vscode.CodeLens(top, {
+          title: '🛡 Queueing needs a trusted folder: Manage Workspace Trust',
+          tooltip: `${RESTRICTED_QUEUE_REASON} Click to review and trust it.`,
+          command: manageWorkspaceTrust.command,
+        }),
+      ];
+    }
     const ready = this.readyMachines();
     const lenses = [
       ready.length > 0

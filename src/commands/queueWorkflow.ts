@@ -14,14 +14,17 @@ import { type PickItem } from '../ui/prompter';
 import { isNode } from '../views/treeNodes';
 import { CommandIds, ContextKeys } from './commandIds';
 import { launchFlow, waitUntilReady } from './launchMachine';
+import { outputFolder } from './outputFolder';
 import { type Services } from './services';
 import { UserError } from './userError';
+import { requireTrustedWorkspace } from './workspaceTrust';
 
 /**
  * Queue Workflow: the workflow (the given file, or the active editor) on the last used target if it
  * is still there, else on the Ready machine (a pick when several). Resolves with the run's result.
  */
 export async function queueWorkflow(services: Services, uriArg?: unknown, targetArg?: RunTarget): Promise<RunResult | undefined> {
+  requireTrustedWorkspace();
   const uri = workflowUri(uriArg);
   const target = targetArg ?? (await defaultTarget(services, uri));
   return runWorkflow(services, uri, target);
@@ -29,6 +32,7 @@ export async function queueWorkflow(services: Services, uriArg?: unknown, target
 
 /** Queue Workflow on…: a pick among the Ready machines, your local ComfyUI servers, and launching a new machine. */
 export async function queueWorkflowOn(services: Services, uriArg?: unknown): Promise<RunResult | undefined> {
+  requireTrustedWorkspace();
   const uri = workflowUri(uriArg);
   const launchNew = { kind: 'launch' } as const;
   const ready = await readyMachines(services);
@@ -51,6 +55,7 @@ export async function queueWorkflowOn(services: Services, uriArg?: unknown): Pro
 
 /** Launch a machine (the usual flow), wait until Ready (Stop Waiting ends the command quietly), then queue on it. */
 export async function launchAndQueue(services: Services, uriArg?: unknown): Promise<RunResult | undefined> {
+  requireTrustedWorkspace();
   const uri = workflowUri(uriArg);
   const machine = await launchFlow(services, {});
   if (!machine) return undefined;
@@ -60,13 +65,17 @@ export async function launchAndQueue(services: Services, uriArg?: unknown): Prom
 
 /** Run Again: the same workflow file on the same target. */
 export async function rerun(services: Services, arg?: unknown): Promise<RunResult | undefined> {
+  requireTrustedWorkspace();
   const run = isNode(arg, 'run') ? services.runs.get(arg.runId) : services.runs.runs.find((r) => r.finishedAtMs !== undefined);
   if (!run) throw new UserError('There is no finished run to repeat.');
   return runWorkflow(services, vscode.Uri.file(run.workflowPath), run.target);
 }
 
 function workflowUri(arg: unknown): vscode.Uri {
-  if (arg instanceof vscode.Uri) return arg;
+  if (arg instanceof vscode.Uri) {
+    if (arg.scheme !== 'file') throw new UserError(`${arg.toString()} is not a file on this computer: queueing reads workflows and inputs from disk and saves outputs there.`);
+    return arg;
+  }
   const editor = vscode.window.activeTextEditor;
   if (editor?.document.uri.scheme === 'file') return editor.document.uri;
   throw new UserError('Open an API-format workflow (workflow_api.json) in the editor, or run this from its CodeLens.');
@@ -107,14 +116,6 @@ async function defaultTarget(services: Services, uri: vscode.Uri): Promise<RunTa
   ]);
 }
 
-/** Where outputs go: `runcomfy.outputDirectory` as set for the workflow's own folder, relative to that workspace folder (or the workflow's folder). */
-function outputRoot(services: Services, uri: vscode.Uri): string {
-  const setting = services.config.forResource(uri).outputDirectory || 'runcomfy-outputs';
-  if (path.isAbsolute(setting)) return setting;
-  const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
-  return path.join(folder, setting);
-}
-
 async function comfyUrlOf(services: Services, target: RunTarget): Promise<string> {
   if (target.kind === 'local') return target.url;
   const store = services.accounts.requireAccount().machines;
@@ -140,6 +141,7 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
     ]);
   }
   if (!isWorkflowFileName(uri.fsPath) && !prepared.analysis.isApiFormat) throw new UserError(`${relative} is not an API-format workflow.`);
+  const output = await outputFolder(services, uri);
   const comfyUrl = await comfyUrlOf(services, target);
   const workflowName = workflowDisplayName(uri.fsPath);
   const engine = new RunEngine({
@@ -148,7 +150,8 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
     inputPolicy: prepared.inputPolicy,
     warnings: prepared.warnings,
     comfyUrl,
-    outputRoot: outputRoot(services, uri),
+    outputRoot: output.root,
+    outputWithin: output.within,
     workflowName,
     workflowFile: relative,
     clock: services.clock,

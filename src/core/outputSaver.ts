@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { type ApiPrompt, type HistoryEntry } from '../api/comfyTypes';
 import { maskUrl } from '../api/redact';
 import { abortReason } from '../base/clock';
+import { assertRealPathInside } from './outputLocation';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
 import { isObject } from '../base/json';
 
@@ -54,6 +55,8 @@ export interface RunFolderOptions {
   promptId: string;
   /** When the run was queued (epoch ms or a Date), shown in local time. */
   time: number | Date;
+  /** A folder the run folder must stay inside once symlinks are resolved (a workspace-set output directory). */
+  within?: string;
 }
 
 /** What the caller knows about a run; {@link OutputSaver.writeRunRecord} adds the outputs and warnings. */
@@ -187,7 +190,10 @@ export class OutputSaver {
     const workflow = safeSegment(options.workflowName);
     const run = safeSegment(`${formatRunTime(options.time)}-${options.promptId.slice(0, PROMPT_ID_PREFIX)}`);
     const dir = resolveInside(options.root, [workflow.name, run.name]);
+    // Checked before mkdir (no folder is made through a planted link) and after (a link swapped in meanwhile).
+    if (options.within) await assertRealPathInside(dir, options.within, 'The run folder');
     await fs.mkdir(dir, { recursive: true });
+    if (options.within) await assertRealPathInside(dir, options.within, 'The run folder');
     const saver = new OutputSaver(dir);
     if (workflow.reasons.length > 0) {
       saver._warnings.push(`The workflow name ${JSON.stringify(options.workflowName)} became the folder "${workflow.name}": ${workflow.reasons.join('; ')}.`);

@@ -37,6 +37,8 @@ export interface RunEngineOptions {
   readonly comfyUrl: string;
   /** The folder the run's folder is created under (`<root>/<workflow name>/<time>-<prompt id>/`). */
   readonly outputRoot: string;
+  /** The folder the run folder must stay inside after symlinks (see `OutputLocation.within`). */
+  readonly outputWithin?: string;
   /** Names the run's parent folder; usually the workflow file name without `.json`. */
   readonly workflowName: string;
   /** The workflow file as the user knows it, for run.json. */
@@ -587,7 +589,7 @@ export class RunEngine extends DisposableObject {
 
   /** The run folder, created on first need (it is named after the prompt id, so only once queued). */
   private saverFor(promptId: string): Promise<OutputSaver> {
-    this.saver ??= OutputSaver.create({ root: this.options.outputRoot, workflowName: this.options.workflowName, promptId, time: this.queuedAt }).then((saver) => {
+    this.saver ??= OutputSaver.create({ root: this.options.outputRoot, within: this.options.outputWithin, workflowName: this.options.workflowName, promptId, time: this.queuedAt }).then((saver) => {
       for (const w of saver.warnings) this.warn(w);
       return saver;
     });

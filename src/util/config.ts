@@ -1,6 +1,8 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
+import { type OutputDirectorySetting, type SettingSource } from '../core/outputLocation';
 import { createRateTable, defaultRateTable, type RateTable } from '../core/pricing';
 
 /** A ComfyUI server the user added by URL (their own machine, a tunnel, a colleague's box). */
@@ -26,7 +28,7 @@ export interface RunComfyConfig {
 
 /** The `resource`-scoped settings: each workflow reads them for its own workspace folder. */
 export interface ResourceConfig {
-  readonly outputDirectory: string;
+  readonly outputDirectory: OutputDirectorySetting;
   readonly codeLensEnabled: boolean;
 }
 
@@ -35,23 +37,32 @@ const SECTION = 'runcomfy';
 /**
  * Reads the `runcomfy.*` settings. Keys that decide where the token goes or what the account spends
  * are read from the user (global) level only: VS Code already ignores application-scoped keys in
- * workspace settings, and reading `globalValue` makes that a property of this code too.
+ * workspace settings, and reading `globalValue` makes that a property of this code too. Likewise, in
+ * Restricted Mode the workspace and folder values of the manifest's `restrictedConfigurations` are
+ * ignored here, whatever VS Code's own `get` returns.
  */
 export class ConfigService extends DisposableObject {
   private readonly _onDidChange = this._register(new Emitter<RunComfyConfig>());
   readonly onDidChange: Event<RunComfyConfig> = this._onDidChange.event;
   private current: RunComfyConfig;
+  private readonly restricted: ReadonlySet<string>;
 
-  constructor() {
+  /** @param restrictedKeys the manifest's `capabilities.untrustedWorkspaces.restrictedConfigurations` (full keys), its one copy. */
+  constructor(restrictedKeys: readonly string[]) {
     super();
-    this.current = readConfig();
+    this.restricted = new Set(restrictedKeys);
+    this.current = readConfig(this.reader(vscode.workspace.getConfiguration(SECTION)));
+    const reread = () => {
+      this.current = readConfig(this.reader(vscode.workspace.getConfiguration(SECTION)));
+      this._onDidChange.fire(this.current);
+    };
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (!e.affectsConfiguration(SECTION)) return;
-        this.current = readConfig();
-        this._onDidChange.fire(this.current);
+        if (e.affectsConfiguration(SECTION)) reread();
       }),
     );
+    // Trusting the folder brings its restricted values into force.
+    this._register(vscode.workspace.onDidGrantWorkspaceTrust(reread));
   }
 
   get value(): RunComfyConfig {
@@ -65,9 +76,28 @@ export class ConfigService extends DisposableObject {
    */
   forResource(uri: vscode.Uri): ResourceConfig {
     const c = vscode.workspace.getConfiguration(SECTION, uri);
+    const read = this.reader(c);
+    const output = read<string>('outputDirectory', 'runcomfy-outputs');
     return {
-      outputDirectory: c.get<string>('outputDirectory', 'runcomfy-outputs'),
-      codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+      outputDirectory: { value: output.value, source: output.source, where: describeSource(output.source, uri) },
+      codeLensEnabled: read<boolean>('codeLens.enabled', true).value,
+    };
+  }
+
+  /**
+   * Reads a key the way VS Code would (folder over workspace over user over default), except that in
+   * Restricted Mode a restricted key's workspace and folder values are skipped; says which level won.
+   */
+  private reader(c: vscode.WorkspaceConfiguration): Reader {
+    const honourWorkspace = (key: string) => vscode.workspace.isTrusted || !this.restricted.has(`${SECTION}.${key}`);
+    return <T>(key: string, fallback: T) => {
+      const i = c.inspect<T>(key);
+      if (honourWorkspace(key)) {
+        if (i?.workspaceFolderValue !== undefined) return { value: i.workspaceFolderValue, source: 'workspaceFolder' };
+        if (i?.workspaceValue !== undefined) return { value: i.workspaceValue, source: 'workspace' };
+      }
+      if (i?.globalValue !== undefined) return { value: i.globalValue, source: 'user' };
+      return { value: i?.defaultValue ?? fallback, source: 'default' };
     };
   }
 
@@ -77,7 +107,9 @@ export class ConfigService extends DisposableObject {
   }
 }
 
-function readConfig(): RunComfyConfig {
+type Reader = <T>(key: string, fallback: T) => { value: T; source: SettingSource };
+
+function readConfig(read: Reader): RunComfyConfig {
   const c = vscode.workspace.getConfiguration(SECTION);
   const userLevel = <T>(key: string, fallback: T): T => {
     const i = c.inspect<T>(key);
@@ -86,15 +118,33 @@ function readConfig(): RunComfyConfig {
   const { rates, problem } = readRates(userLevel<Record<string, unknown>>('pricing', {}));
   return {
     apiUrl: userLevel('apiUrl', 'https://api.runcomfy.net'),
-    defaultMachineType: c.get<string>('defaultMachineType', 'medium'),
-    defaultDurationMinutes: positive(c.get<number>('defaultDurationMinutes', 60), 60),
+    defaultMachineType: read<string>('defaultMachineType', 'medium').value,
+    defaultDurationMinutes: positive(read<number>('defaultDurationMinutes', 60).value, 60),
     pollIntervalSeconds: Math.max(5, positive(userLevel('pollIntervalSeconds', 30), 30)),
     rates,
     pricingProblem: problem,
-    warnBeforeStopMinutes: Math.max(0, c.get<number>('warnBeforeStopMinutes', 10)),
+    warnBeforeStopMinutes: Math.max(0, read<number>('warnBeforeStopMinutes', 10).value),
     autoStopIdleMinutes: Math.max(0, userLevel('autoStopIdleMinutes', 0)),
     localServers: userLevel<unknown[]>('localServers', []).filter(isLocalServer),
   };
+}
+
+/** The settings file a value came from, in words, for messages about it. */
+function describeSource(source: SettingSource, uri: vscode.Uri): string {
+  switch (source) {
+    case 'workspaceFolder': {
+      const folder = vscode.workspace.getWorkspaceFolder(uri);
+      return folder ? `the folder settings of ${folder.name} (.vscode/settings.json)` : 'the folder settings';
+    }
+    case 'workspace': {
+      const file = vscode.workspace.workspaceFile;
+      return file?.scheme === 'file' ? `the workspace settings (${path.basename(file.fsPath)})` : 'the workspace settings (.vscode/settings.json)';
+    }
+    case 'user':
+      return 'your user settings';
+    default:
+      return 'the default';
+  }
 }
 
 function readRates(pricing: Readonly<Record<string, unknown>>): { rates: RateTable; problem?: string } {

@@ -5,6 +5,10 @@ import { CommandIds, ViewIds } from '../../src/commands/commandIds';
 
 interface Manifest {
   engines: { vscode: string };
+  capabilities: {
+    untrustedWorkspaces: { supported: boolean | 'limited'; description?: string; restrictedConfigurations?: string[] };
+    virtualWorkspaces: boolean | { supported: boolean | 'limited'; description?: string };
+  };
   devDependencies: Record<string, string>;
   activationEvents: string[];
   contributes: {
@@ -53,6 +57,24 @@ describe('package.json', () => {
       assert.ok(p.scope, `${key} has no scope`);
     }
     assert.strictEqual(props['runcomfy.apiUrl']?.scope, 'application');
+  });
+
+  it('supports Restricted Mode in part, restricting every workspace-level setting that points at files or servers or shapes a launch', () => {
+    const trust = manifest.capabilities.untrustedWorkspaces;
+    assert.strictEqual(trust.supported, 'limited');
+    assert.ok(trust.description && trust.description.length > 40);
+    const restricted = trust.restrictedConfigurations ?? [];
+    const props = manifest.contributes.configuration.properties;
+    for (const key of restricted) assert.ok(props[key], `restrictedConfigurations names ${key}, which is not a setting`);
+    // A workspace may set these in Restricted Mode: they show or warn, and point at nothing.
+    const harmless = ['runcomfy.codeLens.enabled', 'runcomfy.warnBeforeStopMinutes'];
+    for (const [key, p] of Object.entries(props)) {
+      if (p.scope === 'application') continue;
+      assert.ok(restricted.includes(key) || harmless.includes(key), `${key} can be set by a workspace: restrict it, or say here why it is harmless`);
+    }
+    for (const key of ['runcomfy.apiUrl', 'runcomfy.localServers', 'runcomfy.outputDirectory']) assert.ok(restricted.includes(key), key);
+    const virtual = manifest.capabilities.virtualWorkspaces;
+    assert.ok(typeof virtual === 'object' && virtual.supported === 'limited' && (virtual.description ?? '').length > 40, 'virtualWorkspaces says what works');
   });
 
   it('never activates on "*" and stays within the VS Code 1.100 API the test host provides', () => {
