@@ -3,9 +3,17 @@
 //
 //   node scripts/run-host-tests.mjs          the extension from this folder (development mode)
 //   node scripts/run-host-tests.mjs --vsix   the packaged runcomfy-<version>.vsix, installed with --install-extension
+//   --phase=restricted,multiRoot             only these phases (also HOST_TEST_PHASES); default: all
 //
-// The verdict comes from the result file the suite writes, never from the workbench's exit code alone
-// (a crashed extension host reports 0). The last line printed is "N passed, M failed".
+// One code-server serves every phase; each phase is a fresh workbench window (its own browser
+// context, extension host and user settings) running the test files of that phase
+// (test/integration/index.ts picks them):
+//   main        the single-folder workspace (samples + test/fixtures/workspace), trust disabled: *.test.js
+//   multiRoot   the two-folder test/fixtures/multi-root/runcomfy.code-workspace, trust disabled: *.multiRoot.test.js
+//   restricted  the same two folders with Workspace Trust on and the workspace untrusted (Restricted Mode): *.restricted.test.js
+//
+// The verdict comes from the result file each phase writes, never from the workbench's exit code alone
+// (a crashed extension host reports 0). The last line printed is "N passed, M failed" over all phases.
 // Exit codes: 0 pass; 1 test failures, no result or no tests; 2 code-server died; 3 runner crash; 124 timeout.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +28,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const vsixMode = process.argv.includes('--vsix');
 const CODE_SERVER = path.join(root, 'tools/vscode-host/node_modules/code-server/out/node/entry.js');
 const testsPath = path.join(root, 'out/test/integration/index.js');
+// Per phase: the main suite takes a few minutes; the other phases well under one.
 const TIMEOUT_MS = Number(process.env.HOST_TEST_TIMEOUT_MS || 300000);
+const PHASE_NAMES = ['main', 'multiRoot', 'restricted'];
+const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) ?? process.env.HOST_TEST_PHASES;
+const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : PHASE_NAMES;
+for (const p of phases) {
+  if (!PHASE_NAMES.includes(p)) {
+    console.error(`host-tests: unknown phase "${p}"; phases are ${PHASE_NAMES.join(', ')}.`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
 const verbose = process.env.HOST_TEST_VERBOSE === '1';
 
 const t0 = Date.now();
@@ -51,33 +70,53 @@ for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STAT
 const userData = path.join(tmp, 'user-data');
 const extDir = path.join(tmp, 'extensions');
 const workspace = path.join(tmp, 'workspace');
+const multiRoot = path.join(tmp, 'multi-root');
 fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
 fs.mkdirSync(extDir, { recursive: true });
 // The suite writes outputs into its workspace: give it a fresh copy of the samples users get,
 // plus the test-only files of test/fixtures/workspace (a hostile .vscode/settings.json, …).
 fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true });
 fs.cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
-fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'extensions.ignoreRecommendations': true,
-  'workbench.enableExperiments': false,
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'npm.fetchOnlinePackageInfo': false,
-  'git.enabled': false,
-}, null, 2));
-const resultFile = path.join(tmp, 'result.json');
+// Two folders, each with the samples and settings of its own (test/fixtures/multi-root).
+for (const folder of ['alpha', 'beta']) fs.cpSync(path.join(root, 'samples'), path.join(multiRoot, folder), { recursive: true });
+fs.cpSync(path.join(root, 'test/fixtures/multi-root'), multiRoot, { recursive: true });
+const multiRootFile = path.join(multiRoot, 'runcomfy.code-workspace');
+
+/** What each phase opens, and whether Workspace Trust is on there (it never trusts anything for us). */
+const PHASES = {
+  main: { open: { folder: workspace }, trust: false },
+  multiRoot: { open: { workspace: multiRootFile }, trust: false },
+  restricted: { open: { workspace: multiRootFile }, trust: true },
+};
+
+function writeUserSettings(trust) {
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'extensions.ignoreRecommendations': true,
+    'workbench.enableExperiments': false,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    // With trust on, an unknown folder opens in Restricted Mode without the modal question.
+    'security.workspace.trust.enabled': trust,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'never',
+    'npm.fetchOnlinePackageInfo': false,
+    'git.enabled': false,
+  }, null, 2));
+}
+// The suite reads which phase it is and where to write its result from this file, rewritten per phase
+// (code-server's environment, which the extension hosts inherit, is the same for all of them).
+const phaseFile = path.join(tmp, 'phase.json');
 fs.writeFileSync(path.join(tmp, 'config.yaml'), 'auth: none\ncert: false\n');
 
 const serverEnv = {
   ...process.env,
   EXTENSIONS_GALLERY: '{}',
   RUNCOMFY_TEST_HOOKS: '1',
-  RUNCOMFY_TEST_RESULT_FILE: resultFile,
+  RUNCOMFY_TEST_PHASE_FILE: phaseFile,
   RUNCOMFY_TEST_REPO: root,
   RUNCOMFY_TEST_USER_DATA: userData,
   RUNCOMFY_TEST_MODE_LABEL: vsixMode ? 'vsix' : 'development',
@@ -141,15 +180,16 @@ async function finish(code, why, summary) {
 }
 process.on('SIGINT', () => void finish(130, 'SIGINT'));
 process.on('SIGTERM', () => void finish(143, 'SIGTERM'));
-const timer = setTimeout(() => void finish(124, `timeout after ${TIMEOUT_MS} ms`), TIMEOUT_MS);
 process.on('uncaughtException', (err) => { console.error(err); void finish(3, 'uncaught exception in runner'); });
 process.on('unhandledRejection', (err) => { console.error(err); void finish(3, 'unhandled rejection in runner'); });
 
 log(`starting code-server on ${authority}`);
+// No --disable-workspace-trust: the restricted phase needs trust on. The other phases turn it off
+// in their user settings.
 server = spawn(process.execPath, [CODE_SERVER,
   '--config', path.join(tmp, 'config.yaml'),
   '--auth', 'none', '--bind-addr', authority,
-  '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+  '--disable-telemetry', '--disable-update-check',
   '--disable-getting-started-override', '--disable-proxy', '--ignore-last-opened',
   '--user-data-dir', userData, '--extensions-dir', extDir,
 ], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv });
@@ -175,34 +215,69 @@ await new Promise((resolve) => {
 log('code-server is listening');
 
 browser = await launchChromium();
-const page = await (await browser.newContext()).newPage();
-if (verbose) page.on('console', (msg) => console.log(`[browser ${msg.type()}] ${msg.text()}`));
-page.on('pageerror', (err) => console.error(`[page error] ${err}`));
-// The workbench forwards every extension-host console call here, including mocha's reporter.
-await page.exposeFunction('codeAutomationLog', (type, args) => {
-  const line = util.format(...args);
-  if (type === 'error') console.error(`[vscode ${type}] ${line}`);
-  else console.log(`[vscode] ${line}`);
-});
-await page.exposeFunction('codeAutomationExit', async (code) => {
-  clearTimeout(timer);
-  let r = null;
-  try { r = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* no result: handled below */ }
-  if (!r) return finish(1, `workbench reported ${code} but the suite wrote no result (extension host crashed or run() never finished)`);
-  const summary = `${r.passed} passed, ${r.failed} failed`;
-  if (r.total === 0) return finish(1, 'no test ran', summary);
-  return finish(code === 0 && r.failed === 0 ? 0 : 1, `workbench reported ${code}`, summary);
-});
 
-const payload = JSON.stringify([
-  ['extensionDevelopmentPath', remote(extDevPath)],
-  ['extensionTestsPath', remote(testsPath)],
-  ['skipWelcome', 'true'],
-  // Development mode: only the extension under test (plus built-ins) loads. In vsix mode the
-  // extensions folder holds just the installed vsix, which must stay enabled.
-  ...(vsixMode ? [] : [['disableExtensions', 'true']]),
-]);
-const url = `http://${authority}/?folder=${encodeURIComponent(remote(workspace))}&payload=${encodeURIComponent(payload)}`;
-log(`opening the workbench on ${authority}`);
-await page.goto(url);
-log('workbench loaded; waiting for the suite');
+/**
+ * Runs one phase in a fresh browser context (so a phase's window state and secrets never reach the
+ * next) and resolves with its result file: `{ passed, failed, pending, total }`, or null when the
+ * suite wrote none (the extension host crashed or run() never finished).
+ */
+async function runPhase(name) {
+  const phase = PHASES[name];
+  const resultFile = path.join(tmp, `result-${name}.json`);
+  writeUserSettings(phase.trust);
+  fs.writeFileSync(phaseFile, JSON.stringify({ phase: name, resultFile }));
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  if (verbose) page.on('console', (msg) => console.log(`[browser ${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', (err) => console.error(`[page error] ${err}`));
+  let exited;
+  const exit = new Promise((resolve) => { exited = resolve; });
+  // The workbench forwards every extension-host console call here, including mocha's reporter.
+  await page.exposeFunction('codeAutomationLog', (type, args) => {
+    const line = util.format(...args);
+    if (type === 'error') console.error(`[vscode ${type}] ${line}`);
+    else console.log(`[vscode] ${line}`);
+  });
+  await page.exposeFunction('codeAutomationExit', (code) => exited(code));
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(extDevPath)],
+    ['extensionTestsPath', remote(testsPath)],
+    ['skipWelcome', 'true'],
+    // Development mode: only the extension under test (plus built-ins) loads. In vsix mode the
+    // extensions folder holds just the installed vsix, which must stay enabled.
+    ...(vsixMode ? [] : [['disableExtensions', 'true']]),
+  ]);
+  const target = phase.open.folder ? `folder=${encodeURIComponent(remote(phase.open.folder))}` : `workspace=${encodeURIComponent(remote(phase.open.workspace))}`;
+  log(`phase ${name}: opening the workbench (${phase.open.folder ? 'folder' : 'multi-root workspace'}, workspace trust ${phase.trust ? 'on' : 'off'})`);
+  await page.goto(`http://${authority}/?${target}&payload=${encodeURIComponent(payload)}`);
+  log(`phase ${name}: workbench loaded; waiting for the suite`);
+  let timer;
+  const code = await Promise.race([exit, new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS); })]);
+  clearTimeout(timer);
+  if (code === 'timeout') return finish(124, `phase ${name}: timeout after ${TIMEOUT_MS} ms`);
+  // Closing the window ends its extension host before the next phase starts one.
+  await context.close();
+  let r = null;
+  try { r = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* no result: the caller reports it */ }
+  log(`phase ${name}: workbench reported ${code}; ${r ? `${r.passed} passed, ${r.failed} failed` : 'no result'}`);
+  return r && { ...r, failed: r.failed + (code === 0 || r.failed > 0 ? 0 : 1) };
+}
+
+const totals = { passed: 0, failed: 0, total: 0 };
+const problems = [];
+for (const name of phases) {
+  const r = await runPhase(name);
+  if (!r) {
+    problems.push(`phase ${name}: the suite wrote no result (extension host crashed or run() never finished)`);
+    totals.failed += 1;
+    continue;
+  }
+  totals.passed += r.passed;
+  totals.failed += r.failed;
+  totals.total += r.total;
+  // HOST_TEST_GREP may leave a phase empty; a full run must run something in every phase.
+  if (r.total === 0 && !process.env.HOST_TEST_GREP) problems.push(`phase ${name}: no test ran`);
+}
+const summary = `${totals.passed} passed, ${totals.failed} failed`;
+if (totals.total === 0) problems.push('no test ran');
+await finish(totals.failed === 0 && problems.length === 0 ? 0 : 1, problems.join('; ') || `phases ${phases.join(', ')}`, summary);
