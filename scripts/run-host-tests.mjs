@@ -4,6 +4,7 @@
 //   node scripts/run-host-tests.mjs          the extension from this folder (development mode)
 //   node scripts/run-host-tests.mjs --vsix   the packaged runcomfy-<version>.vsix, installed with --install-extension
 //   --phase=restricted,multiRoot             only these phases (also HOST_TEST_PHASES); default: all
+//                                            (with --vsix: main and restricted)
 //
 // One code-server serves every phase; each phase is a fresh workbench window (its own browser
 // context, extension host and user settings) running the test files of that phase
@@ -32,7 +33,9 @@ const testsPath = path.join(root, 'out/test/integration/index.js');
 const TIMEOUT_MS = Number(process.env.HOST_TEST_TIMEOUT_MS || 300000);
 const PHASE_NAMES = ['main', 'multiRoot', 'restricted'];
 const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) ?? process.env.HOST_TEST_PHASES;
-const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : PHASE_NAMES;
+// The packaged vsix skips multiRoot (the same code as in development mode) but runs restricted: VS Code
+// disables an installed extension in Restricted Mode unless its manifest declares support.
+const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : vsixMode ? ['main', 'restricted'] : PHASE_NAMES;
 for (const p of phases) {
   if (!PHASE_NAMES.includes(p)) {
     console.error(`host-tests: unknown phase "${p}"; phases are ${PHASE_NAMES.join(', ')}.`);

@@ -39,7 +39,8 @@ const SECTION = 'runcomfy';
  * are read from the user (global) level only: VS Code already ignores application-scoped keys in
  * workspace settings, and reading `globalValue` makes that a property of this code too. Likewise, in
  * Restricted Mode the workspace and folder values of the manifest's `restrictedConfigurations` are
- * ignored here, whatever VS Code's own `get` returns.
+ * skipped here: VS Code 1.100 already hides them from `get` and `inspect` (the restricted host tests
+ * check it), and this keeps our reading right in a host that does not.
  */
 export class ConfigService extends DisposableObject {
   private readonly _onDidChange = this._register(new Emitter<RunComfyConfig>());
