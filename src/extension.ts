@@ -5,14 +5,15 @@ import { demoSignIn } from './auth/demoSignIn';
 import { systemClock } from './base/clock';
 import { WorkflowCodeLensProvider } from './codelens/workflowCodeLensProvider';
 import { WorkflowDiagnostics } from './codelens/workflowDiagnostics';
-import { WorkflowDocuments, isWorkflowFileName, workflowDocumentSelector } from './codelens/workflowDocuments';
+import { WorkflowDocuments, workflowDocumentSelector } from './codelens/workflowDocuments';
+import { WorkflowEditorContext } from './codelens/workflowEditorContext';
 import { CommandIds, ContextKeys, ViewIds } from './commands/commandIds';
 import { registerCommand } from './commands/commandRunner';
 import { extendMachine, type ExtendArgs } from './commands/extendMachine';
 import { launchMachine, type LaunchArgs } from './commands/launchMachine';
 import { addLocalServer, removeLocalServer, type AddLocalServerArgs } from './commands/localServers';
 import { copyComfyUrl, openComfyUI } from './commands/openComfyUI';
-import { launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
+import { howToExport, launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
 import { interruptRun, openRunOutputs } from './commands/runCommands';
 import { refresh } from './commands/refresh';
 import { type Services } from './commands/services';
@@ -62,10 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const codeLens = new WorkflowCodeLensProvider(documents, accounts, config);
   context.subscriptions.push(codeLens, vscode.languages.registerCodeLensProvider(workflowDocumentSelector, codeLens));
-  const syncEditorIsWorkflow = (editor: vscode.TextEditor | undefined) =>
-    contextKeys.set(ContextKeys.editorIsWorkflow, !!editor && (isWorkflowFileName(editor.document.uri.fsPath) || documents.analysis(editor.document)?.isApiFormat === true));
-  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor((e) => syncEditorIsWorkflow(e)));
-  void syncEditorIsWorkflow(vscode.window.activeTextEditor);
+  context.subscriptions.push(new WorkflowEditorContext(documents, contextKeys));
 
   const workflowsTree = new WorkflowsTreeDataProvider(accounts, contextKeys);
   const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, clock);
@@ -105,6 +103,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.queueWorkflow, (uri?: unknown, target?: unknown) => queueWorkflow(services, uri, isRunTarget(target) ? target : undefined)),
     register(CommandIds.queueWorkflowOn, (uri?: unknown) => queueWorkflowOn(services, uri)),
     register(CommandIds.launchAndQueue, (uri?: unknown) => launchAndQueue(services, uri)),
+    register(CommandIds.howToExport, () => howToExport(services)),
     register(CommandIds.interruptRun, (arg?: unknown) => interruptRun(services, arg)),
     register(CommandIds.rerun, (arg?: unknown) => rerun(services, arg)),
     register(CommandIds.openRunOutputs, (arg?: unknown) => openRunOutputs(services, arg)),

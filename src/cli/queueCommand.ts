@@ -1,22 +1,24 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseComfyUrl } from '../api/comfyClient';
-import { type ApiPrompt } from '../api/comfyTypes';
-import { ApiError, ServerError } from '../api/errors';
+import { ComfyClient, parseComfyUrl } from '../api/comfyClient';
+import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
+import { ApiError, ServerError, isCancellation } from '../api/errors';
 import { isLoopbackHost, maskUrl } from '../api/redact';
 import { systemClock } from '../base/clock';
 import { parseSetArgument } from '../core/overrides';
 import { cliInputPolicy } from '../core/inputPolicy';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
 import { type RunResult } from '../core/runEvents';
+import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
 import { RunLogFormatter } from '../core/runLogFormat';
+import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { cliClient } from './cliClient';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
 import { formatJson } from './format';
 
-const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]... [--allow-inputs-from <dir>]...';
+const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]... [--allow-inputs-from <dir>]... [--force]';
 
 /** Step progress is printed at most this often per node (node starts always print). */
 const progressIntervalMs = 250;
@@ -25,6 +27,8 @@ const progressIntervalMs = 250;
 interface Target {
   readonly url: string;
   readonly label: string;
+  /** A RunComfy machine (`--machine`), not any ComfyUI (`--comfy-url`): messages say "this machine". */
+  readonly isMachine: boolean;
 }
 
 /**
@@ -45,6 +49,7 @@ export const queueCommand: CliCommand = {
     out: { type: 'string' },
     set: { type: 'string', multiple: true },
     'allow-inputs-from': { type: 'string', multiple: true },
+    force: { type: 'boolean' },
   },
   help: [
     'Local files named by the workflow\'s inputs (LoadImage, video, audio and 3D loaders, or any input',
@@ -52,6 +57,11 @@ export const queueCommand: CliCommand = {
     '(by extension and by their first bytes), and only from below the workflow\'s folder or the current',
     'directory, symbolic links followed. --allow-inputs-from <dir> allows another folder (repeatable).',
     'Any other file refuses the run with exit code 7 before anything is sent.',
+    '',
+    'Before uploading, the workflow is checked against the server\'s node list (GET /object_info), as the',
+    'editor\'s diagnostics do: a node class that is not installed, a value out of range or not in its list,',
+    'a missing input refuses the run with exit code 7, naming each problem. --force queues anyway (the',
+    'check is skipped). When the node list cannot be read, the run goes ahead with a warning.',
   ].join('\n'),
   async run(ctx, args, values) {
     const started = Date.now();
@@ -60,7 +70,12 @@ export const queueCommand: CliCommand = {
       const workflow = await prepare(file, values);
       if (!workflow.prompt) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
       const target = await resolveTarget(ctx, values);
-      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target));
+      const client = new ComfyClient({ baseUrl: target.url });
+      if (values.force !== true) {
+        const refusal = await checkNodeList(ctx, client, workflow, target);
+        if (refusal) return finish(ctx, rejectedLocally(refusal.problems, workflow.warnings, Date.now() - started, { type: 'node_list_check', headline: refusal.headline }));
+      }
+      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target, client));
     } catch (e) {
       if (ctx.json) ctx.stdout(formatJson(jsonOfFailure(e)));
       throw e;
@@ -116,7 +131,7 @@ async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Tar
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
       ctx.progress(`Warning: ${maskUrl(url.href)} is plain http: the workflow, inputs and outputs travel unencrypted (no RunComfy token is sent to ComfyUI).`);
     }
-    return { url: url.href, label: 'ComfyUI' };
+    return { url: url.href, label: 'ComfyUI', isMachine: false };
   }
   if (!machine) throw new UsageError('--machine needs a machine id (server_id); "runcomfy machines" lists them.');
   const { client } = cliClient(ctx, values);
@@ -128,10 +143,33 @@ async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Tar
     );
   }
   if (!m.mainServiceUrl) throw new ServerError(`Machine ${machine} is Ready but RunComfy gave no ComfyUI URL (main_service_url) for it; try again in a moment.`);
-  return { url: m.mainServiceUrl, label: `machine ${machine}` };
+  return { url: m.mainServiceUrl, label: `machine ${machine}`, isMachine: true };
 }
 
-async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: Target): Promise<RunResult> {
+/**
+ * The problems the target's node list shows (the check the editor's diagnostics run), as the
+ * refusal's headline (the editor's question, with `--force` for "Queue Anyway") and located lines.
+ * Undefined when there are none, or when the node list cannot be read (a warning says so).
+ */
+async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: PreparedWorkflow, target: Target): Promise<{ headline: string; problems: string[] } | undefined> {
+  let objectInfo: ObjectInfo;
+  try {
+    objectInfo = await client.getObjectInfo({}, ctx.signal);
+  } catch (e) {
+    if (isCancellation(e)) throw e;
+    ctx.progress(`Warning: could not read the node list of ${target.label} (${(e as Error).message}); queueing without checking the workflow against it.`);
+    return undefined;
+  }
+  const problems = checkAgainstObjectInfo(workflow.analysis, objectInfo, target.isMachine ? 'this machine' : 'this server').filter((p) => p.severity === 'error');
+  if (problems.length === 0) return undefined;
+  const file = shownPath(workflow.absPath);
+  return {
+    headline: `${knownProblemsSentence(problems)} Use --force to queue anyway.`,
+    problems: problems.map((p) => `${file}:${p.range.line}:${p.range.column}: ${p.message}`),
+  };
+}
+
+async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: Target, client: ComfyClient): Promise<RunResult> {
   const out = path.resolve(typeof values.out === 'string' ? values.out : 'runcomfy-outputs');
   const engine = new RunEngine({
     prompt,
@@ -143,6 +181,7 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
     workflowName: workflowDisplayName(workflow.absPath),
     workflowFile: shownPath(workflow.absPath),
     signal: ctx.signal,
+    createClient: () => client,
   });
   const formatter = new RunLogFormatter(
     { workflow: shownPath(workflow.absPath), target: target.label, server: maskUrl(target.url) },

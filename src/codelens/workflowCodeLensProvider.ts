@@ -38,8 +38,8 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     // Queueing reads inputs from disk and saves outputs there: a virtual workspace's files get no lenses.
     if (doc.uri.scheme !== 'file' || !this.config.forResource(doc.uri).codeLensEnabled) return [];
-    const analysis = this.documents.analysis(doc);
-    if (analysis?.format !== 'api') return [];
+    const analysis = this.documents.queueableAnalysis(doc);
+    if (!analysis) return [];
     const first = analysis.nodes[0];
     const top = first ? new vscode.Range(toRange(first.keyRange).start.line, 0, toRange(first.keyRange).start.line, 0) : new vscode.Range(0, 0, 0, 0);
     if (!vscode.workspace.isTrusted) {

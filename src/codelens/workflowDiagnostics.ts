@@ -6,7 +6,8 @@ import { type AccountManager } from '../auth/accountManager';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
-import { type WorkflowProblem } from '../core/workflowAnalysis';
+import { nodeLabel, type WorkflowProblem } from '../core/workflowAnalysis';
+import { serverNodeErrorText } from '../core/workflowMessages';
 import { toRange, type WorkflowDocuments } from './workflowDocuments';
 
 /**
@@ -53,6 +54,17 @@ export class WorkflowDiagnostics extends DisposableObject {
     vscode.workspace.textDocuments.forEach((d) => this.update(d));
   }
 
+  /**
+   * The errors the diagnostics show for `doc` from the node list of the server at `comfyUrl`: the
+   * problems known before queueing there. Empty when that server's node list is not the one the
+   * diagnostics hold (another target, or not fetched yet): nothing is known then, and nothing is fetched.
+   */
+  knownProblems(doc: vscode.TextDocument, comfyUrl: string): WorkflowProblem[] {
+    const analysis = this.documents.analysis(doc);
+    if (analysis?.format !== 'api' || this.objectInfo?.url !== comfyUrl) return [];
+    return checkAgainstObjectInfo(analysis, this.objectInfo.info, 'this machine').filter((p) => p.severity === 'error');
+  }
+
   /** The server's node errors of a rejected prompt, shown on the nodes until the file changes. */
   showServerErrors(uri: vscode.Uri, rawNodeErrors: unknown, source: string): void {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
@@ -64,7 +76,7 @@ export class WorkflowDiagnostics extends DisposableObject {
         const inputName = typeof e.extra_info.input_name === 'string' ? e.extra_info.input_name : undefined;
         const input = node?.inputs.find((i) => i.name === inputName);
         const range = toRange(input?.valueRange ?? node?.keyRange ?? { line: 1, column: 1, endLine: 1, endColumn: 1 });
-        const what = `Node ${report.nodeId} (${report.classType}): ${e.message}${e.details ? ` [${e.details}]` : ''}`;
+        const what = `${nodeLabel(report.nodeId, node?.classType ?? report.classType, node?.title)}: ${serverNodeErrorText(e)}`;
         const d = new vscode.Diagnostic(range, `${what}. Rejected by ${source}.`, vscode.DiagnosticSeverity.Error);
         d.source = 'RunComfy';
         d.code = e.type;
@@ -94,7 +106,7 @@ export class WorkflowDiagnostics extends DisposableObject {
     const problems: { p: WorkflowProblem; source: string }[] = analysis.problems.map((p) => ({ p, source: 'RunComfy' }));
     if (this.objectInfo && analysis.format === 'api') {
       const source = `RunComfy (${maskUrl(this.objectInfo.url)})`;
-      for (const p of checkAgainstObjectInfo(analysis, this.objectInfo.info)) problems.push({ p, source });
+      for (const p of checkAgainstObjectInfo(analysis, this.objectInfo.info, 'this machine')) problems.push({ p, source });
     }
     const diagnostics = problems.map(({ p, source }) => {
       const d = new vscode.Diagnostic(toRange(p.range), p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);

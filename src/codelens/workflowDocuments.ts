@@ -46,6 +46,17 @@ export class WorkflowDocuments {
     return analysis;
   }
 
+  /**
+   * The analysis of a document the queue commands are offered on: an API-format workflow the
+   * CodeLens serves. The lens and the editor's Queue button (`runcomfy.editorIsWorkflow`) both ask
+   * this, so one is offered exactly where the other is.
+   */
+  queueableAnalysis(doc: vscode.TextDocument): WorkflowAnalysis | undefined {
+    if (vscode.languages.match(workflowDocumentSelector, doc) === 0) return undefined;
+    const analysis = this.analysis(doc);
+    return analysis?.format === 'api' ? analysis : undefined;
+  }
+
   forget(doc: vscode.TextDocument): void {
     this.cache.delete(doc.uri.toString());
   }

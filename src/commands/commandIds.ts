@@ -22,6 +22,7 @@ export const CommandIds = {
   showLog: 'runcomfy.showLog',
   addLocalServer: 'runcomfy.addLocalServer',
   removeLocalServer: 'runcomfy.removeLocalServer',
+  howToExport: 'runcomfy.howToExport',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

@@ -10,7 +10,8 @@ interface Action {
 }
 
 /**
- * Registers a command whose failures become one clear message with a next step, and a log entry.
+ * Registers a command whose failures become one clear message with a next step, and a log entry
+ * (the same message; the command id and the stack at debug level).
  * Cancellation is silent. The handler's return value is passed through (tests and automation use it);
  * under the host tests (`rethrowForTests`) the error also reaches the caller, so a test can assert on it.
  */
@@ -25,7 +26,9 @@ export function registerCommand<A extends unknown[]>(
       return await handler(...args);
     } catch (e) {
       if (isCancellation(e)) return undefined;
-      log.error(`${id} failed: ${describeError(e)}`);
+      // The log says what the user read; which command failed, and the stack, only at debug level.
+      log.error(describeError(e));
+      log.debug(`${id} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       const actions = actionsFor(e);
       // Not awaited: an error notification can stay open for a long time, the command is over.
       void vscode.window.showErrorMessage(describeError(e), ...actions.map((a) => a.title)).then((pick) => actions.find((a) => a.title === pick)?.run());

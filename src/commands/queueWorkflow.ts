@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { CancelledError } from '../api/errors';
 import { maskUrl } from '../api/redact';
 import { type Machine } from '../api/runcomfyTypes';
 import { machineDescription, machineShortId } from '../core/machineLabels';
@@ -7,6 +8,8 @@ import { RunEngine } from '../core/runEngine';
 import { type RunEvent, type RunResult } from '../core/runEvents';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { nodeLabel } from '../core/runLogFormat';
+import { EXPORT_HINT } from '../core/workflowAnalysis';
+import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
 import { inputPolicyFor, isWorkflowFileName } from '../codelens/workflowDocuments';
 import { rateTable } from './machinePicker';
@@ -69,6 +72,11 @@ export async function rerun(services: Services, arg?: unknown): Promise<RunResul
   const run = isNode(arg, 'run') ? services.runs.get(arg.runId) : services.runs.runs.find((r) => r.finishedAtMs !== undefined);
   if (!run) throw new UserError('There is no finished run to repeat.');
   return runWorkflow(services, vscode.Uri.file(run.workflowPath), run.target);
+}
+
+/** How to Export: where ComfyUI keeps the API format, for someone who opened a UI-format workflow. */
+export async function howToExport(services: Services): Promise<void> {
+  await services.prompter.notify('info', `Queueing needs a workflow in ComfyUI's API format. ${EXPORT_HINT}`);
 }
 
 function workflowUri(arg: unknown): vscode.Uri {
@@ -134,6 +142,9 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
   const doc = await vscode.workspace.openTextDocument(uri);
   const relative = vscode.workspace.asRelativePath(uri, false);
   const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, inputPolicyFor(uri));
+  if (prepared.analysis.format === 'ui') {
+    throw new UserError('This is a ComfyUI UI workflow; queueing needs the API format (Export (API) in ComfyUI).', [{ title: 'How to Export', command: CommandIds.howToExport }]);
+  }
   if (!prepared.prompt) {
     const more = prepared.problems.length > 1 ? ` (and ${prepared.problems.length - 1} more problem${prepared.problems.length > 2 ? 's' : ''})` : '';
     throw new UserError(`${relative} cannot be queued: ${prepared.problems[0] ?? 'it is not an API-format workflow'}${more}`, [
@@ -143,6 +154,7 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
   if (!isWorkflowFileName(uri.fsPath) && !prepared.analysis.isApiFormat) throw new UserError(`${relative} is not an API-format workflow.`);
   const output = await outputFolder(services, uri);
   const comfyUrl = await comfyUrlOf(services, target);
+  await askAboutKnownProblems(services, doc, comfyUrl);
   const workflowName = workflowDisplayName(uri.fsPath);
   const engine = new RunEngine({
     prompt: prepared.prompt,
@@ -186,6 +198,25 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
   }
 }
 
+/**
+ * When the diagnostics already know, from the target's node list, that the server will refuse the
+ * workflow (a node class not installed, a value out of range, …), asks before anything is uploaded
+ * or queued. Anything but "Queue Anyway" ends the command quietly.
+ */
+async function askAboutKnownProblems(services: Services, doc: vscode.TextDocument, comfyUrl: string): Promise<void> {
+  const problems = services.diagnostics.knownProblems(doc, comfyUrl);
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, maxProblemsInQuestion).map((p) => p.message);
+  if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more in the Problems view.`);
+  const answer = await services.prompter.choose(`${knownProblemsSentence(problems)} Queue anyway?`, shown.join('\n\n'), ['Queue Anyway', 'Show Problems']);
+  if (answer === 'Queue Anyway') return;
+  if (answer === 'Show Problems') void vscode.commands.executeCommand('workbench.actions.view.problems');
+  throw new CancelledError();
+}
+
+/** The question's detail lists this many problems in full; the Problems view has them all. */
+const maxProblemsInQuestion = 5;
+
 function progressMessage(e: RunEvent): string | undefined {
   switch (e.type) {
     case 'uploading':
@@ -223,7 +254,9 @@ function announce(services: Services, uri: vscode.Uri, target: RunTarget, result
   }
   const error = result.error;
   if (error?.nodeErrors) services.diagnostics.showServerErrors(uri, error.nodeErrors, targetLabel(target));
-  void services.prompter.notify('error', `${name} failed: ${error?.message ?? 'unknown error'}`, 'Show Log').then((a) => {
+  // A rejection's message already says what ComfyUI refused ("ComfyUI rejected the workflow: …").
+  const message = error?.kind === 'workflowRejected' ? error.message : `${name} failed: ${error?.message ?? 'unknown error'}`;
+  void services.prompter.notify('error', message, 'Show Log').then((a) => {
     if (a) void vscode.commands.executeCommand(CommandIds.showLog);
   });
 }

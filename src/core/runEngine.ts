@@ -7,6 +7,7 @@ import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
 import { ApiError, isCancellation } from '../api/errors';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
+import { rejectionMessage, type NodeNaming } from './workflowMessages';
 import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
@@ -235,7 +236,7 @@ export class RunEngine extends DisposableObject {
         await this.ended;
       }
     } catch (e) {
-      this.fatal ??= failureOf(e);
+      this.fatal ??= failureOf(e, (id) => this.nodes.get(id));
     } finally {
       this.options.signal?.removeEventListener('abort', onAbort);
       this.watchdog?.dispose();
@@ -499,7 +500,7 @@ export class RunEngine extends DisposableObject {
   private finish(read?: HistoryRead): Promise<void> {
     this.finishing ??= this.collect(read)
       .catch((e: unknown) => {
-        this.fatal ??= failureOf(e);
+        this.fatal ??= failureOf(e, (id) => this.nodes.get(id));
       })
       .finally(() => {
         this.phase = 'done';
@@ -700,7 +701,7 @@ export class RunEngine extends DisposableObject {
       if (isCancellation(e)) return;
       this.reconcileFailures++;
       if (this.reconcileFailures >= (this.options.maxReconcileFailures ?? 10)) {
-        this.fatal ??= failureOf(e);
+        this.fatal ??= failureOf(e, (id) => this.nodes.get(id));
         this.phase = 'done';
         this.resolveEnd();
       }
@@ -896,10 +897,17 @@ function interruptedFailure(node: NodeRef | undefined): RunFailure {
 }
 
 /**
- * The result of a workflow that local analysis refused: nothing was sent. `problems` are full
- * sentences (what, where, what to do), one per problem.
+ * The result of a workflow refused before anything was sent: by local analysis (type
+ * `local_analysis`), or by the check against the target's node list (the CLI's `node_list_check`,
+ * whose headline is the sentence of `knownProblemsSentence`). `problems` are full sentences
+ * (what, where, what to do), one per problem.
  */
-export function rejectedLocally(problems: readonly string[], warnings: readonly string[] = [], elapsedMs = 0): RunResult {
+export function rejectedLocally(
+  problems: readonly string[],
+  warnings: readonly string[] = [],
+  elapsedMs = 0,
+  why: { readonly type: string; readonly headline: string } = { type: 'local_analysis', headline: 'The workflow cannot be queued:' },
+): RunResult {
   return {
     promptId: null,
     status: 'error',
@@ -907,8 +915,8 @@ export function rejectedLocally(problems: readonly string[], warnings: readonly 
     warnings: [...warnings],
     error: {
       kind: 'workflowRejected',
-      type: 'local_analysis',
-      message: `The workflow cannot be queued:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      type: why.type,
+      message: `${why.headline}\n${problems.map((p) => `  ${p}`).join('\n')}`,
       details: problems.join('\n'),
       nodeErrors: null,
     },
@@ -927,12 +935,15 @@ const noVerdict: RunFailure = {
 /** The policy of an engine given none: no folder is allowed, so no local file is uploaded. */
 const noUploads: InputPolicy = { roots: [], scope: 'an allowed folder', remedy: 'This run was given no folder to upload from.' };
 
-function failureOf(e: unknown): RunFailure {
+/** What went wrong before or while queueing, in words; `nodeOf` names the workflow's nodes in a rejection. */
+function failureOf(e: unknown, nodeOf: (id: string) => NodeNaming | undefined): RunFailure {
   if (e instanceof InputRefusedError) {
     return { kind: 'workflowRejected', type: 'input_not_allowed', message: e.message, details: e.messages.join('\n'), nodeErrors: null };
   }
   if (e instanceof WorkflowRejectedError) {
-    return { kind: 'workflowRejected', type: e.errorType, message: e.message, details: e.details, nodeErrors: e.rawNodeErrors };
+    // A 413 has no validation errors to put in words; its own message says what limits the size.
+    const message = e.errorType === 'request_too_large' ? e.message : rejectionMessage(e, nodeOf);
+    return { kind: 'workflowRejected', type: e.errorType, message, details: e.details, nodeErrors: e.rawNodeErrors };
   }
   if (e instanceof ApiError) {
     if (e.kind === 'cancelled') return { kind: 'interrupted', type: 'interrupted', message: 'The run was interrupted before the prompt was queued.', details: '', nodeErrors: null };

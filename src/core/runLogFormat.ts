@@ -124,8 +124,10 @@ export class RunLogFormatter {
         return [{ level: 'warn', text: `■ Interrupted after ${took}; ${outputs} saved${where}` }];
       case 'error': {
         const lines: LogLine[] = [{ level: 'error', text: `✖ Failed after ${took}: ${result.error?.message ?? 'unknown error'}` }];
-        if (result.error?.details) lines.push({ level: 'error', text: `  ${result.error.details}` });
-        for (const line of describeNodeErrors(result.error?.nodeErrors)) lines.push({ level: 'error', text: `  ${line}` });
+        // A rejection's message already says every problem in words; ComfyUI's own wording (error types, "Node ID '#32'") is for debugging.
+        const raw: LogLevel = result.error?.kind === 'workflowRejected' ? 'debug' : 'error';
+        if (result.error?.details) lines.push({ level: raw, text: `  ${result.error.details}` });
+        for (const line of describeNodeErrors(result.error?.nodeErrors)) lines.push({ level: raw, text: `  ${line}` });
         if (result.outputs.length > 0) lines.push({ level: 'info', text: `  ${outputs} saved${where}` });
         return lines;
       }

@@ -55,6 +55,11 @@ export interface WorkflowProblem {
   severity: 'error' | 'warning';
   /** Says what is wrong, where, and what to do. */
   message: string;
+  /**
+   * The first sentence of `message` (what is wrong, and where, without the advice), set by the checks
+   * against a server's node list: the question asked before queueing quotes it.
+   */
+  summary?: string;
   range: TextRange;
   nodeId?: string;
   inputName?: string;
@@ -155,7 +160,8 @@ const OUTPUT_NAME_INPUTS = new Set(['filename_prefix']);
 /** LoadImage accepts `name.png [output]`: a file already on the server, in another folder. */
 const ANNOTATED_NAME = /\s\[(input|output|temp)\]$/;
 
-const EXPORT_HINT =
+/** How to get an API-format workflow out of ComfyUI, for messages and the "How to Export" answer. */
+export const EXPORT_HINT =
   'In ComfyUI choose Workflow → Export (API) (older interfaces: enable "Dev mode options" in the settings, then use "Save (API Format)") and open the exported file instead.';
 
 /**
@@ -221,9 +227,24 @@ export function isApiFormat(value: unknown): value is ApiPrompt {
   return count > 0;
 }
 
-/** Describes a node for messages: `Node 7 (KSampler)`, or `Node 7` when its class is unknown. */
-export function nodeLabel(nodeId: string, classType?: string): string {
-  return classType ? `Node ${nodeId} (${classType})` : `Node ${nodeId}`;
+/**
+ * Describes a node for messages: `Node 32 “Load Model” (CheckpointLoaderSimple)`; without a title
+ * (or one that only repeats the class) `Node 7 (KSampler)`; `Node 7` when its class is unknown.
+ * The title is the workflow's `_meta.title`, untrusted text: shown on one line and cut to a length.
+ */
+export function nodeLabel(nodeId: string, classType?: string, title?: string): string {
+  const shown = title === undefined ? '' : oneLineTitle(title);
+  const named = shown && shown !== classType ? ` “${shown}”` : '';
+  return classType ? `Node ${nodeId}${named} (${classType})` : `Node ${nodeId}${named}`;
+}
+
+/** Titles longer than this are cut in messages: a title is a name, not a paragraph. */
+const MAX_TITLE_LENGTH = 60;
+
+function oneLineTitle(title: string): string {
+  // Line breaks and control characters would break the message; bidi controls would reorder it.
+  const flat = title.replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+  return flat.length > MAX_TITLE_LENGTH ? `${flat.slice(0, MAX_TITLE_LENGTH - 1)}…` : flat;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -762,7 +783,7 @@ class Analyzer {
     const meta = value._meta;
     if (isPlainObject(meta) && typeof meta.title === 'string') node.title = meta.title;
 
-    const label = nodeLabel(id, node.classType);
+    const label = nodeLabel(id, node.classType, node.title);
     const inputs = value.inputs;
     if (n[r + N_INPUTS_KEY] >= 0) node.inputsKeyRange = spanRange(n, r + N_INPUTS_KEY);
     if (inputs === undefined) {

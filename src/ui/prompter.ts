@@ -42,6 +42,8 @@ export interface Prompter {
   input(options: InputOptions): Promise<string>;
   /** A modal yes/no; resolves true only when `confirmLabel` was chosen. */
   confirm(message: string, detail: string, confirmLabel: string): Promise<boolean>;
+  /** A modal warning with several actions (the first is the default); resolves with the one chosen, undefined on Cancel. */
+  choose(message: string, detail: string, actions: readonly string[]): Promise<string | undefined>;
   /** A notification; resolves with the action chosen, or undefined when dismissed. */
   notify(severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined>;
 }
@@ -137,6 +139,10 @@ export class WindowPrompter implements Prompter {
 
   async confirm(message: string, detail: string, confirmLabel: string): Promise<boolean> {
     return (await vscode.window.showWarningMessage(message, { modal: true, detail }, confirmLabel)) === confirmLabel;
+  }
+
+  async choose(message: string, detail: string, actions: readonly string[]): Promise<string | undefined> {
+    return vscode.window.showWarningMessage(message, { modal: true, detail }, ...actions);
   }
 
   async notify(severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined> {

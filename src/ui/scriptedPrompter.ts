@@ -70,6 +70,14 @@ export class ScriptedPrompter implements Prompter {
     return Promise.resolve('confirm' in a && a.confirm);
   }
 
+  /** Answered by `{confirm: true}` (the first action), `{confirm: false}` (Cancel) or `{action}` (that action). */
+  choose(message: string, detail: string, actions: readonly string[]): Promise<string | undefined> {
+    this.seen.push({ kind: 'confirm', text: message, detail, items: actions });
+    const a = this.next('confirm', message);
+    if ('action' in a) return actions.includes(a.action) ? Promise.resolve(a.action) : Promise.reject(new Error(`"${a.action}" is not one of ${JSON.stringify(actions)} in "${message}".`));
+    return Promise.resolve('confirm' in a && a.confirm ? actions[0] : undefined);
+  }
+
   notify(_severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined> {
     this.seen.push({ kind: 'notify', text: message, items: actions });
     const a = this.answers[0];

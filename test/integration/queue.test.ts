@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, readLog, script, signIn, state, waitFor } from './helpers';
+import { EXTENSION_ID, activateExtension, readLog, script, signIn, state, waitFor } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -213,6 +213,89 @@ describe('queueing workflows from the editor', function () {
       'nothing was uploaded or queued',
     );
     fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('asks before queueing what the machine\'s node list refuses, naming nodes by title and class: Cancel sends nothing, Queue Anyway queues, and the rejection reads in words', async () => {
+    const folder = workspaceFile('heldout');
+    const wf = vscode.Uri.joinPath(folder, 'workflow_api.json');
+    await vscode.workspace.fs.copy(workspaceFile('invert-photo', 'photo.png'), vscode.Uri.joinPath(folder, 'photo.png'), { overwrite: true });
+    const prompt = {
+      '1': { class_type: 'LoadImage', inputs: { image: 'photo.png' } },
+      '9': { class_type: 'SaveImage', inputs: { images: ['32', 0], filename_prefix: 'heldout' } },
+      '32': { class_type: 'HeldoutNoSuchNode', inputs: { image: ['1', 0] }, _meta: { title: 'Load Model' } },
+      '33': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'magic', width: 8, height: 8, crop: 'disabled' } },
+      '34': { class_type: 'EmptyImage', inputs: { width: 0, height: 8, batch_size: 1, color: 0 } },
+    };
+    await vscode.workspace.fs.writeFile(wf, Buffer.from(JSON.stringify(prompt, null, 2)));
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(wf));
+    // The diagnostics check the file against the Ready machine's node list; the question reuses what they found.
+    await waitFor('the node-list diagnostics', () => vscode.languages.getDiagnostics(wf).some((d) => d.code === 'unknown_node_class'));
+
+    const url = await comfyUrl();
+    const sent = async () => {
+      const log = (await fetch(`${url}/__sim/requests`).then((r) => r.json())) as { requests: { method: string; path: string }[] };
+      return log.requests.filter((r) => r.method === 'POST').map((r) => r.path);
+    };
+    await fetch(`${url}/__sim/requests/clear`, { method: 'POST' });
+    await script([{ confirm: false }]);
+    assert.strictEqual(await vscode.commands.executeCommand('runcomfy.queueWorkflow', wf), undefined, 'Cancel ends the command quietly');
+    const question = (await state()).prompts.find((p) => p.kind === 'confirm');
+    assert.ok(question, 'no question was asked');
+    assert.strictEqual(question.text, 'Node 32 “Load Model” (HeldoutNoSuchNode) is not installed on this machine (and 2 more problems). Queue anyway?');
+    assert.deepStrictEqual(question.items, ['Queue Anyway', 'Show Problems']);
+    assert.match(question.detail ?? '', /Node 33 \(ImageScale\), input "upscale_method": "magic" is not one of the allowed values/);
+    assert.match(question.detail ?? '', /Node 34 \(EmptyImage\), input "width": 0 is below the minimum of 1/);
+    assert.deepStrictEqual(await sent(), [], 'Cancel: no /upload/image, no /prompt');
+
+    await script([{ confirm: true }]);
+    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', wf);
+    assert.deepStrictEqual(await sent(), ['/upload/image', '/prompt'], 'Queue Anyway: uploaded and queued');
+    const words = 'ComfyUI rejected the workflow: node 32 “Load Model” (HeldoutNoSuchNode) is not installed on this server.';
+    assert.strictEqual(result.status, 'error');
+    assert.strictEqual(result.error?.message, words);
+    const shown = (await state()).prompts.filter((p) => p.kind === 'notify').map((p) => p.text);
+    assert.deepStrictEqual(shown, [words], 'the notification is the message, without a prefix');
+    const s = await state();
+    const log = await waitFor('the rejection in the log', () => {
+      const text = readLog(s.logDirectory);
+      return text.includes(`✖ Failed after`) && text.includes(words) ? text : '';
+    });
+    for (const raw of ["Node ID '#32'", '[invalid_prompt]', 'runcomfy.queueWorkflow failed']) assert.ok(!log.includes(raw), `the log shows ${raw} above debug level`);
+  });
+
+  it('says in one line, with "How to Export", that a UI-format workflow needs the API format; the Queue button is offered only where the lens is', async () => {
+    const runButton = (vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON as { contributes: { menus: Record<string, { command: string; when?: string }[]> } }).contributes.menus['editor/title/run'];
+    assert.deepStrictEqual(runButton.find((m) => m.command === 'runcomfy.queueWorkflow')?.when, 'runcomfy.editorIsWorkflow');
+    const buttonShown = async () => (await state()).contextKeys['runcomfy.editorIsWorkflow'];
+
+    // Named like an API workflow, but what ComfyUI's Save writes: no lens, so no button either.
+    const ui = workspaceFile('ui-export', 'workflow_api.json');
+    await vscode.workspace.fs.writeFile(ui, Buffer.from(JSON.stringify({ last_node_id: 2, nodes: [{ id: 1, type: 'EmptyImage' }], links: [], version: 0.4 }, null, 2)));
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(hello()));
+    await waitFor('the button on an API workflow', async () => (await buttonShown()) === true);
+    assert.ok((await lensesOf(ui)).length === 0, 'a lens on a UI-format workflow');
+    await waitFor('no button on a UI workflow', async () => (await buttonShown()) === false);
+
+    await script([]);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', ui)), (e: Error) => {
+      assert.strictEqual(e.message, 'This is a ComfyUI UI workflow; queueing needs the API format (Export (API) in ComfyUI).');
+      return true;
+    });
+    await vscode.commands.executeCommand('runcomfy.howToExport');
+    const howTo = (await state()).prompts.filter((p) => p.kind === 'notify').at(-1);
+    assert.match(howTo?.text ?? '', /Workflow → Export \(API\)/);
+    const log = readLog((await state()).logDirectory);
+    assert.ok(log.includes('This is a ComfyUI UI workflow'), 'the error is not in the log');
+    assert.ok(!log.includes('runcomfy.queueWorkflow failed'), 'the log names the command above debug level');
+
+    // Pasting an API export over it makes it queueable: the lens and the button follow the edit.
+    const editor = vscode.window.activeTextEditor;
+    assert.strictEqual(editor?.document.uri.toString(), ui.toString());
+    const api = JSON.stringify({ '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } }, '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } }, null, 2);
+    await editor.edit((b) => b.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), api));
+    await waitFor('the button after the edit', async () => (await buttonShown()) === true);
+    assert.ok((await lensesOf(ui)).length > 0, 'no lens on the API workflow');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
   it('queues on a local ComfyUI server added by URL, listed beside the machines', async () => {

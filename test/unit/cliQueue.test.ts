@@ -125,23 +125,63 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
     assert.ok(json.outputs.some((o) => o.subfolder === 'cli' && o.filename.startsWith('set test_')));
   });
 
-  it('exits 7 on a prompt the server rejects, showing message, details and every node error', async () => {
+  it('exits 7 on a prompt the server rejects (--force), saying every node error in words; --json keeps ComfyUI\'s own fields', async () => {
     const recorded = readRecording<Record<string, { request: { prompt: ApiPrompt } }>>('invalid_prompts.json');
     const wf = write('bad.json', recorded.missing_required_input.request.prompt);
-    const human = await queue([wf, '--comfy-url', sim.url]).done;
+    const human = await queue([wf, '--comfy-url', sim.url, '--force']).done;
     assert.strictEqual(human.code, 7, human.stderr);
     assert.strictEqual(human.stdout, '');
-    assert.match(human.stderr, /Prompt outputs failed validation/);
-    for (const input of ['height', 'color', 'batch_size']) assert.match(human.stderr, new RegExp(`node 1 \\(EmptyImage\\): Required input is missing: ${input}`));
+    assert.match(human.stderr, /^runcomfy: ComfyUI rejected the workflow \(3 problems\): node 1 \(EmptyImage\): required input height is missing; /m);
+    for (const input of ['height', 'color', 'batch_size']) assert.match(human.stderr, new RegExp(`node 1 \\(EmptyImage\\): required input ${input} is missing`));
+    assert.doesNotMatch(human.stderr, /\[(required_input_missing|prompt_outputs_failed_validation)\]/);
     const wf2 = write('bad2.json', { '2': { class_type: 'SaveImage', inputs: { images: ['1', 0, 1], filename_prefix: 'x' } }, '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } } });
-    const withDetails = await queue([wf2, '--comfy-url', sim.url, '--json']).done;
+    const withDetails = await queue([wf2, '--comfy-url', sim.url, '--json', '--force']).done;
     assert.strictEqual(withDetails.code, 7, withDetails.stderr);
     const json = onlyJson(withDetails.stdout);
     assert.strictEqual(json.status, 'error');
     assert.strictEqual(json.prompt_id, null);
     assert.ok(json.error);
-    assert.ok(json.error.details.length > 0);
-    assert.match(withDetails.stderr, new RegExp(json.error.details.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.strictEqual(json.error.type, 'prompt_outputs_failed_validation');
+    assert.match(json.error.details, /Bad linked input/);
+    assert.ok(json.error.node_errors);
+    assert.match(withDetails.stderr, /runcomfy: ComfyUI rejected the workflow: node 2 \(SaveImage\): images is a list, but a link must be \["<node id>", <output index>\]\.$/m);
+  });
+
+  it('refuses, with exit 7 and nothing uploaded or queued, a workflow the server\'s node list shows problems in; --force queues it', async () => {
+    const dir = path.join(work, 'flow');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(recordingsDir, 'view_saveimage_output.png'), path.join(dir, 'photo.png'));
+    const wf = path.join(dir, 'workflow_api.json');
+    fs.writeFileSync(
+      wf,
+      JSON.stringify(
+        {
+          '1': { class_type: 'LoadImage', inputs: { image: 'photo.png' } },
+          '32': { class_type: 'HeldoutNoSuchNode', inputs: { image: ['1', 0] }, _meta: { title: 'Load Model' } },
+          '33': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'magic', width: 8, height: 8, crop: 'disabled' } },
+          '9': { class_type: 'SaveImage', inputs: { images: ['32', 0], filename_prefix: 'x' } },
+        },
+        null,
+        2,
+      ),
+    );
+    sim.clearRequests();
+    const refused = await queue([wf, '--comfy-url', sim.url]).done;
+    assert.strictEqual(refused.code, 7, refused.stderr);
+    assert.strictEqual(refused.stdout, '');
+    assert.match(refused.stderr, /^runcomfy: Node 32 “Load Model” \(HeldoutNoSuchNode\) is not installed on this server \(and 1 more problem\)\. Use --force to queue anyway\.$/m);
+    assert.match(refused.stderr, /flow[/\\]workflow_api\.json:\d+:\d+: Node 33 \(ImageScale\), input "upscale_method": "magic" is not one of the allowed values\./);
+    const sent = () => sim.requests().filter((r) => r.method === 'POST').map((r) => r.path);
+    assert.deepStrictEqual(sent(), [], 'no /upload/image, no /prompt');
+
+    const json = onlyJson((await queue([wf, '--comfy-url', sim.url, '--json']).done).stdout);
+    assert.strictEqual(json.error?.type, 'node_list_check');
+    assert.deepStrictEqual(sent(), []);
+
+    const forced = await queue([wf, '--comfy-url', sim.url, '--force']).done;
+    assert.strictEqual(forced.code, 7, forced.stderr);
+    assert.deepStrictEqual(sent(), ['/upload/image', '/prompt'], 'uploaded and queued');
+    assert.match(forced.stderr, /^runcomfy: ComfyUI rejected the workflow: node 32 “Load Model” \(HeldoutNoSuchNode\) is not installed on this server\.$/m);
   });
 
   it('exits 7 without contacting the server when local analysis refuses the workflow', async () => {

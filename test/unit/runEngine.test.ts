@@ -157,15 +157,16 @@ describe('RunEngine against the ComfyUI simulator', function () {
     }
   });
 
-  it('ends a prompt the server rejects with its structured error, and creates no run folder', async () => {
+  it('ends a prompt the server rejects with its structured error, in words naming the node by title, and creates no run folder', async () => {
     const recorded = readRecording<Record<string, { request: { prompt: ApiPrompt }; body: { node_errors: unknown } }>>('invalid_prompts.json').value_below_min;
-    const { result, events } = await runEngine({ prompt: recorded.request.prompt, comfyUrl: sim.url, outputRoot: out });
+    const prompt = { ...recorded.request.prompt, '1': { ...recorded.request.prompt['1'], _meta: { title: 'Blank canvas' } } };
+    const { result, events } = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
     assert.strictEqual(result.status, 'error');
     assert.strictEqual(result.promptId, null);
     assert.strictEqual(result.error?.kind, 'workflowRejected');
     assert.strictEqual(result.error.type, 'prompt_outputs_failed_validation');
     assert.deepStrictEqual(result.error.nodeErrors, recorded.body.node_errors);
-    assert.match(result.error.message, /node 1 \(EmptyImage\): Value 0 smaller than min of 1: width/);
+    assert.strictEqual(result.error.message, 'ComfyUI rejected the workflow: node 1 “Blank canvas” (EmptyImage): width 0 is below the minimum of 1.');
     assert.deepStrictEqual(eventTypes(events), ['finished']);
     assert.deepStrictEqual(listFiles(out), []);
   });

@@ -527,7 +527,7 @@ describe('checkAgainstObjectInfo', () => {
     const before = JSON.stringify(analysis);
     const problems = checkAgainstObjectInfo(analysis, objectInfo);
     assert.deepStrictEqual(codes(problems), ['error:unknown_node_class@1']);
-    assert.strictEqual(problems[0].message.startsWith('Node 1: class NoSuchNode is not installed on this server.'), true);
+    assert.strictEqual(problems[0].message.startsWith('Node 1 (NoSuchNode) is not installed on this server. Install'), true, problems[0].message);
     assert.strictEqual(textAt(text, problems[0].range), '"NoSuchNode"');
     assert.strictEqual(JSON.stringify(analysis), before);
     assert.deepStrictEqual(checkAgainstObjectInfo(analyzeWorkflow('{"nodes": [], "links": []}'), objectInfo), []);

@@ -1,0 +1,41 @@
+import * as vscode from 'vscode';
+import { DisposableObject } from '../base/lifecycle';
+import { ContextKeys } from '../commands/commandIds';
+import { type ContextKeyService } from '../util/contextKeys';
+import { type WorkflowDocuments } from './workflowDocuments';
+
+/** Edits settle this long before the key follows them (the analysis of a large workflow is not free). */
+const settleMs = 300;
+
+/**
+ * Keeps `runcomfy.editorIsWorkflow` (the `when` of the editor's Queue button and context menu) true
+ * exactly while the active editor shows a document the Queue CodeLens serves (see
+ * `WorkflowDocuments.queueableAnalysis`): it follows the active editor, and edits that make or
+ * unmake an API-format workflow (a UI-format export pasted over, for example).
+ */
+export class WorkflowEditorContext extends DisposableObject {
+  private pending: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly documents: WorkflowDocuments,
+    private readonly contextKeys: ContextKeyService,
+  ) {
+    super();
+    this._register(vscode.window.onDidChangeActiveTextEditor(() => this.sync()));
+    this._register(
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document !== vscode.window.activeTextEditor?.document) return;
+        clearTimeout(this.pending);
+        this.pending = setTimeout(() => this.sync(), settleMs);
+      }),
+    );
+    this._register({ dispose: () => clearTimeout(this.pending) });
+    this.sync();
+  }
+
+  private sync(): void {
+    clearTimeout(this.pending);
+    const doc = vscode.window.activeTextEditor?.document;
+    void this.contextKeys.set(ContextKeys.editorIsWorkflow, doc !== undefined && !doc.isClosed && this.documents.queueableAnalysis(doc) !== undefined);
+  }
+}
