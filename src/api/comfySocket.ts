@@ -8,7 +8,7 @@ import { ApiError, CancelledError, NetworkError, NotFoundError } from './errors'
 import { ws } from './lazy';
 import { processProxy, type ProxyRouter } from './proxy';
 import { maskUrl } from './redact';
-import { proxyRefusal } from './transportErrors';
+import { proxyRefusal, proxyRefused } from './transportErrors';
 import { isObject } from '../base/json';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -330,8 +330,8 @@ export class ComfySocket extends DisposableObject {
         return;
       } catch (e) {
         if (stop.aborted) throw new CancelledError('Connecting to ComfyUI was cancelled.', { cause: e });
-        // Neither a missing /ws, an unusable proxy setting nor a proxy wanting credentials gets better by waiting.
-        if (e instanceof NotFoundError || (e instanceof ApiError && (e.kind === 'config' || e.status === 407))) throw e;
+        // Neither a missing /ws nor a proxy setting that cannot work (no such proxy URL, no credentials) gets better by waiting.
+        if (e instanceof NotFoundError || (e instanceof ApiError && e.kind === 'config')) throw e;
         this.failures++;
         const delay = this.backoffMs();
         if (this.clock.now() + delay > deadline) {
@@ -505,7 +505,7 @@ function track(key: string, closed: Promise<void>): void {
 function classifyUpgradeError(e: Error, where: string, via: string | undefined): Error {
   const status = /Unexpected server response: (\d+)/.exec(e.message)?.[1];
   if (status === '404') return new NotFoundError(`${where} has no websocket at /ws (HTTP 404): is this the URL of a ComfyUI server?`, { status: 404 });
-  if (status === '407' && via) return new ApiError('network', `${proxyRefusal(407)} (${via})`, { status: 407, cause: e });
+  if (status === '407' && via) return proxyRefused(407, `${proxyRefusal(407)} (${via})`, e);
   if (status) return new ApiError('network', `the websocket upgrade was answered with HTTP ${status}${via ? ` (${via})` : ''}`, { status: Number(status), cause: e });
   return via ? new Error(`${errorText(e)} (${via})`, { cause: e }) : e;
 }

@@ -15,7 +15,7 @@ export function mapTransportError(e: unknown, what: string, signal?: AbortSignal
   const through = via ? ` (${via})` : '';
   // undici reports a refused CONNECT as an abort; it is the proxy's answer, not a cancellation.
   const proxyStatus = /Proxy response \((\d{3})\) !== 200/.exec(err.message ?? '')?.[1];
-  if (proxyStatus !== undefined) return new NetworkError(`${what}: ${proxyRefusal(Number(proxyStatus))}${through}.`, { cause: e });
+  if (proxyStatus !== undefined) return proxyRefused(Number(proxyStatus), `${what}: ${proxyRefusal(Number(proxyStatus))}${through}.`, e);
   if (err.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') {
     return new CancelledError(`${what}: cancelled.`, { cause: e });
   }
@@ -24,6 +24,14 @@ export function mapTransportError(e: unknown, what: string, signal?: AbortSignal
   }
   const detail = describeCode(code) ?? err.message ?? 'connection failed';
   return new NetworkError(`${what}: ${detail}${through}.`, { cause: e });
+}
+
+/**
+ * A proxy's refusal as a typed error: a 407 is of kind `config` (the settings lack the proxy's
+ * credentials; retrying cannot help), anything else of kind `network` (the proxy could not reach the host).
+ */
+export function proxyRefused(status: number, message: string, cause: unknown): ApiError {
+  return new ApiError(status === 407 ? 'config' : 'network', message, { status, cause });
 }
 
 /** What a proxy's refusal of a CONNECT tunnel means, by its status. */
