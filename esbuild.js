@@ -39,7 +39,7 @@ const common = {
  * The packages src/api/lazy.ts loads on first use. In the extension each is a file of its own in
  * dist/lazy/, so activation neither runs nor even reads them: they are four fifths of the code.
  */
-const lazyPackages = ['undici', 'ws', 'jsonc-parser', 'proper-lockfile'];
+const lazyPackages = ['undici', 'ws', 'jsonc-parser', 'proper-lockfile', 'https-proxy-agent'];
 
 /** Points the extension's `require('undici')` (and the others) at its file in dist/lazy/. */
 const lazyChunks = {

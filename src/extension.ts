@@ -32,6 +32,7 @@ import { ScriptedPrompter } from './ui/scriptedPrompter';
 import { ConfigService } from './util/config';
 import { ContextKeyService } from './util/contextKeys';
 import { KnownServers } from './util/knownServers';
+import { ProxySettings } from './util/proxySettings';
 import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
 import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
@@ -45,6 +46,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const clock = systemClock;
   const log = vscode.window.createOutputChannel('RunComfy', { log: true });
   const config = new ConfigService(restrictedConfigurations(context.extension.packageJSON));
+  const proxySettings = new ProxySettings((line) => log.info(line));
   const credentials = new CredentialStore(context.secrets);
   const contextKeys = new ContextKeyService();
   const scripted = testMode ? new ScriptedPrompter() : undefined;
@@ -57,7 +59,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const runLog = new RunLog(log, clock);
   const documents = new WorkflowDocuments();
   const diagnostics = new WorkflowDiagnostics(documents, accounts, servers);
-  context.subscriptions.push(log, config, credentials, accounts, runs, servers, knownServers, runLog, diagnostics);
+  context.subscriptions.push(log, config, proxySettings, credentials, accounts, runs, servers, knownServers, runLog, diagnostics);
   const lastTarget: { value: RunTarget | undefined } = { value: undefined };
   const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, clock, contextKeys, diagnostics, lastTarget };
 

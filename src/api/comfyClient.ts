@@ -15,6 +15,7 @@ import {
 } from './errors';
 import { undici } from './lazy';
 import { createMultipartBody } from './multipart';
+import { processProxy, type ProxyRouter } from './proxy';
 import { maskUrl } from './redact';
 import { mapTransportError } from './transportErrors';
 import { isObject, parseJsonOrUndefined } from '../base/json';
@@ -112,6 +113,8 @@ export interface ComfyClientOptions {
   readonly retry?: Partial<ComfyRetryOptions>;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** The proxy routing; default the process's (`processProxy()`: the editor's settings, or the environment). */
+  readonly proxy?: ProxyRouter;
 }
 
 const defaultRetry: ComfyRetryOptions = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 8000 };
@@ -242,6 +245,7 @@ export class ComfyClient {
   private readonly retry: ComfyRetryOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly proxy: ProxyRouter | undefined;
   /** `/object_info` of this server, kept as long as the client: owners of long-lived clients bound them (ComfyServerDirectory). */
   private objectInfo: Promise<ObjectInfo> | undefined;
 
@@ -252,6 +256,7 @@ export class ComfyClient {
     this.retry = { ...defaultRetry, ...options.retry };
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.proxy = options.proxy;
   }
 
   /**
@@ -410,11 +415,13 @@ export class ComfyClient {
     const query: Record<string, string> = { filename: ref.filename, subfolder: ref.subfolder ?? '', type: ref.type ?? 'output' };
     const url = comfyEndpoint(this.baseUrl, '/view');
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const proxy = this.proxy ?? processProxy();
+    const via = proxy.describe(url);
     let res: Awaited<ReturnType<ReturnType<typeof undici>['request']>>;
     try {
-      res = await undici().request(url, { method: 'GET', signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      res = await undici().request(url, { dispatcher: proxy.dispatcher(url), method: 'GET', signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     } catch (e) {
-      throw this.transport(e, what, signal);
+      throw this.transport(e, what, signal, via);
     }
     if (res.statusCode !== 200) {
       const status = res.statusCode;
@@ -438,7 +445,7 @@ export class ComfyClient {
       res.body.destroy();
       // The sink's own failures (a full disk) are not the network's: they pass through unchanged.
       if (e instanceof ApiError || !isTransportFailure(e, signal)) throw e;
-      throw this.transport(e, what, signal);
+      throw this.transport(e, what, signal, via);
     }
   }
 
@@ -481,8 +488,11 @@ export class ComfyClient {
   ): Promise<RawResponse> {
     const url = comfyEndpoint(this.baseUrl, call.route);
     for (const [k, v] of Object.entries(call.query ?? {})) url.searchParams.set(k, v);
+    const proxy = this.proxy ?? processProxy();
+    const via = proxy.describe(url);
     try {
       const res = await undici().request(url, {
+        dispatcher: proxy.dispatcher(url),
         method: call.method,
         headers: init.headers,
         body: init.body,
@@ -492,12 +502,12 @@ export class ComfyClient {
       });
       return { status: res.statusCode, text: await res.body.text() };
     } catch (e) {
-      throw this.transport(e, call.what, signal);
+      throw this.transport(e, call.what, signal, via);
     }
   }
 
-  private transport(e: unknown, what: string, signal?: AbortSignal): ApiError {
-    return mapTransportError(e, `${what} on ${this.where}`, signal);
+  private transport(e: unknown, what: string, signal?: AbortSignal, via?: string): ApiError {
+    return mapTransportError(e, `${what} on ${this.where}`, signal, via);
   }
 
   /** Throws the typed error for a non-2xx answer; 413 and 500 text bodies are shown as text. */

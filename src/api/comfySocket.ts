@@ -6,7 +6,9 @@ import { comfyEndpoint, parseComfyUrl } from './comfyClient';
 import { type NodeOutput } from './comfyTypes';
 import { ApiError, CancelledError, NetworkError, NotFoundError } from './errors';
 import { ws } from './lazy';
+import { processProxy, type ProxyRouter } from './proxy';
 import { maskUrl } from './redact';
+import { proxyRefusal, proxyRefused } from './transportErrors';
 import { isObject } from '../base/json';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -206,6 +208,8 @@ export interface ComfySocketOptions {
   readonly previewMetadata?: boolean;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** The proxy routing; default the process's (`processProxy()`: the editor's settings, or the environment), read at each connection attempt. */
+  readonly proxy?: ProxyRouter;
 }
 
 const defaultReconnect: ReconnectOptions = { baseDelayMs: 500, maxDelayMs: 15_000, stableAfterMs: 10_000 };
@@ -245,6 +249,7 @@ export class ComfySocket extends DisposableObject {
   private readonly handshakeTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private readonly previewMetadata: boolean;
+  private readonly proxy: ProxyRouter | undefined;
   private readonly lifetime = new AbortController();
 
   private socket: WebSocket | undefined;
@@ -272,6 +277,7 @@ export class ComfySocket extends DisposableObject {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 15_000;
     this.pingIntervalMs = options.pingIntervalMs ?? 20_000;
     this.previewMetadata = options.previewMetadata ?? true;
+    this.proxy = options.proxy;
   }
 
   get state(): ComfySocketState {
@@ -324,7 +330,8 @@ export class ComfySocket extends DisposableObject {
         return;
       } catch (e) {
         if (stop.aborted) throw new CancelledError('Connecting to ComfyUI was cancelled.', { cause: e });
-        if (e instanceof NotFoundError) throw e;
+        // Neither a missing /ws nor a proxy setting that cannot work (no such proxy URL, no credentials) gets better by waiting.
+        if (e instanceof NotFoundError || (e instanceof ApiError && e.kind === 'config')) throw e;
         this.failures++;
         const delay = this.backoffMs();
         if (this.clock.now() + delay > deadline) {
@@ -344,8 +351,10 @@ export class ComfySocket extends DisposableObject {
   private async openOnce(stop: AbortSignal): Promise<void> {
     await closing.get(this.key);
     if (stop.aborted) throw abortReason(stop);
+    const proxy = this.proxy ?? processProxy();
+    const via = proxy.describe(this.url);
     const WebSocketClass = ws();
-    const socket = new WebSocketClass(this.url, { handshakeTimeout: this.handshakeTimeoutMs, perMessageDeflate: false });
+    const socket = new WebSocketClass(this.url, { handshakeTimeout: this.handshakeTimeoutMs, perMessageDeflate: false, ...proxy.webSocket(this.url) });
     socket.binaryType = 'nodebuffer';
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -360,7 +369,7 @@ export class ComfySocket extends DisposableObject {
       const onAbort = () => fail(abortReason(stop));
       const timer = this.clock.setTimeout(() => fail(new Error(`no status message within ${this.handshakeTimeoutMs} ms`)), this.handshakeTimeoutMs);
       stop.addEventListener('abort', onAbort, { once: true });
-      socket.on('error', (e) => fail(classifyUpgradeError(e, this.where)));
+      socket.on('error', (e) => fail(classifyUpgradeError(e, this.where, via)));
       socket.on('close', () => fail(new Error('the server closed the connection during the handshake')));
       socket.on('open', () => {
         if (this.previewMetadata) socket.send(JSON.stringify({ type: 'feature_flags', data: { supports_preview_metadata: true } }));
@@ -492,11 +501,13 @@ function track(key: string, closed: Promise<void>): void {
 }
 
 /** `ws` reports a non-101 answer as "Unexpected server response: 502"; 404 means the URL is not a ComfyUI. */
-function classifyUpgradeError(e: Error, where: string): Error {
+/** `via` ("via proxy host:port") names the proxy of a connection that went through one; a 407 there is the proxy's. */
+function classifyUpgradeError(e: Error, where: string, via: string | undefined): Error {
   const status = /Unexpected server response: (\d+)/.exec(e.message)?.[1];
   if (status === '404') return new NotFoundError(`${where} has no websocket at /ws (HTTP 404): is this the URL of a ComfyUI server?`, { status: 404 });
-  if (status) return new ApiError('network', `the websocket upgrade was answered with HTTP ${status}`, { status: Number(status), cause: e });
-  return e;
+  if (status === '407' && via) return proxyRefused(407, `${proxyRefusal(407)} (${via})`, e);
+  if (status) return new ApiError('network', `the websocket upgrade was answered with HTTP ${status}${via ? ` (${via})` : ''}`, { status: Number(status), cause: e });
+  return via ? new Error(`${errorText(e)} (${via})`, { cause: e }) : e;
 }
 
 function errorText(e: unknown): string {

@@ -13,6 +13,7 @@ import {
   isCancellation,
 } from './errors';
 import { undici } from './lazy';
+import { processProxy, type ProxyRouter } from './proxy';
 import { redact } from './redact';
 import { mapTransportError } from './transportErrors';
 import {
@@ -98,6 +99,8 @@ export interface RunComfyClientOptions {
    * "Check the API token and the user id."
    */
   readonly authAdvice?: string;
+  /** The proxy routing; default the process's (`processProxy()`: the editor's settings, or the environment). */
+  readonly proxy?: ProxyRouter;
 }
 
 /** Retry-After sent with a 5xx (a 503 may carry one): honoured like a 429's, without pausing other callers. */
@@ -384,10 +387,12 @@ export class RunComfyClient {
 
   /** One HTTP exchange: returns the parsed JSON of a 2xx answer, or throws a typed error. `onSending` runs as the request leaves. */
   private async send(op: Operation, signal?: AbortSignal, onSending?: () => void): Promise<unknown> {
-    const failed = `${op.what} failed`;
     const userId = await this.resolveUserId();
     const url = new URL(`${this.baseUrl.pathname.replace(/\/+$/, '')}/prod/api/users/${encodeURIComponent(userId)}${op.path}`, this.baseUrl);
     assertTokenDestination(url, this.baseUrl);
+    const proxy = this.options.proxy ?? processProxy();
+    const via = proxy.describe(url);
+    const failed = `${op.what} failed`;
     const token = await this.options.getToken();
     if (!token) {
       throw new AuthError(`${failed}: no RunComfy API token. ${this.authAdvice}`);
@@ -408,6 +413,7 @@ export class RunComfyClient {
     try {
       if (!combined.aborted) onSending?.();
       const res = await undici().request(url, {
+        dispatcher: proxy.dispatcher(url),
         method: op.method,
         headers,
         body: op.body === undefined ? undefined : JSON.stringify(op.body),
@@ -419,7 +425,7 @@ export class RunComfyClient {
       retryAfter = res.headers['retry-after'];
       text = await res.body.text();
     } catch (e) {
-      throw scrub(mapTransportError(e, failed, combined), token);
+      throw scrub(mapTransportError(e, failed, combined, via), token);
     } finally {
       timer.dispose();
     }

@@ -3,22 +3,42 @@ import { ApiError, CancelledError, NetworkError, TimeoutError } from './errors';
 /**
  * Turns what undici, `ws` or Node throw before a response exists into a typed error.
  * `what` names the operation for the message ("list machines", "download out.png").
- * Never puts a URL in the message: callers add a masked one if they want.
+ * Never puts a URL in the message: callers add a masked one if they want. `via` ("via proxy
+ * host:port", from `ProxyRouter.describe`) ends the message of a request that went through a proxy.
  */
-export function mapTransportError(e: unknown, what: string, signal?: AbortSignal): ApiError {
+export function mapTransportError(e: unknown, what: string, signal?: AbortSignal, via?: string): ApiError {
   if (e instanceof ApiError) return e;
   if (signal?.aborted && !(signal.reason instanceof TimeoutError)) return new CancelledError(`${what}: cancelled.`, { cause: e });
   if (signal?.reason instanceof TimeoutError) return signal.reason;
   const err = e as { name?: string; code?: string; message?: string; cause?: { code?: string } };
   const code = err.code ?? err.cause?.code ?? '';
+  const through = via ? ` (${via})` : '';
+  // undici reports a refused CONNECT as an abort; it is the proxy's answer, not a cancellation.
+  const proxyStatus = /Proxy response \((\d{3})\) !== 200/.exec(err.message ?? '')?.[1];
+  if (proxyStatus !== undefined) return proxyRefused(Number(proxyStatus), `${what}: ${proxyRefusal(Number(proxyStatus))}${through}.`, e);
   if (err.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') {
     return new CancelledError(`${what}: cancelled.`, { cause: e });
   }
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
-    return new TimeoutError(`${what}: the server did not answer in time.`, { cause: e });
+    return new TimeoutError(`${what}: the server did not answer in time${through}.`, { cause: e });
   }
   const detail = describeCode(code) ?? err.message ?? 'connection failed';
-  return new NetworkError(`${what}: ${detail}.`, { cause: e });
+  return new NetworkError(`${what}: ${detail}${through}.`, { cause: e });
+}
+
+/**
+ * A proxy's refusal as a typed error: a 407 is of kind `config` (the settings lack the proxy's
+ * credentials; retrying cannot help), anything else of kind `network` (the proxy could not reach the host).
+ */
+export function proxyRefused(status: number, message: string, cause: unknown): ApiError {
+  return new ApiError(status === 407 ? 'config' : 'network', message, { status, cause });
+}
+
+/** What a proxy's refusal of a CONNECT tunnel means, by its status. */
+export function proxyRefusal(status: number): string {
+  if (status === 407) return 'the proxy asks for credentials (HTTP 407 Proxy Authentication Required)';
+  if (status === 403) return 'the proxy refused to connect to this host (HTTP 403)';
+  return `the proxy could not connect to the host (HTTP ${status})`;
 }
 
 function describeCode(code: string): string | undefined {
