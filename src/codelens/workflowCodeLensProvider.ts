@@ -36,8 +36,7 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
-    // Queueing reads inputs from disk and saves outputs there: a virtual workspace's files get no lenses.
-    if (doc.uri.scheme !== 'file' || !this.config.forResource(doc.uri).codeLensEnabled) return [];
+    if (!this.config.forResource(doc.uri).codeLensEnabled) return [];
     const analysis = this.documents.queueableAnalysis(doc);
     if (!analysis) return [];
     const first = analysis.nodes[0];

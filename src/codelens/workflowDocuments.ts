@@ -49,10 +49,11 @@ export class WorkflowDocuments {
   /**
    * The analysis of a document the queue commands are offered on: an API-format workflow the
    * CodeLens serves. The lens and the editor's Queue button (`runcomfy.editorIsWorkflow`) both ask
-   * this, so one is offered exactly where the other is.
+   * this, so one is offered exactly where the other is. Only files on this computer's disk qualify:
+   * queueing reads inputs beside the workflow and saves outputs there (a virtual workspace has neither).
    */
   queueableAnalysis(doc: vscode.TextDocument): WorkflowAnalysis | undefined {
-    if (vscode.languages.match(workflowDocumentSelector, doc) === 0) return undefined;
+    if (doc.uri.scheme !== 'file' || vscode.languages.match(workflowDocumentSelector, doc) === 0) return undefined;
     const analysis = this.analysis(doc);
     return analysis?.format === 'api' ? analysis : undefined;
   }
