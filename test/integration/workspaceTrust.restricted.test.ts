@@ -108,6 +108,7 @@ describe('Restricted Mode (an untrusted two-folder workspace)', function () {
       lenses.map((l) => [l.command?.title, l.command?.command]),
       [['🛡 Queueing needs a trusted folder: Manage Workspace Trust', 'workbench.trust.manage']],
     );
+    assert.ok((await vscode.commands.getCommands(true)).includes('workbench.trust.manage'), 'this VS Code has no workbench.trust.manage');
     assert.deepStrictEqual(await lensesOf(betaHello()), [], 'beta turns lenses off in its folder settings');
   });
 
