@@ -11,6 +11,10 @@ export const ExitCode = {
   rateLimitedOrTimeout: 5,
   /** Server or network error. */
   serverOrNetwork: 6,
+  /**
+   * The workflow was refused before it ran: by local analysis, by the input policy (a file it may not
+   * upload), by the check against the target's node list (`queue` without `--force`), or by ComfyUI.
+   */
   workflowRejected: 7,
   executionError: 8,
   interrupted: 9,

@@ -77,7 +77,7 @@ export class WorkflowDiagnostics extends DisposableObject {
         const input = node?.inputs.find((i) => i.name === inputName);
         const range = toRange(input?.valueRange ?? node?.keyRange ?? { line: 1, column: 1, endLine: 1, endColumn: 1 });
         const what = `${nodeLabel(report.nodeId, node?.classType ?? report.classType, node?.title)}: ${serverNodeErrorText(e)}`;
-        const d = new vscode.Diagnostic(range, `${what}. Rejected by ${source}.`, vscode.DiagnosticSeverity.Error);
+        const d = new vscode.Diagnostic(range, `${what.replace(/\.$/, '')}. Rejected by ${source}.`, vscode.DiagnosticSeverity.Error);
         d.source = 'RunComfy';
         d.code = e.type;
         return d;

@@ -7,7 +7,7 @@ import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
 import { ApiError, isCancellation } from '../api/errors';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
-import { rejectionMessage, type NodeNaming } from './workflowMessages';
+import { nodeInSentence, rejectionMessage, serverNodeErrorText, type NodeNaming } from './workflowMessages';
 import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
@@ -279,7 +279,12 @@ export class RunEngine extends DisposableObject {
     this.promptId = queued.promptId;
     this.promptNumber = queued.number;
     this.phase = 'queued';
-    for (const w of queued.warnings) this.warn(w);
+    // ComfyUI queued the outputs that passed its checks and dropped the others; said in words, like a rejection.
+    for (const n of queued.nodeErrors) {
+      const node = this.nodes.get(n.nodeId);
+      const label = nodeInSentence(n.nodeId, node?.classType ?? n.classType, node?.title);
+      for (const e of n.errors) this.warn(`ComfyUI dropped an output: ${label}: ${serverNodeErrorText(e)}.`);
+    }
     this.sentPrompt = prompt;
     // A prompt that already started needs no /queue round trip (which a busy server answers late).
     const started = this.buffered?.some((m) => (m.type === 'execution_start' || m.type === 'executing') && m.promptId === queued.promptId);

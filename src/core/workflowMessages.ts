@@ -43,7 +43,7 @@ export interface PromptRejection {
 export function rejectionMessage(r: PromptRejection, nodeOf: (id: string) => NodeNaming | undefined): string {
   const name = (id: string, classType?: string) => {
     const known = nodeOf(id);
-    return lowerFirst(nodeLabel(id, known?.classType ?? classType, known?.title));
+    return nodeInSentence(id, known?.classType ?? classType, known?.title);
   };
   const problems = r.nodeErrors.flatMap((n) => n.errors.map((e) => `${name(n.nodeId, n.classType === '?' ? undefined : n.classType)}: ${serverNodeErrorText(e)}`));
   if (problems.length === 0) problems.push(promptLevelProblem(r, name));
@@ -112,6 +112,7 @@ function pythonRepr(v: unknown): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
+/** {@link nodeLabel} inside a sentence: `node 32 “Load Model” (CheckpointLoaderSimple)`. */
+export function nodeInSentence(nodeId: string, classType?: string, title?: string): string {
+  return nodeLabel(nodeId, classType, title).replace(/^Node /, 'node ');
 }

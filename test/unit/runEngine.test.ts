@@ -171,6 +171,14 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.deepStrictEqual(listFiles(out), []);
   });
 
+  it('runs the outputs ComfyUI accepted and warns in words about the one it dropped', async () => {
+    const recorded = readRecording<Record<string, { request: { prompt: ApiPrompt } }>>('invalid_prompts.json').one_good_one_bad_output;
+    const prompt = { ...recorded.request.prompt, '3': { ...recorded.request.prompt['3'], _meta: { title: 'Second save' } } };
+    const { result } = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
+    assert.deepStrictEqual(result.warnings, ['ComfyUI dropped an output: node 3 “Second save” (SaveImage): required input filename_prefix is missing.']);
+  });
+
   it('reports an execution error with node, type, message and traceback', async () => {
     const prompt: ApiPrompt = {
       '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
