@@ -134,8 +134,8 @@ describe('run log', () => {
       assert.strictEqual(entries.length, 1, 'both lines wait for the batch');
       await clock.advance(2000);
       assert.strictEqual(entries.length, 2, 'one append for both');
-      assert.ok(entries[1]!.at - entries[0]!.at > 2000, 'written after more than 2 s');
-      assert.deepStrictEqual(entries[1]!.text.split('\n').map((l) => /\+(\S+)s/.exec(l)?.[1]), ['0.3', '1.2'], 'the times the events arrived');
+      assert.ok(entries[1].at - entries[0].at > 2000, 'written after more than 2 s');
+      assert.deepStrictEqual(entries[1].text.split('\n').map((l) => /\+(\S+)s/.exec(l)?.[1]), ['0.3', '1.2'], 'the times the events arrived');
       log.dispose();
     });
 
@@ -159,13 +159,13 @@ describe('run log', () => {
       again.fire({ type: 'finished', result: { promptId: 'p-2', status: 'success', outputs: [output], warnings: [], error: null, runDir: '/w/out', elapsedMs: 5000 } });
       log.dispose();
       const all = lines();
-      assert.match(all[0]!, /\[info\] {4}▶ Run /, 'the header starts at the column of the times');
+      assert.match(all[0], /\[info\] {4}▶ Run /, 'the header starts at the column of the times');
       const run = all.filter((l) => !l.includes('▶ Run'));
       for (const want of ['Queued as prompt', '▸ Node 4', '⚠ a preview', '✖ Node 4', '✔ Saved', '✖ Failed after 5.0s', '✔ Succeeded in 5.0s']) {
         assert.ok(run.some((l) => l.includes(want)), `no line with ${want}: ${run.join('\n')}`);
       }
       const columns = new Set(run.map(textColumn));
-      assert.deepStrictEqual([...columns], [textColumn(run[0]!)], `text starts in different columns:\n${all.join('\n')}`);
+      assert.deepStrictEqual([...columns], [textColumn(run[0])], `text starts in different columns:\n${all.join('\n')}`);
       assert.ok(run.some((l) => l.includes('[warning]')) && run.some((l) => l.includes('[error]')) && run.some((l) => l.includes('[info]')));
     });
   });
