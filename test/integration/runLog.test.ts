@@ -14,11 +14,10 @@ function workspaceFile(...parts: string[]): vscode.Uri {
   return vscode.Uri.joinPath(folder.uri, ...parts);
 }
 
-/** A run line's elapsed time (`+0.4s`, `+1m05s`) and the column where its text starts; undefined for other lines. */
-function stamped(line: string): { seconds: number; column: number } | undefined {
-  const m = /^(.*? \+(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d)?)s {2})/.exec(line);
-  if (!m) return undefined;
-  return { seconds: Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4]), column: m[1].length };
+/** The column where a run line's text starts after its elapsed time (`+0.4s`, `+1m05s`); undefined for other lines. */
+function stamped(line: string): { column: number } | undefined {
+  const m = /^(.*? \+(?:\d+h)?(?:\d+m)?\d+(?:\.\d)?s {2})/.exec(line);
+  return m ? { column: m[1].length } : undefined;
 }
 
 /** The lines of the run whose header names `workflow` (the last such run), up to its final line. */
@@ -70,15 +69,15 @@ describe('the run log', function () {
     const failedRun = runLines(log, 'log-escape/workflow_api.json', /✖ Failed after/);
     const shown = `\n${[...succeeded, ...failedRun].join('\n')}`;
 
-    // Every line a run event wrote carries its time since the run started, taken when the event
-    // arrived: lines written together in one batch keep their own, so they never go backwards.
+    // Every line a run event wrote carries its time since the run started, lines written together in
+    // one batch (under one VS Code timestamp) included. That each keeps the time its event arrived, not
+    // the batch's, is proven in test/unit/runLogFormat.test.ts on a manual clock: here batching depends
+    // on the machine's speed.
     const eventLine = /Queued as prompt|Started on the server|▸ Node|step \d|✔ Saved|Finished on the server|✔ Succeeded|✖ /;
     for (const run of [succeeded, failedRun]) {
       const lines = run.slice(1).filter((l) => eventLine.test(l));
       assert.ok(lines.length >= 4, shown);
       for (const l of lines) assert.ok(stamped(l), `no elapsed time on "${l}"${shown}`);
-      const times = lines.map((l) => stamped(l)!.seconds);
-      assert.deepStrictEqual(times, [...times].sort((a, b) => a - b), `elapsed times go backwards${shown}`);
     }
     for (const want of ['Queued as prompt', '▸ Node 1 EmptyImage', '✔ Saved', '✔ Succeeded in']) assert.ok(succeeded.some((l) => l.includes(want)), `no "${want}"${shown}`);
     for (const want of ['▸ Node 2 SaveImage', '✖ Node 2 SaveImage failed: Exception', '✖ Failed after']) assert.ok(failedRun.some((l) => l.includes(want)), `no "${want}"${shown}`);
