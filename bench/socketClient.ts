@@ -51,7 +51,7 @@ async function engine(comfyUrl: string, outputRoot: string): Promise<SocketResul
   };
   // The one part of vscode.LogOutputChannel the run log calls: a method per level.
   const channel = { trace: count, debug: count, info: count, warn: count, error: count };
-  const runLog = new RunLog(channel as unknown as ConstructorParameters<typeof RunLog>[0]);
+  const runLog = new RunLog(channel);
   let text = 0;
   let binary = 0;
   let firstAt: number | undefined;

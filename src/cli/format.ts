@@ -1,4 +1,4 @@
-/** Human-readable output helpers for CLI commands: tables, aligned fields, JSON, times. */
+/** Human-readable output helpers for CLI commands: tables, aligned fields, JSON (times: src/base/timeFormat.ts). */
 
 import { printableText } from '../base/untrustedText';
 
@@ -35,10 +35,4 @@ export function formatFields(fields: readonly (readonly [string, string])[]): st
 /** Pretty JSON with a final newline, for `--json`. */
 export function formatJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** Epoch milliseconds as `2025-08-21 13:02:47 UTC` (UTC, so output does not depend on the machine it runs on). */
-export function formatUtcTime(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  return `${new Date(Math.floor(ms)).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }

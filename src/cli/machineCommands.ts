@@ -3,14 +3,15 @@ import { maskUrl } from '../api/redact';
 import { type RunComfyClient } from '../api/runcomfyClient';
 import { knownServerTypes, type Machine, type WorkflowList } from '../api/runcomfyTypes';
 import { systemClock } from '../base/clock';
+import { formatLocalTime } from '../base/timeFormat';
 import { printableText } from '../base/untrustedText';
 import { formatCostEstimate, formatDuration, machineFigures } from '../core/machineMath';
 import { MachineStore, goneStatus, type WaitProgress } from '../core/machineStore';
-import { serverTypes } from '../core/pricing';
+import { serverTypeDescription, serverTypes } from '../core/pricing';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { cliClient, type CliClientOptions } from './cliClient';
 import { ExitCode, UsageError } from './exitCodes';
-import { formatFields, formatJson, formatTable, formatUtcTime } from './format';
+import { formatFields, formatJson, formatTable } from './format';
 
 /**
  * The machine commands of `runcomfy`: workflows, machines, status, launch, extend, set-duration
@@ -225,11 +226,11 @@ function machineFields(m: Machine, now: number): string {
   const rate = f.hourlyRate === undefined ? '' : ` at $${f.hourlyRate.toFixed(2)}/h`;
   const fields: [string, string][] = [
     ['Machine', m.serverId],
-    ['Type', m.serverType === undefined ? '-' : typeDescription(m.serverType)],
+    ['Type', m.serverType === undefined ? '-' : serverTypeDescription(m.serverType)],
     ['Status', m.status],
     ['ComfyUI', m.mainServiceUrl ? maskUrl(m.mainServiceUrl) : '-'],
     ['Duration', m.estimatedDurationS === undefined ? '-' : `${m.estimatedDurationS} s (${formatDuration(m.estimatedDurationS * 1000)}) from Ready`],
-    ['Ready since', formatUtcTime(m.serviceReadyAtMs)],
+    ['Ready since', shownTime(m.serviceReadyAtMs)],
     ['Stops at', stopsAt(m, f.timeLeftMs)],
     ['Cost so far', `${formatCostEstimate(f.costSoFar)} (estimate${rate})`],
     ['Max cost', `${formatCostEstimate(f.maxCost)} (estimate, if it runs its whole duration)`],
@@ -240,12 +241,7 @@ function machineFields(m: Machine, now: number): string {
 function stopsAt(m: Machine, timeLeftMs: number | undefined): string {
   if (m.status === 'Deleting') return 'stopping now (billing has ended)';
   if (m.estimatedStoppingAtMs === undefined) return '-';
-  return `${formatUtcTime(m.estimatedStoppingAtMs)} (in ${formatDuration(timeLeftMs ?? 0)})`;
-}
-
-function typeDescription(type: string): string {
-  const info = serverTypes.find((t) => t.id === type);
-  return info ? `${type} (${info.label}, ${info.gpu}, ${info.vramGb} GB VRAM)` : type;
+  return `${formatLocalTime(m.estimatedStoppingAtMs)} (in ${formatDuration(timeLeftMs ?? 0)})`;
 }
 
 function machineTable(list: readonly Machine[], now: number): string {
@@ -280,9 +276,14 @@ function machineTable(list: readonly Machine[], now: number): string {
 function workflowTable(list: WorkflowList): string {
   if (list.workflows.length === 0) return 'No workflows in this account. Save a workflow to the cloud in RunComfy first.\n';
   const rows = list.workflows.flatMap((w) =>
-    w.versions.map((v, i) => [i === 0 ? w.name : '', v.versionName ?? '-', v.versionId, formatUtcTime(v.updatedAtMs ?? v.createdAtMs)]),
+    w.versions.map((v, i) => [i === 0 ? w.name : '', v.versionName ?? '-', v.versionId, shownTime(v.updatedAtMs ?? v.createdAtMs)]),
   );
   return formatTable([{ header: 'WORKFLOW' }, { header: 'VERSION' }, { header: 'VERSION ID' }, { header: 'UPDATED' }], rows);
+}
+
+/** Local date and time (the CLI is read by the person who ran it), `-` when the server did not say. */
+function shownTime(ms: number | undefined): string {
+  return ms === undefined ? '-' : formatLocalTime(ms);
 }
 
 function noExtraArgs(command: string, args: readonly string[]): void {

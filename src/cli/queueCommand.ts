@@ -10,7 +10,7 @@ import { cliInputPolicy } from '../core/inputPolicy';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
 import { type RunResult } from '../core/runEvents';
 import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
-import { RunLogFormatter } from '../core/runLogFormat';
+import { RunLogFormatter, renderRunLine, type LogLine } from '../core/runLogFormat';
 import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
@@ -188,11 +188,8 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
     systemClock,
     progressIntervalMs,
   );
-  const begun = systemClock.now();
-  const print = (lines: readonly { text: string }[]) => {
-    const stamp = `[${elapsed(systemClock.now() - begun)}]`;
-    // Node text and tracebacks span lines; continuation lines are indented under the stamp.
-    for (const l of lines) ctx.progress(`${stamp} ${l.text.replace(/\n/g, `\n${' '.repeat(stamp.length + 5)}`)}`);
+  const print = (lines: readonly LogLine[]) => {
+    for (const l of lines) ctx.progress(renderRunLine(l));
   };
   print(formatter.start());
   // A failed run's message (with every node error) is printed once, by `finish`, as the last line.
@@ -250,10 +247,3 @@ function shownPath(absPath: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absPath;
 }
 
-/** `4.2s`, `1m05s`. */
-function elapsed(ms: number): string {
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  return `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-}

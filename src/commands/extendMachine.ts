@@ -1,3 +1,4 @@
+import { formatLocalTime } from '../base/timeFormat';
 import { costOf, formatCostEstimate, formatDuration } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
 import { hourlyRate } from '../core/pricing';
@@ -28,10 +29,10 @@ export async function extendMachine(services: Services, arg?: unknown, args: Ext
     (await services.prompter.pick(
       [...[15, 30, 60].map((m) => ({
         label: m < 60 ? `+${m} min` : `+${m / 60} h`,
-        description: `stops at ${clockTime(stopsAt + m * 60_000)}${rate === undefined ? '' : ` · ${formatCostEstimate(costOf(m * 60, rate))} more at most`}`,
+        description: `stops at ${formatLocalTime(stopsAt + m * 60_000, { nowMs: services.clock.now() })}${rate === undefined ? '' : ` · ${formatCostEstimate(costOf(m * 60, rate))} more at most`}`,
         value: m,
       })), { label: 'Custom…', description: 'Any number of minutes', value: -1 }],
-      { title: `Extend machine ${machineShortId(machine)} (now stops at ${clockTime(stopsAt)})` },
+      { title: `Extend machine ${machineShortId(machine)} (now stops at ${formatLocalTime(stopsAt, { nowMs: services.clock.now() })})` },
     ));
   const by = minutes === -1 ? Number(await services.prompter.input({
     title: `Extend machine ${machineShortId(machine)} by how many minutes?`,
@@ -40,12 +41,7 @@ export async function extendMachine(services: Services, arg?: unknown, args: Ext
   })) : minutes;
   const updated = await services.accounts.requireAccount().machines.extendBy(machine.serverId, Math.round(by * 60));
   const newStop = updated.estimatedStoppingAtMs;
-  services.log.info(`Extended machine ${updated.serverId} by ${by} min: total ${updated.estimatedDurationS ?? '?'} s from Ready, stops at ${newStop ? new Date(newStop).toISOString() : 'unknown'}.`);
-  void services.prompter.notify('info', `Machine ${machineShortId(updated)} now stops at ${newStop ? clockTime(newStop) : 'an unknown time'}${newStop ? ` (in ${formatDuration(newStop - services.clock.now())})` : ''}.`);
+  services.log.info(`Extended machine ${updated.serverId} by ${by} min: total ${updated.estimatedDurationS ?? '?'} s from Ready, stops at ${newStop ? formatLocalTime(newStop, { nowMs: services.clock.now() }) : 'unknown'}.`);
+  void services.prompter.notify('info', `Machine ${machineShortId(updated)} now stops at ${newStop ? formatLocalTime(newStop, { nowMs: services.clock.now() }) : 'an unknown time'}${newStop ? ` (in ${formatDuration(newStop - services.clock.now())})` : ''}.`);
   return newStop;
-}
-
-/** Local wall-clock time, `14:05`. */
-export function clockTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
 }

@@ -4,6 +4,7 @@ import { type Machine, type Workflow } from '../api/runcomfyTypes';
 import { costOf, formatCostEstimate } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
 import { hourlyRate, serverTypes } from '../core/pricing';
+import { versionLabel } from '../core/workflowCatalog';
 import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
 import { isNode } from '../views/treeNodes';
@@ -151,17 +152,15 @@ async function pickVersion(services: Services, versionId: string | undefined): P
   const items: PickItem<{ workflow: Workflow; versionId: string; versionLabel: string }>[] = [];
   for (const workflow of workflows) {
     workflow.versions.forEach((v, i) => {
-      const versionLabel = versionName(workflow, i);
-      items.push({ label: workflow.name, description: versionLabel, detail: `version ${v.versionId}`, value: { workflow, versionId: v.versionId, versionLabel } });
+      const name = versionName(workflow, i);
+      items.push({ label: workflow.name, description: name, detail: `version ${v.versionId}`, value: { workflow, versionId: v.versionId, versionLabel: name } });
     });
   }
   return services.prompter.pick(items, { title: 'Launch Machine (1/3): workflow version', placeholder: 'The machine boots with this workflow' });
 }
 
 function versionName(workflow: Workflow, index: number): string {
-  const v = workflow.versions[index];
-  const date = v.updatedAtMs ?? v.createdAtMs;
-  const name = v.versionName ?? (date ? new Date(date).toISOString().slice(0, 16).replace('T', ' ') : v.versionId.slice(0, 8));
+  const name = versionLabel(workflow.versions[index]);
   return index === 0 ? `${name}, latest` : name;
 }
 

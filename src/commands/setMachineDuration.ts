@@ -1,7 +1,7 @@
 import { formatDuration } from '../core/machineMath';
 import { machineShortId } from '../core/machineLabels';
 import { resolveMachine } from './machinePicker';
-import { clockTime } from './extendMachine';
+import { formatLocalTime } from '../base/timeFormat';
 import { type Services } from './services';
 import { UserError } from './userError';
 
@@ -40,7 +40,7 @@ export async function setMachineDuration(services: Services, arg?: unknown, tota
   }
   const updated = await services.accounts.requireAccount().machines.setDuration(machine.serverId, Math.round(total * 60));
   const stop = updated.estimatedStoppingAtMs;
-  services.log.info(`Set machine ${updated.serverId} to ${total} min from Ready; stops at ${stop ? new Date(stop).toISOString() : 'unknown'}.`);
-  void services.prompter.notify('info', `Machine ${machineShortId(updated)} now stops at ${stop ? `${clockTime(stop)} (in ${formatDuration(Math.max(0, stop - services.clock.now()))})` : 'an unknown time'}.`);
+  services.log.info(`Set machine ${updated.serverId} to ${total} min from Ready; stops at ${stop ? formatLocalTime(stop, { nowMs: services.clock.now() }) : 'unknown'}.`);
+  void services.prompter.notify('info', `Machine ${machineShortId(updated)} now stops at ${stop ? `${formatLocalTime(stop, { nowMs: services.clock.now() })} (in ${formatDuration(Math.max(0, stop - services.clock.now()))})` : 'an unknown time'}.`);
   return stop;
 }

@@ -1,19 +1,30 @@
 import { maskUrl } from '../api/redact';
 import { type Machine } from '../api/runcomfyTypes';
-import { formatCostEstimate, formatDuration, machineFigures } from './machineMath';
-import { type RateTable } from './pricing';
+import { formatTooltipTime, type TimeZoneOptions } from '../base/timeFormat';
+import { formatCostEstimate, formatDuration, machineFigures, timeLeftMs } from './machineMath';
+import { serverTypeDescription, type RateTable } from './pricing';
 
 /**
  * How a machine is presented: the same words in the tree, the status bar, quick picks and the CLI.
  * Pure functions of the machine, a clock reading and the rate table.
  */
 
-/** `large · Ready · 42 min left · ~$1.23` (parts that are unknown are left out). */
+/**
+ * `Ready · 42 min left`: what a tree row shows first, short enough for a default-width sidebar
+ * (about 35 characters beside the label). Cost, type and the rest are in {@link machineDetails}.
+ */
+export function machineRowDescription(machine: Machine, nowMs: number): string {
+  // A machine being deleted has no time left that matters: its billing is ending.
+  const left = machine.status === 'Deleting' ? undefined : timeLeftMs(machine, nowMs);
+  return left === undefined ? machine.status : `${machine.status} · ${formatShortDuration(left)} left`;
+}
+
+/** `Ready · 42 min left · ~$1.23 · large`: the row's words, then cost and type, for wider places (quick picks). */
 export function machineDescription(machine: Machine, nowMs: number, rates?: RateTable): string {
-  const f = machineFigures(machine, nowMs, rates);
-  const parts = [machine.serverType ?? 'unknown type', machine.status];
-  if (f.timeLeftMs !== undefined) parts.push(`${formatShortDuration(f.timeLeftMs)} left`);
-  if (f.costSoFar !== undefined) parts.push(formatCostEstimate(f.costSoFar));
+  const cost = machineFigures(machine, nowMs, rates).costSoFar;
+  const parts = [machineRowDescription(machine, nowMs)];
+  if (cost !== undefined) parts.push(formatCostEstimate(cost));
+  parts.push(machine.serverType ?? 'unknown type');
   return parts.join(' · ');
 }
 
@@ -69,22 +80,25 @@ export function machineIcon(machine: Machine): { readonly id: string; readonly c
   return { id: 'vm-outline', color: 'charts.yellow' };
 }
 
-/** Label/value rows for a tooltip: every field the API sent, with derived time and money, the URL masked. */
-export function machineDetails(machine: Machine, nowMs: number, rates?: RateTable): [string, string][] {
+/**
+ * Label/value rows for a tooltip, what matters first: status, time and money, then every field the API
+ * sent, the URL masked. Times are local with UTC beside them (`zone` fixes the local zone for tests).
+ */
+export function machineDetails(machine: Machine, nowMs: number, rates?: RateTable, zone: TimeZoneOptions = {}): [string, string][] {
   const f = machineFigures(machine, nowMs, rates);
-  const time = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
+  const time = (ms: number | undefined) => (ms === undefined ? '—' : formatTooltipTime(ms, { ...zone, nowMs }));
   const rows: [string, string][] = [
-    ['Machine', machine.serverId],
-    ['Type', machine.serverType ?? '—'],
     ['Status', machine.status],
-    ['ComfyUI', machine.mainServiceUrl ? maskUrl(machine.mainServiceUrl) : 'not yet (machine is not Ready)'],
-    ['Ready since', time(machine.serviceReadyAtMs)],
-    ['Stops at', time(machine.estimatedStoppingAtMs)],
-    ['Planned duration', machine.estimatedDurationS === undefined ? '—' : formatDuration(machine.estimatedDurationS * 1000)],
     ['Time left', f.timeLeftMs === undefined ? '—' : formatDuration(f.timeLeftMs)],
-    ['Rate', f.hourlyRate === undefined ? 'unknown (set runcomfy.pricing)' : `~$${f.hourlyRate.toFixed(2)}/h`],
+    ['Stops at', time(machine.estimatedStoppingAtMs)],
     ['Cost so far', formatCostEstimate(f.costSoFar)],
     ['Cost if it runs to the end', formatCostEstimate(f.maxCost)],
+    ['Rate', f.hourlyRate === undefined ? 'unknown (set runcomfy.pricing)' : `~$${f.hourlyRate.toFixed(2)}/h`],
+    ['Type', machine.serverType === undefined ? '—' : serverTypeDescription(machine.serverType)],
+    ['Machine', machine.serverId],
+    ['ComfyUI', machine.mainServiceUrl ? maskUrl(machine.mainServiceUrl) : 'not yet (machine is not Ready)'],
+    ['Ready since', time(machine.serviceReadyAtMs)],
+    ['Planned duration', machine.estimatedDurationS === undefined ? '—' : formatDuration(machine.estimatedDurationS * 1000)],
   ];
   const known = new Set(['server_id', 'server_type', 'current_status', 'main_service_url', 'service_ready_at', 'estimated_stopping_at', 'estimated_duration', 'user_id']);
   for (const [k, v] of Object.entries(machine.wire)) {

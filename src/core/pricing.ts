@@ -50,6 +50,12 @@ export function hourlyRate(serverType: ServerType | undefined, table: RateTable 
   return table[serverType];
 }
 
+/** `large (Large, A10G / A5000, 24 GB VRAM)`, or the type itself when it is not a documented one. */
+export function serverTypeDescription(serverType: ServerType): string {
+  const info = serverTypes.find((t) => t.id === serverType);
+  return info ? `${serverType} (${info.label}, ${info.gpu}, ${info.vramGb} GB VRAM)` : serverType;
+}
+
 /** The label of a server type ("X-Large"), or the type itself when it is not a documented one. */
 export function serverTypeLabel(serverType: ServerType | undefined): string {
   if (serverType === undefined) return 'unknown type';

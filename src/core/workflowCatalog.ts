@@ -1,8 +1,9 @@
 import { ApiError, isCancellation } from '../api/errors';
 import { type RunComfyClient } from '../api/runcomfyClient';
-import { type Workflow } from '../api/runcomfyTypes';
+import { type Workflow, type WorkflowVersion } from '../api/runcomfyTypes';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
+import { formatLocalTime, type TimeZoneOptions } from '../base/timeFormat';
 
 /**
  * The account's workflows and their versions, listed on demand (they change only when the user
@@ -66,4 +67,13 @@ export class WorkflowCatalog extends DisposableObject {
     }
     return undefined;
   }
+}
+
+/**
+ * How a version is named in the tree and the launch picker: its name, else when it was saved (local
+ * date and time), else the first block of its id.
+ */
+export function versionLabel(v: WorkflowVersion, zone: TimeZoneOptions = {}): string {
+  const date = v.updatedAtMs ?? v.createdAtMs;
+  return v.versionName ?? (date === undefined ? v.versionId.slice(0, 8) : formatLocalTime(date, zone));
 }

@@ -7,7 +7,7 @@ import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { throttle } from '../base/throttle';
 import { ContextKeys } from '../commands/commandIds';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
-import { machineContextValue, machineDescription, machineDetails, machineIcon, machineShortId } from '../core/machineLabels';
+import { machineContextValue, machineDetails, machineIcon, machineRowDescription, machineShortId } from '../core/machineLabels';
 import { targetKey, type RunRegistry } from '../core/runRegistry';
 import { type ConfigService, type LocalServerSetting } from '../util/config';
 import { type ContextKeyService } from '../util/contextKeys';
@@ -18,7 +18,7 @@ import { type TreeNode } from './treeNodes';
 const RUNS_PER_SERVER = 5;
 
 /**
- * RunComfy machines (live status, type, time left, cost so far) and the user's own ComfyUI servers,
+ * RunComfy machines (status and time left in the row; cost, type and the rest in the tooltip) and the user's own ComfyUI servers,
  * each with its queue size and its recent runs. Polls only while visible (plus whatever the store
  * itself keeps polling for: a machine starting or stopping).
  */
@@ -148,18 +148,20 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     const hasChildren = (m.mainServiceUrl && this.servers.queueSize(m.mainServiceUrl)) || this.runs.forTarget(targetKey({ kind: 'machine', serverId: m.serverId, label: '' })).length > 0;
     const item = new vscode.TreeItem(machineShortId(m), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = `machine:${m.serverId}`;
-    item.description = machineDescription(m, now, rates);
+    item.description = machineRowDescription(m, now);
     const icon = machineIcon(m);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
-    item.tooltip = detailsMarkdown(`RunComfy machine ${machineShortId(m)} (estimates)`, machineDetails(m, now, rates));
+    const details = machineDetails(m, now, rates);
     item.contextValue = machineContextValue(m);
     const stop = this.accounts.money.stopping(m.serverId);
     if (stop) {
       // A confirmed stop still being retried (perhaps by an account a settings change replaced): the machine bills until it lands.
-      const retrying = stop.lastError ? `, retrying (${stop.failures} failed: ${stop.lastError.status ? `HTTP ${stop.lastError.status}` : stop.lastError.kind})` : '';
-      item.description = `stopping${retrying} · ${item.description}`;
+      const why = stop.lastError ? (stop.lastError.status ? `HTTP ${stop.lastError.status}` : stop.lastError.kind) : undefined;
+      item.description = why ? `stopping, retrying (${why})` : `stopping · ${item.description}`;
+      details.unshift(['Stop', why ? `retrying until RunComfy confirms it (${stop.failures} failed, last: ${why})` : 'sent; billing ends when RunComfy confirms it']);
       item.contextValue = item.contextValue.replace(/ stoppable\b/, '');
     }
+    item.tooltip = detailsMarkdown(`RunComfy machine ${machineShortId(m)} (estimates)`, details);
     return item;
   }
 

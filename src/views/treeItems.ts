@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { type ApiError } from '../api/errors';
+import { formatTooltipTime } from '../base/timeFormat';
 import { markdownText } from '../base/untrustedText';
 import { CommandIds } from '../commands/commandIds';
 import { formatShortDuration } from '../core/machineLabels';
@@ -55,7 +56,8 @@ export function runItem(run: RunRecord, nowMs: number): vscode.TreeItem {
     ['Where', targetLabel(run.target)],
     ['Status', run.phase],
     ['Prompt id', run.promptId ?? '—'],
-    ['Started', new Date(run.startedAtMs).toLocaleTimeString()],
+    ['Started', formatTooltipTime(run.startedAtMs, { seconds: true, nowMs })],
+    ...(run.finishedAtMs === undefined ? [] : ([['Finished', formatTooltipTime(run.finishedAtMs, { seconds: true, nowMs })]] as const)),
     ['Outputs', String(run.outputs.length)],
     ...(run.result?.error ? ([['Error', run.result.error.message]] as const) : []),
     ...(run.result?.runDir ? ([['Folder', run.result.runDir]] as const) : []),
@@ -72,9 +74,10 @@ function runDescription(run: RunRecord, nowMs: number): string {
     case 'queued':
       return run.queuePosition ? `queued, position ${run.queuePosition}` : 'queued';
     case 'running': {
+      // The step count before the node's title: a long title is cut at the row's end, not the count.
+      const step = run.progress ? ` · ${run.progress.value}/${run.progress.max}` : '';
       const node = run.currentNode ? ` · ${run.currentNode.title ?? run.currentNode.classType ?? run.currentNode.id}` : '';
-      const step = run.progress ? ` ${run.progress.value}/${run.progress.max}` : '';
-      return `running ${elapsed}${node}${step}`;
+      return `running ${elapsed}${step}${node}`;
     }
     case 'success':
       return `succeeded in ${elapsed} · ${run.outputs.length} output${run.outputs.length === 1 ? '' : 's'}`;

@@ -1,9 +1,11 @@
 import * as vscode from 'vscode';
 import { type Workflow } from '../api/runcomfyTypes';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { formatTooltipTime } from '../base/timeFormat';
 import { markdownText } from '../base/untrustedText';
 import { type AccountManager } from '../auth/accountManager';
 import { ContextKeys } from '../commands/commandIds';
+import { versionLabel } from '../core/workflowCatalog';
 import { type ContextKeyService } from '../util/contextKeys';
 import { plainMarkdown } from '../util/markdown';
 import { type TreeNode, type VersionNode, type WorkflowNode } from './treeNodes';
@@ -94,14 +96,15 @@ function workflowItem(wf: Workflow): vscode.TreeItem {
 
 function versionItem(wf: Workflow, index: number): vscode.TreeItem {
   const v = wf.versions[index];
+  const label = versionLabel(v);
   const date = v.updatedAtMs ?? v.createdAtMs;
-  const label = v.versionName ?? (date ? new Date(date).toISOString().slice(0, 16).replace('T', ' ') : v.versionId.slice(0, 8));
   const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
   item.id = `version:${v.versionId}`;
   item.description = index === 0 ? 'latest' : undefined;
   item.tooltip = plainMarkdown([
     `**${markdownText(wf.name)}**, ${markdownText(label)}`,
     '',
+    ...(date === undefined ? [] : [`Saved: ${markdownText(formatTooltipTime(date))}`, '']),
     `Version id: ${markdownText(v.versionId)}`,
     '',
     `Workflow id: ${markdownText(wf.workflowId)}`,

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, readLog, script, signIn, state, waitFor, type TestState } from './helpers';
+import { activateExtension, readLog, script, signIn, state, waitFor, type TestState, type TreeItemState } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 describe('machines against the RunComfy simulator', function () {
@@ -69,7 +69,19 @@ describe('machines against the RunComfy simulator', function () {
     await sim.admin(`machines/${serverId}/ready`, {});
     const ready = await waitFor('the machine Ready in the tree', async () => (await state()).machinesTree.find((m) => m.contextValue === 'machine ready extendable stoppable openable'));
     assert.strictEqual(ready.label, serverId.split('-')[0]);
-    assert.match(String(ready.description), /^large · Ready · (59|60) min left · (~\$0\.\d\d|<\$0\.01)$/);
+    // What matters first, short enough for a default-width sidebar; the cost and the rest in the tooltip.
+    assert.match(String(ready.description), /^Ready · (59|60) min left$/);
+    const tip = tooltipText(ready);
+    assert.match(tip, /^\| Cost so far \| (~\$0\.\d\d|<\$0\.01) \|$/m);
+    assert.match(tip, /^\| Type \| large \(Large, A10G \/ A5000, 24 GB VRAM\) \|$/m);
+    // Times are local (as this process writes them), with UTC beside them in the tooltip, labelled.
+    const stop = Date.parse(machineOf(await state(), serverId).estimated_stopping_at!);
+    const utc = `${new Date(stop).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+    const local = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(stop);
+    const stopsAt = /^\| Stops at \| (.+) \((.+)\) \|$/m.exec(tip);
+    assert.ok(stopsAt, tip);
+    assert.ok(stopsAt[1].endsWith(local), `"${stopsAt[1]}" is not the local time ${local}`);
+    assert.strictEqual(stopsAt[2], utc);
     const bar = await waitFor('the status bar', async () => ((await state()).statusBar.visible ? (await state()).statusBar : undefined));
     assert.match(bar.text, /^\$\(vm-running\) 1 · /);
     assert.strictEqual((await state()).contextKeys['runcomfy.hasMachines'], true);
@@ -79,7 +91,7 @@ describe('machines against the RunComfy simulator', function () {
     const pricing = (value: unknown) => vscode.workspace.getConfiguration('runcomfy').update('pricing', value, vscode.ConfigurationTarget.Global);
     const cost = async () => {
       const m = (await state()).machinesTree.find((n) => n.label === serverId.split('-')[0]);
-      return Number(/~\$(\d+\.\d\d)$/.exec(String(m?.description))?.[1] ?? 0);
+      return Number(/^\| Cost so far \| ~\$(\d+\.\d\d) \|$/m.exec(m ? tooltipText(m) : '')?.[1] ?? 0);
     };
     try {
       // $3,600 an hour is a dollar a second: the machine has been Ready for seconds, so dollars show.
@@ -236,4 +248,9 @@ function machineOf(s: TestState, id: string) {
   const m = s.machines.find((x) => x.server_id === id);
   assert.ok(m, `machine ${id} not in ${JSON.stringify(s.machines.map((x) => x.server_id))}`);
   return m;
+}
+
+/** A tree item's tooltip as the hover shows it: the Markdown source without its escapes. */
+function tooltipText(item: TreeItemState): string {
+  return (item.tooltip ?? '').replace(/\\(.)/g, '$1');
 }

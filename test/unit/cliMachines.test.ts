@@ -96,8 +96,9 @@ describe('runcomfy CLI machine commands (node dist/cli.js against the simulator)
     assert.match(status.stdout, /^Type: +2xl-turbo \(2X-Large Plus, H100, 80 GB VRAM\)$/m);
     assert.match(status.stdout, /^Cost so far: +~\$3\.7\d \(estimate at \$7\.49\/h\)$/m);
     assert.ok(!status.stdout.includes(url));
-    const workflows = await cli(sim, ['workflows']);
-    assert.match(workflows.stdout, /^Flux portrait +v3 face detailer +a1b2c3d4-0003-4000-8000-000000000003 +2025-07-12 10:22:19 UTC$/m);
+    // Times are the user's local time in their locale: 2025-07-12 10:22:19 UTC in Kolkata, in British English.
+    const workflows = await cli(sim, ['workflows'], { TZ: 'Asia/Kolkata', LANG: 'en_GB.UTF-8' });
+    assert.match(workflows.stdout, /^Flux portrait +v3 face detailer +a1b2c3d4-0003-4000-8000-000000000003 +12 Jul 2025, 15:52$/m);
   });
 
   it('set-duration sends the total as given', async () => {

@@ -72,7 +72,7 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
       assert.ok(path.isAbsolute(p) && fs.existsSync(p), p);
       assert.ok(isInside(path.join(work, 'runcomfy-outputs', 'workflow_a_api'), p), p);
     }
-    assert.match(stderr, /^\[\d+\.\ds\] +Queued as prompt [0-9a-f-]+$/m);
+    assert.match(stderr, /^ *\+\d+\.\ds {2}Queued as prompt [0-9a-f-]+$/m);
     assert.match(stderr, /▸ Node 7 SaveImageWebsocket$/m);
     assert.match(stderr, /step 0\/2/);
     assert.match(stderr, /node 5 GetImageSize says: width: 128, height: 96\n +batch size: 2/);
