@@ -8,7 +8,7 @@ import { ApiError, CancelledError, NetworkError, NotFoundError } from './errors'
 import { ws } from './lazy';
 import { processProxy, type ProxyRouter } from './proxy';
 import { maskUrl } from './redact';
-import { proxyRefusal, proxyRefused } from './transportErrors';
+import { proxyRefused } from './transportErrors';
 import { isObject } from '../base/json';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -500,12 +500,15 @@ function track(key: string, closed: Promise<void>): void {
   });
 }
 
-/** `ws` reports a non-101 answer as "Unexpected server response: 502"; 404 means the URL is not a ComfyUI. */
-/** `via` ("via proxy host:port") names the proxy of a connection that went through one; a 407 there is the proxy's. */
+/**
+ * `ws` reports a non-101 answer as "Unexpected server response: 502"; 404 means the URL is not a
+ * ComfyUI. `via` ("via proxy host:port") names the proxy of a connection that went through one: a
+ * 407 then is the proxy's.
+ */
 function classifyUpgradeError(e: Error, where: string, via: string | undefined): Error {
   const status = /Unexpected server response: (\d+)/.exec(e.message)?.[1];
   if (status === '404') return new NotFoundError(`${where} has no websocket at /ws (HTTP 404): is this the URL of a ComfyUI server?`, { status: 404 });
-  if (status === '407' && via) return proxyRefused(407, `${proxyRefusal(407)} (${via})`, e);
+  if (status === '407' && via) return proxyRefused(407, via, e);
   if (status) return new ApiError('network', `the websocket upgrade was answered with HTTP ${status}${via ? ` (${via})` : ''}`, { status: Number(status), cause: e });
   return via ? new Error(`${errorText(e)} (${via})`, { cause: e }) : e;
 }

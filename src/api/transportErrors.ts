@@ -15,7 +15,7 @@ export function mapTransportError(e: unknown, what: string, signal?: AbortSignal
   const through = via ? ` (${via})` : '';
   // undici reports a refused CONNECT as an abort; it is the proxy's answer, not a cancellation.
   const proxyStatus = /Proxy response \((\d{3})\) !== 200/.exec(err.message ?? '')?.[1];
-  if (proxyStatus !== undefined) return proxyRefused(Number(proxyStatus), `${what}: ${proxyRefusal(Number(proxyStatus))}${through}.`, e);
+  if (proxyStatus !== undefined) return proxyRefused(Number(proxyStatus), via, e, what);
   if (err.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') {
     return new CancelledError(`${what}: cancelled.`, { cause: e });
   }
@@ -27,18 +27,19 @@ export function mapTransportError(e: unknown, what: string, signal?: AbortSignal
 }
 
 /**
- * A proxy's refusal as a typed error: a 407 is of kind `config` (the settings lack the proxy's
- * credentials; retrying cannot help), anything else of kind `network` (the proxy could not reach the host).
+ * A proxy's refusal of a CONNECT tunnel as a typed error, `what` (if any) first and `via` last: a 407
+ * is of kind `config` (the settings lack the proxy's credentials; retrying cannot help), anything else
+ * of kind `network` (the proxy could not reach the host, which may pass).
  */
-export function proxyRefused(status: number, message: string, cause: unknown): ApiError {
+export function proxyRefused(status: number, via: string | undefined, cause: unknown, what?: string): ApiError {
+  const why =
+    status === 407
+      ? 'the proxy asks for credentials (HTTP 407 Proxy Authentication Required)'
+      : status === 403
+        ? 'the proxy refused to connect to this host (HTTP 403)'
+        : `the proxy could not connect to the host (HTTP ${status})`;
+  const message = `${what === undefined ? '' : `${what}: `}${why}${via ? ` (${via})` : ''}${what === undefined ? '' : '.'}`;
   return new ApiError(status === 407 ? 'config' : 'network', message, { status, cause });
-}
-
-/** What a proxy's refusal of a CONNECT tunnel means, by its status. */
-export function proxyRefusal(status: number): string {
-  if (status === 407) return 'the proxy asks for credentials (HTTP 407 Proxy Authentication Required)';
-  if (status === 403) return 'the proxy refused to connect to this host (HTTP 403)';
-  return `the proxy could not connect to the host (HTTP ${status})`;
 }
 
 function describeCode(code: string): string | undefined {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ComfyClient } from '../../src/api/comfyClient';
@@ -9,6 +10,7 @@ import { ApiError } from '../../src/api/errors';
 import { bypassesProxy, proxyConfigFromEnv, ProxyRouter, redactProxyUrl, type ProxyConfig } from '../../src/api/proxy';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { type RunComfySimulator } from '../../src/simulator/runcomfySimulator';
+import { WebSocketServer } from 'ws';
 import { spawnCli, tempDir } from './helpers/runHarness';
 import { recordingsDir } from './helpers/runRecordings';
 import { cliEnv, cliPath, runCliProcess, startTestSimulator, testClient, token1 } from './helpers/runcomfyTestKit';
@@ -170,6 +172,40 @@ describe('proxies: every request through a real CONNECT proxy (the `proxy` packa
       assert.ok(accepted.some((v) => v.target === hostOf(api.url)) && accepted.some((v) => v.target === hostOf(comfy.url)), JSON.stringify(proxy.visits));
     } finally {
       await new Promise<void>((r) => target.close(() => r()));
+    }
+  });
+
+  it('http.proxyStrictSSL false skips the certificate check of https and wss targets behind the proxy only', async () => {
+    // A self-signed certificate for 127.0.0.1 (test/fixtures/tls, made once with openssl, valid until 2126): no CA vouches for it.
+    const tls = path.resolve(__dirname, '../../../test/fixtures/tls');
+    const server = https.createServer({ cert: fs.readFileSync(path.join(tls, 'cert.pem')), key: fs.readFileSync(path.join(tls, 'key.pem')) }, (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ queue_running: [], queue_pending: [] }));
+    });
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket) => socket.send(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: 0 } }, sid: 'tls-test' } })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const strict = router(proxy.url);
+      await assert.rejects(new ComfyClient({ baseUrl: url, proxy: strict, retry: { maxRetries: 0 } }).getQueue(), /certificate|self.signed/i);
+
+      const lax = router(proxy.url, { strictSSL: false });
+      assert.deepEqual(await new ComfyClient({ baseUrl: url, proxy: lax }).getQueue(), { running: [], pending: [] });
+      const socket = new ComfySocket({ baseUrl: url, clientId: 'tls-test', proxy: lax, pingIntervalMs: 0 });
+      sockets.push(socket);
+      await socket.connect();
+      assert.ok(proxy.visitsTo(hostOf(url)).length >= 3, `the proxy saw ${JSON.stringify(proxy.visits)}`);
+
+      // Direct requests keep the check: the setting is about the proxy's path.
+      const direct = router(proxy.url, { strictSSL: false, noProxy: [hostOf(url)] });
+      await assert.rejects(new ComfyClient({ baseUrl: url, proxy: direct, retry: { maxRetries: 0 } }).getQueue(), /certificate|self.signed/i);
+    } finally {
+      for (const s of sockets.splice(0)) s.dispose();
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 
