@@ -187,7 +187,7 @@ export class ProxyRouter {
 function parseProxyUrl(raw: string, source: string): URL {
   let url: URL;
   try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+    url = new URL(withScheme(raw));
   } catch {
     throw new ConfigError(`The proxy from ${source} is not a URL: expected http://host:port.`);
   }
@@ -212,11 +212,16 @@ function withoutCredentials(proxy: URL): URL {
  */
 export function redactProxyUrl(raw: string): string {
   try {
-    const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+    const u = new URL(withScheme(raw));
     return `${u.protocol}//${u.host}`;
   } catch {
     return '(invalid proxy URL)';
   }
+}
+
+/** A bare `host:port` is an http proxy, as curl takes it. */
+function withScheme(raw: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
 }
 
 function defaultPort(protocol: string): number {

@@ -34,9 +34,11 @@ export class ProxySettings extends DisposableObject {
     const config = readProxyConfig(this.env);
     const key = JSON.stringify(config);
     if (key === this.applied) return;
+    const first = this.applied === '';
     this.applied = key;
     setProcessProxy(config);
-    this.log(describeProxyConfig(config));
+    // Without a proxy there is nothing to say at start-up; a proxy removed later is worth a line.
+    if (!first || config.httpProxy || config.httpsProxy) this.log(describeProxyConfig(config));
   }
 }
 
