@@ -43,7 +43,7 @@ async function consumeNumbers(sim: ComfySimulator, count: number): Promise<void>
 }
 
 describe('ComfySimulator replay: run A, cached run, run B, run A again', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let sim: ComfySimulator;
   let legacy: SocketRecorder;
   let meta: SocketRecorder;
@@ -72,8 +72,8 @@ describe('ComfySimulator replay: run A, cached run, run B, run A again', functio
     await meta.waitForDone(ids.meta);
     // The closing status broadcast reaches each socket on its own; wait until the other two have it.
     const idle = (f: Frame) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0;
-    await legacy.waitFor(idle, 10_000, legacyBefore);
-    await bystander.waitFor(idle, 10_000, bystanderBefore);
+    await legacy.waitFor(idle, 30_000, legacyBefore);
+    await bystander.waitFor(idle, 30_000, bystanderBefore);
     marks.meta = meta.frames.length;
     marks.afterMeta = legacy.frames.length;
     marks.bystanderAfterMeta = bystander.frames.length;
@@ -142,7 +142,7 @@ describe('ComfySimulator replay: run A, cached run, run B, run A again', functio
 });
 
 describe('ComfySimulator replay: SaveImage file bytes', function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
   let sim: ComfySimulator;
   before(async () => (sim = await startComfySimulator()));
   after(async () => sim?.close());
@@ -162,7 +162,7 @@ describe('ComfySimulator replay: SaveImage file bytes', function () {
 });
 
 describe('ComfySimulator replay: runtime execution_error', function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
   let sim: ComfySimulator;
   let client: SocketRecorder;
   before(async () => {
@@ -197,7 +197,7 @@ describe('ComfySimulator replay: runtime execution_error', function () {
 });
 
 describe('ComfySimulator replay: queue, front/number, delete, targeted and global interrupt, clear', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let sim: ComfySimulator;
   let client: SocketRecorder;
   let bystander: SocketRecorder;
@@ -243,7 +243,7 @@ describe('ComfySimulator replay: queue, front/number, delete, targeted and globa
     sim.clearStall();
     await client.waitForDone(ids[3]);
     log.queue_at_end = await getJson(`${sim.url}/queue`);
-    await bystander.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 10_000, 1);
+    await bystander.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 30_000, 1);
     log.history_interrupted = await getJson(`${sim.url}/history/${ids[0]}`);
   });
 
@@ -295,7 +295,7 @@ describe('ComfySimulator replay: queue, front/number, delete, targeted and globa
 });
 
 describe('ComfySimulator replay: reconnect, duplicate clientId, prompt without client_id', function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
   let sim: ComfySimulator;
   before(async () => (sim = await startComfySimulator({ classDelayMs: { ImageBlur: 150 } })));
   after(async () => sim?.close());
@@ -349,7 +349,7 @@ describe('ComfySimulator replay: reconnect, duplicate clientId, prompt without c
       },
     });
     assert.equal(r.status, 200);
-    await listener.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 10_000, 2);
+    await listener.waitFor((f) => isText(f, 'status') && at(f.msg, 'data', 'status', 'exec_info', 'queue_remaining') === 0, 30_000, 2);
     await listener.close();
     const shape = (lines: string[]) => lines.map((l) => l.replace(/"value": [^,]*, "max": [^,]*,/g, '').replace(/"binary": 1.*$/, '"binary": 1'));
     assert.deepEqual(shape(liveCanon(listener.frames.slice(1))), shape(recordedCanon(recordedFrames('ws_prompt_without_client_id_listener.json'))));

@@ -79,7 +79,7 @@ export class SocketRecorder {
   }
 
   /** Resolves with the first frame (from `from` on) matching `pred`. */
-  waitFor(pred: (f: Frame) => boolean, timeoutMs = 10_000, from = 0): Promise<Frame> {
+  waitFor(pred: (f: Frame) => boolean, timeoutMs = 30_000, from = 0): Promise<Frame> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const hit = this.frames.slice(from).find(pred);
@@ -105,7 +105,7 @@ export class SocketRecorder {
   }
 
   /** Resolves once the socket is closed (by either side). */
-  waitClosed(timeoutMs = 5_000): Promise<void> {
+  waitClosed(timeoutMs = 30_000): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
@@ -117,7 +117,7 @@ export class SocketRecorder {
   }
 
   /** Waits for the final `executing {node: null, prompt_id}` of `promptId`. */
-  waitForDone(promptId: string, timeoutMs = 10_000): Promise<Frame> {
+  waitForDone(promptId: string, timeoutMs = 30_000): Promise<Frame> {
     return this.waitFor((f) => isText(f, 'executing') && f.msg.get('data') instanceof Map && (f.msg.get('data') as PyDict).get('node') === null && (f.msg.get('data') as PyDict).get('prompt_id') === promptId, timeoutMs);
   }
 
