@@ -97,3 +97,16 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
   assert.fail(`timed out after ${timeoutMs} ms waiting for ${what} (last value: ${JSON.stringify(last)})`);
 }
+
+/** The folder of the open workspace named `name` (a multi-root workspace names its folders). */
+export function workspaceFolderUri(name: string): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.find((f) => f.name === name);
+  assert.ok(folder, `no workspace folder ${name}`);
+  return folder.uri;
+}
+
+/** Opens `uri` in an editor and returns the CodeLenses VS Code resolves for it. */
+export async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+  return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
+}

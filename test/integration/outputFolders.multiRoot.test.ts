@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension } from './helpers';
+import { activateExtension, lensesOf, workspaceFolderUri } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -15,23 +15,12 @@ interface RunResult {
   error: { message: string } | null;
 }
 
-function folderUri(name: string): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.find((f) => f.name === name);
-  assert.ok(folder, `no workspace folder ${name}`);
-  return folder.uri;
-}
-
-async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
-  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
-  return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
-}
-
 describe('a two-folder workspace: settings read for the workflow\'s own folder', function () {
   this.timeout(60_000);
   let sim: SimulatorProcess;
   let outside: string;
-  const hello = (folder: string) => vscode.Uri.joinPath(folderUri(folder), 'hello', 'workflow_api.json');
-  const betaConfig = () => vscode.workspace.getConfiguration('runcomfy', folderUri('beta'));
+  const hello = (folder: string) => vscode.Uri.joinPath(workspaceFolderUri(folder), 'hello', 'workflow_api.json');
+  const betaConfig = () => vscode.workspace.getConfiguration('runcomfy', workspaceFolderUri('beta'));
   const queueLocal = (uri: vscode.Uri) => Promise.resolve(vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', uri, { kind: 'local', name: 'Sim', url: sim.info.localComfyUrl }));
   const comfyRequests = async () => ((await fetch(`${sim.info.localComfyUrl}/__sim/requests`).then((r) => r.json())) as { path: string }[] | { requests: { path: string }[] });
   const prompts = async () => {
@@ -68,17 +57,17 @@ describe('a two-folder workspace: settings read for the workflow\'s own folder',
   it('saves a workflow queued in beta into beta\'s output directory, and one in alpha into alpha\'s', async () => {
     const beta = await queueLocal(hello('beta'));
     assert.strictEqual(beta.status, 'success', JSON.stringify(beta.error));
-    const betaRoot = path.join(folderUri('beta').fsPath, 'beta-outputs', 'hello') + path.sep;
+    const betaRoot = path.join(workspaceFolderUri('beta').fsPath, 'beta-outputs', 'hello') + path.sep;
     assert.ok(beta.runDir?.startsWith(betaRoot), `${beta.runDir} is not under ${betaRoot}`);
     assert.ok(beta.outputs.length > 0 && beta.outputs.every((o) => o.path.startsWith(betaRoot) && fs.existsSync(o.path)));
     const alpha = await queueLocal(hello('alpha'));
-    const alphaRoot = path.join(folderUri('alpha').fsPath, 'alpha-outputs', 'hello') + path.sep;
+    const alphaRoot = path.join(workspaceFolderUri('alpha').fsPath, 'alpha-outputs', 'hello') + path.sep;
     assert.ok(alpha.runDir?.startsWith(alphaRoot), `${alpha.runDir} is not under ${alphaRoot}`);
   });
 
   it('refuses a folder or workspace outputDirectory that is absolute or leaves the folder, naming the setting and where it was set, before anything is sent', async () => {
     const before = await prompts();
-    const betaFolder = folderUri('beta').fsPath;
+    const betaFolder = workspaceFolderUri('beta').fsPath;
     const cases: [vscode.ConfigurationTarget, string, string][] = [
       [vscode.ConfigurationTarget.WorkspaceFolder, outside, `runcomfy.outputDirectory is ${JSON.stringify(outside)} in the folder settings of beta (.vscode/settings.json), an absolute path.`],
       [vscode.ConfigurationTarget.WorkspaceFolder, '../escaped', 'runcomfy.outputDirectory is "../escaped" in the folder settings of beta (.vscode/settings.json), which leaves the workspace folder.'],
@@ -86,7 +75,7 @@ describe('a two-folder workspace: settings read for the workflow\'s own folder',
     ];
     for (const [target, value, message] of cases) {
       if (target === vscode.ConfigurationTarget.Workspace) await betaConfig().update('outputDirectory', undefined, vscode.ConfigurationTarget.WorkspaceFolder);
-      await vscode.workspace.getConfiguration('runcomfy', folderUri('beta')).update('outputDirectory', value, target);
+      await vscode.workspace.getConfiguration('runcomfy', workspaceFolderUri('beta')).update('outputDirectory', value, target);
       await assert.rejects(queueLocal(hello('beta')), (e: Error) => {
         assert.ok(e.message.startsWith(message), e.message);
         assert.ok(e.message.includes(`must stay inside its folder ${betaFolder}`), e.message);
@@ -100,7 +89,7 @@ describe('a two-folder workspace: settings read for the workflow\'s own folder',
 
   it('refuses a folder outputDirectory that leads outside through a symbolic link', async () => {
     fs.mkdirSync(outside);
-    fs.symlinkSync(outside, path.join(folderUri('beta').fsPath, 'linked-outputs'));
+    fs.symlinkSync(outside, path.join(workspaceFolderUri('beta').fsPath, 'linked-outputs'));
     await betaConfig().update('outputDirectory', 'linked-outputs/runs', vscode.ConfigurationTarget.WorkspaceFolder);
     const before = await prompts();
     await assert.rejects(queueLocal(hello('beta')), /runcomfy\.outputDirectory \("linked-outputs\/runs" in the folder settings of beta \(\.vscode\/settings\.json\)\) leads to .* outside the workspace folder .* through a symbolic link/);

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, activateExtension, readLog, script, signIn, state, waitFor } from './helpers';
+import { EXTENSION_ID, activateExtension, lensesOf, readLog, script, signIn, state, waitFor } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -17,12 +17,6 @@ function workspaceFile(...parts: string[]): vscode.Uri {
   const folder = vscode.workspace.workspaceFolders?.[0];
   assert.ok(folder, 'no workspace folder');
   return vscode.Uri.joinPath(folder.uri, ...parts);
-}
-
-async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
-  const doc = await vscode.workspace.openTextDocument(uri);
-  await vscode.window.showTextDocument(doc);
-  return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
 }
 
 describe('queueing workflows from the editor', function () {

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as vscode from 'vscode';
-import { activateExtension, script, signIn, state, waitFor } from './helpers';
+import { activateExtension, lensesOf, script, signIn, state, waitFor, workspaceFolderUri } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface ComfyRequest {
@@ -11,24 +11,13 @@ interface ComfyRequest {
   path: string;
 }
 
-function folderUri(name: string): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.find((f) => f.name === name);
-  assert.ok(folder, `no workspace folder ${name}`);
-  return folder.uri;
-}
-
-async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
-  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
-  return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
-}
-
 describe('Restricted Mode (an untrusted two-folder workspace)', function () {
   this.timeout(60_000);
   let sim: SimulatorProcess;
   let serverId: string;
-  const alphaHello = () => vscode.Uri.joinPath(folderUri('alpha'), 'hello', 'workflow_api.json');
-  const alphaInvert = () => vscode.Uri.joinPath(folderUri('alpha'), 'invert-photo', 'workflow_api.json');
-  const betaHello = () => vscode.Uri.joinPath(folderUri('beta'), 'hello', 'workflow_api.json');
+  const alphaHello = () => vscode.Uri.joinPath(workspaceFolderUri('alpha'), 'hello', 'workflow_api.json');
+  const alphaInvert = () => vscode.Uri.joinPath(workspaceFolderUri('alpha'), 'invert-photo', 'workflow_api.json');
+  const betaHello = () => vscode.Uri.joinPath(workspaceFolderUri('beta'), 'hello', 'workflow_api.json');
 
   before(async function () {
     // Everything below means something only if this window really is in Restricted Mode.
@@ -50,8 +39,8 @@ describe('Restricted Mode (an untrusted two-folder workspace)', function () {
   });
 
   it('VS Code itself ignores the workspace values of our restrictedConfigurations here, and honours the others', () => {
-    const alpha = vscode.workspace.getConfiguration('runcomfy', folderUri('alpha'));
-    const beta = vscode.workspace.getConfiguration('runcomfy', folderUri('beta'));
+    const alpha = vscode.workspace.getConfiguration('runcomfy', workspaceFolderUri('alpha'));
+    const beta = vscode.workspace.getConfiguration('runcomfy', workspaceFolderUri('beta'));
     const workspaceSettings = fs.readFileSync(vscode.workspace.workspaceFile!.fsPath, 'utf8');
     assert.ok(workspaceSettings.includes('"runcomfy.defaultDurationMinutes": 1439'), 'the fixture should try to preselect a long launch');
     assert.strictEqual(alpha.get('outputDirectory'), 'runcomfy-outputs', 'the folder value of a restricted setting was used');
