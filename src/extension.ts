@@ -15,7 +15,7 @@ import { addLocalServer, removeLocalServer, type AddLocalServerArgs } from './co
 import { copyComfyUrl, openComfyUI } from './commands/openComfyUI';
 import { howToExport, launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
 import { interruptRun, openRunOutputs } from './commands/runCommands';
-import { refresh } from './commands/refresh';
+import { refresh, refreshAfterNetworkChange } from './commands/refresh';
 import { type Services } from './commands/services';
 import { setMachineDuration } from './commands/setMachineDuration';
 import { signIn, type SignInArgs } from './commands/signIn';
@@ -113,6 +113,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.removeLocalServer, (arg?: unknown) => removeLocalServer(services, arg)),
   );
   context.subscriptions.push(reportUnattendedStopFailures(services));
+  context.subscriptions.push(proxySettings.onDidChange(() => void refreshAfterNetworkChange(services)));
 
   if (testMode && scripted) {
     context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs }));

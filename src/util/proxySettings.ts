@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { proxyConfigFromEnv, redactProxyUrl, setProcessProxy, splitNoProxy, type ProxyConfig } from '../api/proxy';
+import { Emitter, type Event } from '../base/event';
 import { DisposableObject } from '../base/lifecycle';
 
 const SECTION = 'http';
@@ -13,6 +14,9 @@ const SECTION = 'http';
  */
 export class ProxySettings extends DisposableObject {
   private applied = '';
+  private readonly _onDidChange = this._register(new Emitter<void>());
+  /** The routing changed after start-up: what was fetched the old way (or failed to be) is worth fetching again. */
+  readonly onDidChange: Event<void> = this._onDidChange.event;
 
   constructor(
     private readonly log: (line: string) => void,
@@ -39,6 +43,7 @@ export class ProxySettings extends DisposableObject {
     setProcessProxy(config);
     // Without a proxy there is nothing to say at start-up; a proxy removed later is worth a line.
     if (!first || config.httpProxy || config.httpsProxy) this.log(describeProxyConfig(config));
+    if (!first) this._onDidChange.fire();
   }
 }
 

@@ -48,21 +48,19 @@ describe('proxies: http.proxy, http.proxyAuthorization and http.noProxy from the
     assert.ok(tunnels.every((v) => v.proxyAuthorization === authorization && v.authorization === undefined), 'a tunnel without the credentials, or the token readable by the proxy');
     assert.ok(!readLog(logDirectory).includes('proxy-secret-pw') && !readLog(logDirectory).includes(authorization), 'the proxy credentials reached the log');
 
-    // Without the credentials the proxy refuses, and the view says so: requests follow the settings at once.
+    // Without the credentials the proxy refuses, and the view says so by itself: a settings change refreshes the views.
     await setHttp('proxyAuthorization', undefined);
     await waitFor('the proxy line without credentials', () => readLog(logDirectory).includes(`Network: via proxy ${proxy.url} (from the http.proxy setting).`));
-    await vscode.commands.executeCommand('runcomfy.refresh').then(undefined, () => undefined);
     const refused = await waitFor('the proxy refusal in the Workflows view', async () => {
       const label = await workflowsRow();
       return label?.includes('407') ? label : undefined;
     });
     assert.match(refused, /^Could not list workflows: List workflows failed: the proxy asks for credentials \(HTTP 407 Proxy Authentication Required\) \(via proxy 127\.0\.0\.1:\d+\)\.$/);
 
-    // http.noProxy names the API: the same refresh goes direct, and the proxy sees nothing more.
+    // http.noProxy names the API: the views fetch again by themselves, direct, and the proxy sees nothing more.
     const seen = tunnelsToApi().length;
     await setHttp('noProxy', [new URL(sim.info.runcomfyUrl).host]);
     await waitFor('the http.noProxy entry in the log', () => readLog(logDirectory).includes(`not for ${new URL(sim.info.runcomfyUrl).host}`));
-    await vscode.commands.executeCommand('runcomfy.refresh');
     await workflowsListed();
     assert.strictEqual(tunnelsToApi().length, seen, 'the proxy saw a request to a http.noProxy host');
   });
