@@ -24,9 +24,20 @@ export interface ConvertOptions {
   readonly where?: string;
 }
 
+/** Something the prompt lacks that the web page would have added (the prompt is still sent as is). */
+export interface ConversionWarning {
+  readonly nodeId: string;
+  readonly classType: string;
+  /** The input left out. */
+  readonly input: string;
+  readonly message: string;
+}
+
 /** The result of {@link convertUiWorkflow}. */
 export interface ConvertResult {
   readonly prompt: ApiPrompt;
+  /** Inputs only a browser can produce (webcam, microphone, 3D scene captures), left out. */
+  readonly warnings: readonly ConversionWarning[];
 }
 
 /** Nodes the frontend never sends: they only shape the graph in the editor. */
@@ -38,7 +49,7 @@ const maxExecutableNodes = 50_000;
 /** Subgraphs inside subgraphs, at most. */
 const maxSubgraphDepth = 32;
 /** Link hops one input may follow through reroutes, bypassed nodes and subgraph borders. */
-const maxResolutionSteps = 10_000;
+const maxResolutionSteps = 2_000;
 
 /**
  * Converts a UI-format workflow (what ComfyUI's Save writes) into the API prompt ComfyUI's own
@@ -62,7 +73,8 @@ export function convertUiWorkflow(graph: unknown, objectInfo: ObjectInfo, option
   }
   const converter = new Converter(workflow, classes, options);
   converter.checkClasses(options.where ?? 'this server');
-  return { prompt: converter.convert() };
+  const prompt = converter.convert();
+  return { prompt, warnings: converter.warnings };
 }
 
 /** A widget's live value: one per node of a graph, shared by all instances of a subgraph (as in the frontend). */
@@ -114,6 +126,7 @@ class Converter {
   private readonly executables = new Map<string, Executable>();
   private readonly now: Date;
   private readonly random: () => number;
+  readonly warnings: ConversionWarning[] = [];
 
   constructor(
     private readonly workflow: UiWorkflow,
@@ -155,6 +168,14 @@ class Converter {
       if (this.isVirtual(live) || live.ui.mode === modeNever || live.ui.mode === modeBypass) continue;
       const inputs: Record<string, unknown> = {};
       for (const widget of live.widgets) {
+        if (widget.spec.browserCapture && !live.inputs.some((i) => i.name === widget.spec.name && i.link !== undefined)) {
+          this.warnings.push({
+            nodeId: exe.id,
+            classType: live.ui.type,
+            input: widget.spec.name,
+            message: `Node ${shown(exe.id)} (${shown(live.title)}): input "${shown(widget.spec.name)}" is captured by ComfyUI's web page when it queues (camera, microphone or 3D view); it is left out, so the server will ask for it. Queue this workflow from the web page, or replace the node with a file loader.`,
+          });
+        }
         if (!widget.spec.inPrompt) continue;
         setOwn(inputs, widget.spec.name, wrapArray(this.serializeWidget(live, widget)));
       }

@@ -17,7 +17,12 @@ export interface WidgetSpec {
   readonly defaultValue: unknown;
   /** Text the frontend runs through the dynamic-prompt pass. */
   readonly dynamicPrompts: boolean;
+  /** A value the browser produces while queueing (webcam frame, recording, 3D scene capture). */
+  readonly browserCapture?: boolean;
 }
+
+/** Widget types whose value the web page captures and uploads while it builds the prompt. */
+const browserCaptureTypes = new Set(['WEBCAM', 'AUDIO_RECORD', 'LOAD_3D', 'LOAD_3D_ANIMATION']);
 
 const scalarWidgetTypes = new Set(['INT', 'FLOAT', 'BOOLEAN', 'STRING']);
 /** `INT` inputs with these names get a seed control widget even without `control_after_generate`. */
@@ -75,6 +80,10 @@ export function widgetSpecs(info: NodeClassInfo, classType: string): WidgetSpec[
     const type: unknown = spec[0];
     const options: InputSpecOptions = isObject(spec[1]) ? spec[1] : {};
     if (options.forceInput === true) continue;
+    if (typeof type === 'string' && browserCaptureTypes.has(type)) {
+      widgets.push({ name, inPrompt: false, saved: true, owner: name, defaultValue: '', dynamicPrompts: false, browserCapture: true });
+      continue;
+    }
     const choices = Array.isArray(type) ? type : type === 'COMBO' && Array.isArray(options.options) ? options.options : undefined;
     if (!choices && !(typeof type === 'string' && scalarWidgetTypes.has(type))) continue;
     widgets.push({
@@ -86,7 +95,7 @@ export function widgetSpecs(info: NodeClassInfo, classType: string): WidgetSpec[
       dynamicPrompts: type === 'STRING' && options.dynamicPrompts === true,
     });
     const control = options.control_after_generate === true || (type === 'INT' && legacySeedNames.has(name));
-    if (control && (type === 'INT' || type === 'FLOAT' || choices)) {
+    if (control && (type === 'INT' || choices)) {
       widgets.push(helper('control_after_generate', name, 'fixed'));
       if (choices) widgets.push(helper('control_filter_list', name, ''));
     }
