@@ -21,13 +21,16 @@ const objectInfo: ObjectInfo = {
     positive: ['CONDITIONING'],
     latent: ['LATENT'],
   }, ['LATENT']),
-  Noise: cls('Noise', { noise_seed: ['INT', { default: 0 }] }, ['NOISE']),
+  Noise: cls('Noise', { noise_seed: ['INT', { default: 0 }], strength: ['FLOAT', { default: 1 }] }, ['NOISE']),
   Empty: cls('Empty', { width: ['INT', { default: 512 }], height: ['INT', { default: 512 }] }, ['LATENT']),
   Mix: cls('Mix', { a: ['LATENT'], b: ['CONDITIONING'] }, ['LATENT']),
   Save: cls('SaveImage', { images: ['IMAGE'], filename_prefix: ['STRING', { default: 'ComfyUI' }] }, []),
   SaveImage: cls('SaveImage', { images: ['IMAGE'], filename_prefix: ['STRING', { default: 'ComfyUI' }] }, []),
   Decode: cls('Decode', { samples: ['LATENT'] }, ['IMAGE']),
-  LoadImage: cls('LoadImage', { image: [['x.png', 'y.png'], { image_upload: true }], channel: [['alpha', 'red']] }, ['IMAGE', 'MASK']),
+  LoadImage: {
+    ...cls('LoadImage', { image: [['x.png', 'y.png'], { image_upload: true }], channel: [['alpha', 'red']] }, ['IMAGE', 'MASK']),
+    input: { required: { image: [['x.png', 'y.png'], { image_upload: true }], channel: [['alpha', 'red']] }, optional: { scale: ['FLOAT', { default: 1 }] } },
+  },
   Pick: cls('Pick', { choice: ['COMBO', { options: ['p', 'q'], control_after_generate: true }], after: ['INT', { default: 1 }] }, ['INT']),
   ListValue: cls('ListValue', { values: ['STRING', {}] }, ['STRING']),
   Webcam: cls('Webcam', { image: ['WEBCAM', {}], width: ['INT', { default: 0 }] }, ['IMAGE']),
@@ -105,8 +108,8 @@ describe('convertUiWorkflow', () => {
     });
 
     it('gives seed and noise_seed INT inputs a control widget even without control_after_generate', () => {
-      const p = convert({ nodes: [node(1, 'Noise', [7, 'increment'])], links: [] });
-      assert.deepStrictEqual(p['1'].inputs, { noise_seed: 7 });
+      const p = convert({ nodes: [node(1, 'Noise', [7, 'increment', 0.5])], links: [] });
+      assert.deepStrictEqual(p['1'].inputs, { noise_seed: 7, strength: 0.5 });
     });
 
     it('skips the two control widgets of a combo with control_after_generate', () => {
@@ -114,9 +117,9 @@ describe('convertUiWorkflow', () => {
       assert.deepStrictEqual(p['1'].inputs, { choice: 'q', after: 5 });
     });
 
-    it('sends only the image of an upload widget, not the upload button, and reads the values after it in order', () => {
-      const p = convert({ nodes: [node(1, 'LoadImage', ['y.png', 'red', 'image'])], links: [] });
-      assert.deepStrictEqual(p['1'].inputs, { image: 'y.png', channel: 'red' });
+    it('sends only the image of an upload widget, not the upload button (saved after the required inputs)', () => {
+      const p = convert({ nodes: [node(1, 'LoadImage', ['y.png', 'red', 'image', 2])], links: [] });
+      assert.deepStrictEqual(p['1'].inputs, { image: 'y.png', channel: 'red', scale: 2 });
     });
 
     it('lets a link into a converted widget replace its value in place', () => {
@@ -215,6 +218,15 @@ describe('convertUiWorkflow', () => {
       assert.ok(!('positive' in convert(k)['3'].inputs));
     });
 
+    it('keeps the widget value of a converted input fed by a bypassed node with no input of its type', () => {
+      const g = basic();
+      const nodes = g.nodes as Raw[];
+      nodes[2].inputs = [...(nodes[2].inputs as unknown[]), { name: 'steps', type: 'INT', link: 95, widget: { name: 'steps' } }];
+      nodes.push(node(7, 'Mix', [], [['a', 'LATENT', 96]], { mode: 4, outputs: [{ type: 'INT' }] }));
+      (g.links as unknown[]).push(link(4, 0, 7, 0, 'LATENT', 96), link(7, 0, 3, 3, 'INT', 95));
+      assert.strictEqual(convert(g)['3'].inputs.steps, 30);
+    });
+
     it('follows chains of bypassed nodes', () => {
       const g = basic();
       const nodes = g.nodes as Raw[];
@@ -259,6 +271,17 @@ describe('convertUiWorkflow', () => {
       assert.ok(!('2' in p));
       assert.deepStrictEqual(p['2:10'].inputs, { text: 'promoted text', clip: ['1', 1] });
       assert.deepStrictEqual(p['3'].inputs.positive, ['2:10', 0]);
+    });
+
+    it('gives a promoted value to every inner input it feeds', () => {
+      const g = withSubgraph([node(2, 'sg-1', ['shared'], [['clip', 'CLIP', 60]])]);
+      const def = (g.definitions as { subgraphs: Raw[] }).subgraphs[0];
+      (def.nodes as Raw[]).push(node(11, 'Encode', ['other'], [['clip', 'CLIP', 1], ['text', 'STRING', 4, 'text']]));
+      (def.links as Raw[]).push({ id: 4, origin_id: -10, origin_slot: 1, target_id: 11, target_slot: 1, type: 'STRING' });
+      ((def.inputs as Raw[])[1].linkIds as number[]).push(4);
+      const p = convert(g);
+      assert.strictEqual(p['2:10'].inputs.text, 'shared');
+      assert.strictEqual(p['2:11'].inputs.text, 'shared');
     });
 
     it('nests ids for subgraphs inside subgraphs', () => {
