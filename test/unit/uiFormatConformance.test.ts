@@ -73,7 +73,7 @@ function firstDifference(actual: ApiPrompt, expected: ApiPrompt): string | undef
 
 describe('UI format conversion against the frontend (../shared/fixtures/ui-format)', function () {
   if (!fs.existsSync(path.join(casesDir, 'index.json'))) {
-    it('skips: the shared cases are not beside this checkout', function () {
+    it(`skips: no shared cases at ${casesDir}`, function () {
       this.skip();
     });
     return;
