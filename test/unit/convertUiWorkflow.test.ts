@@ -338,6 +338,17 @@ describe('convertUiWorkflow', () => {
       assert.strictEqual(p['2'].inputs.text, 'b photo ');
     });
 
+    it('makes the choices in execution order (the saved order), not file order', () => {
+      const picks = [0, 0.9];
+      const random = () => picks.shift() ?? 0;
+      const g = {
+        nodes: [node(1, 'Encode', ['{a|b}'], [], { order: 1 }), node(2, 'Encode', ['{c|d}'], [], { order: 0 })],
+        links: [],
+      };
+      const p = convert(g, { random });
+      assert.deepStrictEqual([p['1'].inputs.text, p['2'].inputs.text], ['b', 'c']);
+    });
+
     it('fills %date:…% and %Node.widget% in a save node prefix (S&R name, then title)', () => {
       const savedTz = process.env.TZ;
       process.env.TZ = 'UTC';

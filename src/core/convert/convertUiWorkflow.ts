@@ -160,7 +160,10 @@ class Converter {
     this.liveGraph(this.workflow.root);
     for (const graph of this.live.keys()) this.applyPrimitives(graph);
 
-    for (const node of this.workflow.root.order) this.addExecutable(this.liveNode(this.workflow.root, node.id), [], undefined, []);
+    // Nodes are serialised in execution order, which decides which dynamic-prompt choice each
+    // text gets from the random source; the saved `order` is the frontend's last one.
+    const rootOrder = [...this.workflow.root.order].sort((a, b) => (a.executionOrder ?? Number.MAX_SAFE_INTEGER) - (b.executionOrder ?? Number.MAX_SAFE_INTEGER));
+    for (const node of rootOrder) this.addExecutable(this.liveNode(this.workflow.root, node.id), [], undefined, []);
 
     const output: ApiPrompt = {};
     for (const exe of this.executables.values()) {
@@ -225,6 +228,8 @@ class Converter {
     let inputs: readonly UiSlot[] = ui.inputs;
     let outputTypes = ui.outputs.map((o) => o.type);
     if (subgraph) {
+      // The instance's slots are its definition's inputs; the saved slot of the same name (or an
+      // unnamed one at the same index) says what is linked to it.
       inputs = subgraph.inputs.map((port, i) => {
         const saved = ui.inputs.find((s) => s.name === port.name) ?? (ui.inputs[i]?.name ? undefined : ui.inputs[i]);
         return { name: port.name, type: port.type, link: saved?.link, widgetName: undefined };
@@ -478,8 +483,7 @@ class Converter {
       return this.resolveOutput(origin, route.inner.slot, type ?? input.type, visited);
     }
     if (route.outer === undefined) return undefined;
-    const resolved = this.resolveInput(links.group, route.outer, visited, type ?? input.type);
-    return resolved;
+    return this.resolveInput(links.group, route.outer, visited, type ?? input.type);
   }
 
   private resolveGroupOutput(exe: Executable, slot: number, type: string, visited: Set<string>): Resolved | undefined {

@@ -32,6 +32,8 @@ export interface UiNode {
   readonly properties: ReadonlyMap<string, unknown>;
   /** Where the node sits in the file (a JSON path). */
   readonly path: string;
+  /** The execution order the frontend last computed (`order`), when saved. */
+  readonly executionOrder: number | undefined;
 }
 
 /** One link: output `originSlot` of `originId` feeds input `targetSlot` of `targetId`. */
@@ -214,6 +216,7 @@ function readNode(n: unknown, path: string, forcedId?: string): UiNode | undefin
     widgetsValues: Array.isArray(n.widgets_values) ? n.widgets_values : undefined,
     properties,
     path,
+    executionOrder: typeof n.order === 'number' && Number.isFinite(n.order) ? n.order : undefined,
   };
 }
 
