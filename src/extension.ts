@@ -20,7 +20,7 @@ import { type Services } from './commands/services';
 import { setMachineDuration } from './commands/setMachineDuration';
 import { signIn, type SignInArgs } from './commands/signIn';
 import { signOut } from './commands/signOut';
-import { openSavedWorkflow, queueSavedWorkflow, readSavedWorkflow, refreshSavedWorkflows, saveSavedWorkflowToWorkspace, saveToComfyUI } from './commands/savedWorkflows';
+import { openSavedWorkflow, queueSavedWorkflow, readSavedWorkflow, refreshSavedWorkflows, savedWorkflowKey, saveSavedWorkflowToWorkspace, saveToComfyUI } from './commands/savedWorkflows';
 import { reportUnattendedStopFailures, stopMachine, type StopArgs } from './commands/stopMachine';
 import { ComfyServerDirectory } from './core/comfyServerDirectory';
 import { type MoneyOperations } from './core/moneyOperations';
@@ -66,9 +66,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(log, config, proxySettings, credentials, accounts, runs, servers, saved, knownServers, runLog, diagnostics);
   const lastTarget: { value: RunTarget | undefined } = { value: undefined };
   const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, saved, clock, contextKeys, diagnostics, lastTarget };
-  context.subscriptions.push(
-    vscode.workspace.registerTextDocumentContentProvider(SAVED_WORKFLOW_SCHEME, new SavedWorkflowDocumentProvider((source, rel) => readSavedWorkflow(services, source, rel))),
+  const savedDocuments = new SavedWorkflowDocumentProvider(
+    (source, rel) => readSavedWorkflow(services, source, rel),
+    (source) => savedWorkflowKey(services, source),
+    saved.onDidChange,
   );
+  context.subscriptions.push(savedDocuments, vscode.workspace.registerTextDocumentContentProvider(SAVED_WORKFLOW_SCHEME, savedDocuments));
 
   const codeLens = new WorkflowCodeLensProvider(documents, accounts, config);
   context.subscriptions.push(codeLens, vscode.languages.registerCodeLensProvider(workflowDocumentSelector, codeLens));

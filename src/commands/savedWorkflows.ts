@@ -27,6 +27,13 @@ export function savedWorkflowTarget(services: Services, source: SavedWorkflowSou
   return localTarget(server.name, server.url);
 }
 
+/** The catalog key of a saved-workflow document's server, or undefined when that local server was removed. */
+export function savedWorkflowKey(services: Services, source: SavedWorkflowSource): string | undefined {
+  if (source.kind === 'machine') return targetKey(savedWorkflowTarget(services, source));
+  const server = services.config.value.localServers.find((s) => s.name === source.name);
+  return server ? targetKey(localTarget(server.name, server.url)) : undefined;
+}
+
 /** The text of a saved workflow, read from its server (the `runcomfy-saved:` documents). */
 export async function readSavedWorkflow(services: Services, source: SavedWorkflowSource, rel: string): Promise<string> {
   const url = await comfyUrlOf(services, savedWorkflowTarget(services, source));
@@ -75,11 +82,16 @@ export async function saveSavedWorkflowToWorkspace(services: Services, arg?: unk
   return chosen;
 }
 
-/** Queue: the saved workflow on the server it is saved on, through the usual run (a UI-format one gets the usual message). */
+/**
+ * Queue: the saved workflow on the server it is saved on, through the usual run (a UI-format one gets
+ * the usual message). The run reads the server's current version: a document of its own (the read
+ * time in its URI), not a view opened earlier, which VS Code keeps as it was while it stays open.
+ */
 export async function queueSavedWorkflow(services: Services, arg?: unknown): Promise<RunResult> {
   requireTrustedWorkspace();
   const node = savedNode(arg);
-  return runWorkflow(services, savedWorkflowUri(node.target, node.path), node.target);
+  const uri = savedWorkflowUri(node.target, node.path);
+  return runWorkflow(services, uri.with({ query: `${uri.query}&read=${services.clock.now()}` }), node.target);
 }
 
 /**

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
 import { savedWorkflowPathProblem } from '../api/comfyClient';
+import { type Event } from '../base/event';
+import { DisposableObject } from '../base/lifecycle';
 import { type RunTarget, targetLabel } from '../core/runRegistry';
 
 /** The scheme of the read-only views of workflows saved on a server. */
@@ -43,11 +45,30 @@ export function savedWorkflowName(rel: string): string {
 }
 
 /**
- * Serves `runcomfy-saved:` documents: the workflow's text, read from its server each time VS Code
- * asks (opening it again shows the server's current version). Such documents are read-only.
+ * Serves `runcomfy-saved:` documents: the workflow's text, read from its server when VS Code opens
+ * the document, and again when that server's list is refreshed (Refresh, Retry, a Save to ComfyUI),
+ * so an open view follows the server. Such documents are read-only.
  */
-export class SavedWorkflowDocumentProvider implements vscode.TextDocumentContentProvider {
-  constructor(private readonly read: (source: SavedWorkflowSource, rel: string) => Promise<string>) {}
+export class SavedWorkflowDocumentProvider extends DisposableObject implements vscode.TextDocumentContentProvider {
+  private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
+  readonly onDidChange = this._onDidChange.event;
+
+  constructor(
+    private readonly read: (source: SavedWorkflowSource, rel: string) => Promise<string>,
+    /** The catalog key of a source (`machine:<id>`, `local:<url>`), undefined for a server no longer listed. */
+    private readonly keyOf: (source: SavedWorkflowSource) => string | undefined,
+    refreshed: Event<string>,
+  ) {
+    super();
+    this._register(
+      refreshed((key) => {
+        for (const doc of vscode.workspace.textDocuments) {
+          const parsed = parseSavedWorkflowUri(doc.uri);
+          if (parsed && this.keyOf(parsed.source) === key) this._onDidChange.fire(doc.uri);
+        }
+      }),
+    );
+  }
 
   provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const parsed = parseSavedWorkflowUri(uri);

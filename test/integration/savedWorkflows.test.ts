@@ -126,10 +126,14 @@ describe('workflows saved in ComfyUI', function () {
     );
     assert.strictEqual(await savedText('Blue square.json'), before);
 
-    // Confirming replaces it.
+    // Confirming replaces it, and an open view of it follows.
+    const view = await vscode.workspace.openTextDocument(vscode.Uri.parse(await vscode.commands.executeCommand<string>('runcomfy.savedWorkflow.open', savedNode('Blue square.json'))));
+    assert.strictEqual(view.getText(), before);
     await script([{ input: 'Blue square.json' }, { confirm: true }]);
     assert.strictEqual(await vscode.commands.executeCommand<string>('runcomfy.saveToComfyUI', file), 'Blue square.json');
-    assert.strictEqual(await savedText('Blue square.json'), fs.readFileSync(file.fsPath, 'utf8'));
+    const replaced = fs.readFileSync(file.fsPath, 'utf8');
+    assert.strictEqual(await savedText('Blue square.json'), replaced);
+    await waitFor('the open view to show the replaced workflow', () => view.getText() === replaced);
   });
 
   it('Queue runs an API-format saved workflow on its server, and explains a UI-format one', async () => {
