@@ -98,7 +98,6 @@ export function localTarget(name: string, url: string): RunTarget {
   return { kind: 'local', name, url };
 }
 
-
 /** The Ready machines with a ComfyUI URL (the list is fetched once if the window has none yet). */
 export async function readyMachines(services: Services): Promise<Machine[]> {
   const store = services.accounts.accountOrUndefined?.machines;
