@@ -20,10 +20,12 @@ import { type Services } from './commands/services';
 import { setMachineDuration } from './commands/setMachineDuration';
 import { signIn, type SignInArgs } from './commands/signIn';
 import { signOut } from './commands/signOut';
+import { openSavedWorkflow, queueSavedWorkflow, readSavedWorkflow, refreshSavedWorkflows, savedWorkflowKey, saveSavedWorkflowToWorkspace, saveToComfyUI } from './commands/savedWorkflows';
 import { reportUnattendedStopFailures, stopMachine, type StopArgs } from './commands/stopMachine';
 import { ComfyServerDirectory } from './core/comfyServerDirectory';
 import { type MoneyOperations } from './core/moneyOperations';
 import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
+import { SavedWorkflowCatalog } from './core/savedWorkflowCatalog';
 import { RunLog } from './output/runLog';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
 import { MoneyStatusBar } from './ui/moneyStatusBar';
@@ -35,6 +37,7 @@ import { KnownServers } from './util/knownServers';
 import { ProxySettings } from './util/proxySettings';
 import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
 import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
+import { SAVED_WORKFLOW_SCHEME, SavedWorkflowDocumentProvider } from './views/savedWorkflowDocuments';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
 /** Launches and stops in flight, which `deactivate` waits for; see there. */
@@ -55,20 +58,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   money = { operations: accounts.money, log };
   const runs = new RunRegistry(clock);
   const servers = new ComfyServerDirectory();
+  const saved = new SavedWorkflowCatalog();
   const knownServers = new KnownServers(servers, accounts, config);
   const runLog = new RunLog(log, clock);
   const documents = new WorkflowDocuments();
   const diagnostics = new WorkflowDiagnostics(documents, accounts, servers);
-  context.subscriptions.push(log, config, proxySettings, credentials, accounts, runs, servers, knownServers, runLog, diagnostics);
+  context.subscriptions.push(log, config, proxySettings, credentials, accounts, runs, servers, saved, knownServers, runLog, diagnostics);
   const lastTarget: { value: RunTarget | undefined } = { value: undefined };
-  const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, clock, contextKeys, diagnostics, lastTarget };
+  const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, saved, clock, contextKeys, diagnostics, lastTarget };
+  const savedDocuments = new SavedWorkflowDocumentProvider(
+    (source, rel) => readSavedWorkflow(services, source, rel),
+    (source) => savedWorkflowKey(services, source),
+    saved.onDidChange,
+  );
+  context.subscriptions.push(savedDocuments, vscode.workspace.registerTextDocumentContentProvider(SAVED_WORKFLOW_SCHEME, savedDocuments));
 
   const codeLens = new WorkflowCodeLensProvider(documents, accounts, config);
   context.subscriptions.push(codeLens, vscode.languages.registerCodeLensProvider(workflowDocumentSelector, codeLens));
   context.subscriptions.push(new WorkflowEditorContext(documents, contextKeys));
 
   const workflowsTree = new WorkflowsTreeDataProvider(accounts, contextKeys);
-  const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, clock);
+  const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, saved, clock);
   const runsTree = new RunsTreeDataProvider(runs, clock);
   const workflowsView = vscode.window.createTreeView(ViewIds.workflows, { treeDataProvider: workflowsTree, showCollapseAll: true });
   const machinesView = vscode.window.createTreeView(ViewIds.machines, { treeDataProvider: machinesTree });
@@ -111,6 +121,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.openRunOutputs, (arg?: unknown) => openRunOutputs(services, arg)),
     register(CommandIds.addLocalServer, (args?: AddLocalServerArgs) => addLocalServer(services, args)),
     register(CommandIds.removeLocalServer, (arg?: unknown) => removeLocalServer(services, arg)),
+    register(CommandIds.refreshSavedWorkflows, (arg?: unknown) => refreshSavedWorkflows(services, arg)),
+    register(CommandIds.openSavedWorkflow, (arg?: unknown) => openSavedWorkflow(arg)),
+    register(CommandIds.saveSavedWorkflowToWorkspace, (arg?: unknown) => saveSavedWorkflowToWorkspace(services, arg)),
+    register(CommandIds.queueSavedWorkflow, (arg?: unknown) => queueSavedWorkflow(services, arg)),
+    register(CommandIds.saveToComfyUI, (uri?: unknown, target?: unknown) => saveToComfyUI(services, uri, isRunTarget(target) ? target : undefined)),
   );
   context.subscriptions.push(reportUnattendedStopFailures(services));
   context.subscriptions.push(proxySettings.onDidChange(() => void refreshAfterNetworkChange(services)));

@@ -72,7 +72,8 @@ function maskedWire(m: Machine): Record<string, unknown> {
  */
 export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
   return vscode.Disposable.from(
-    vscode.commands.registerCommand(TestCommandIds.state, async () => {
+    // `machinesTreeDepth` 3 also lists "Saved in ComfyUI" (which reads each server's saved workflows).
+    vscode.commands.registerCommand(TestCommandIds.state, async (options?: { machinesTreeDepth?: number }) => {
       const account = deps.accounts.accountOrUndefined;
       const now = Date.now();
       return {
@@ -81,7 +82,7 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
         account: account ? { userId: account.userId, apiUrl: account.client.baseUrl.href } : null,
         accountState: deps.accounts.state.kind,
         machines: (account?.machines.machines ?? []).map((m) => ({ ...maskedWire(m), description: machineDescription(m, now) })),
-        machinesTree: await snapshot(deps.machinesTree, 2),
+        machinesTree: await snapshot(deps.machinesTree, options?.machinesTreeDepth ?? 2),
         workflowsTree: await snapshot(deps.workflowsTree, 2),
         statusBar: deps.statusBar.state,
         runs: deps.runs.runs.map((r) => ({ id: r.id, workflowName: r.workflowName, phase: r.phase, promptId: r.promptId ?? null, outputs: r.outputs.length, live: r.finishedAtMs === undefined })),

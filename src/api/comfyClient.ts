@@ -117,6 +117,55 @@ export interface ComfyClientOptions {
   readonly proxy?: ProxyRouter;
 }
 
+/** One workflow saved in the server's user folder, as `GET /userdata?dir=workflows` lists it. */
+export interface SavedWorkflow {
+  /** Below `workflows/`, `/`-separated (`portraits/face.json`); checked by {@link savedWorkflowPathProblem}. */
+  readonly path: string;
+  readonly size?: number;
+  /** Last change, ms since the epoch (servers sent seconds until 2025-10, milliseconds since). */
+  readonly modifiedMs?: number;
+}
+
+/** The server's saved workflows, and how many of its entries were left out for an unsafe name. */
+export interface SavedWorkflowList {
+  readonly workflows: readonly SavedWorkflow[];
+  /** Entries whose name a client must not use (see {@link savedWorkflowPathProblem}). */
+  readonly unsafeNames: number;
+}
+
+/** `saveWorkflow` with `overwrite: false` found the name taken (HTTP 409): ask before replacing it. */
+export class SavedWorkflowExistsError extends ApiError {
+  constructor(
+    message: string,
+    /** The name below `workflows/` that is taken. */
+    readonly path: string,
+  ) {
+    super('invalidRequest', message, { status: 409, serverMessage: 'File already exists' });
+  }
+}
+
+/** Longest saved-workflow path we send or accept, in characters. */
+const MAX_SAVED_PATH = 400;
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const UNSAFE_SAVED_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Why `rel` (below `workflows/`) must not be used as a saved workflow's name in a URL or a local
+ * file name, or undefined when it may. Server-sent names are untrusted: no absolute path or drive,
+ * no `.`/`..` or empty segment, no backslash, no control or text-direction character, and no `%`
+ * (the server unquotes a name once more, so `%2e%2e` would become `..` there).
+ */
+export function savedWorkflowPathProblem(rel: string): string | undefined {
+  if (rel === '') return 'the name is empty';
+  if (rel.length > MAX_SAVED_PATH) return `the name is longer than ${MAX_SAVED_PATH} characters`;
+  if (UNSAFE_SAVED_CHARS.test(rel)) return 'the name holds control or text-direction characters';
+  if (rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return 'the name is an absolute path';
+  if (rel.includes('\\')) return 'the name holds a backslash';
+  if (rel.includes('%')) return 'the name holds "%", which the server would decode again';
+  if (rel.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return 'the name has an empty, "." or ".." part';
+  return undefined;
+}
+
 const defaultRetry: ComfyRetryOptions = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 8000 };
 
 /** A rejected prompt: `POST /prompt` answered 400 (or 413), or local analysis found the prompt cannot run. */
@@ -359,6 +408,78 @@ export class ComfyClient {
   }
 
   /**
+   * The workflows saved in the server's user folder (`GET /userdata?dir=workflows&recurse=true&split=false&full_info=true`,
+   * protocol reference §1.11), sorted by path. A server where nothing was saved yet answers 404
+   * "Directory not found": that is an empty list. Entries with an unsafe name are left out and counted.
+   */
+  async listSavedWorkflows(signal?: AbortSignal): Promise<SavedWorkflowList> {
+    const what = 'List the saved workflows';
+    const query = { dir: SAVED_DIR, recurse: 'true', split: 'false', full_info: 'true' };
+    const res = await this.exchange({ what, method: 'GET', route: '/userdata', query, idempotent: true }, signal);
+    if (res.status === 404 && res.text.trim() === 'Directory not found') return { workflows: [], unsafeNames: 0 };
+    if (res.status === 404) throw new NotFoundError(`${what} on ${this.where}: this server has no /userdata route (ComfyUI before 2024-03 keeps workflows in the browser only).`, { status: 404 });
+    const json = parseJsonOrUndefined(res.text);
+    this.assertOk(what, res, json);
+    if (!Array.isArray(json)) throw this.notProtocol(what);
+    const workflows: SavedWorkflow[] = [];
+    let unsafeNames = 0;
+    for (const entry of json as unknown[]) {
+      const rel = typeof entry === 'string' ? entry : isObject(entry) && typeof entry.path === 'string' ? entry.path : undefined;
+      if (rel === undefined || savedWorkflowPathProblem(rel) !== undefined) {
+        unsafeNames++;
+        continue;
+      }
+      if (!/\.json$/i.test(rel)) continue;
+      const size = isObject(entry) && typeof entry.size === 'number' ? entry.size : undefined;
+      const modified = isObject(entry) && typeof entry.modified === 'number' && Number.isFinite(entry.modified) ? entry.modified : undefined;
+      // Seconds until 2025-10 (0.3.64 sends 1796283523.61), milliseconds since: no date in seconds reaches 1e11.
+      const modifiedMs = modified === undefined ? undefined : modified < 1e11 ? Math.round(modified * 1000) : modified;
+      workflows.push({ path: rel, size, modifiedMs });
+    }
+    workflows.sort((a, b) => a.path.localeCompare(b.path));
+    return { workflows, unsafeNames };
+  }
+
+  /** The text of one saved workflow (`GET /userdata/workflows%2F<path>`), exactly as the server holds it. */
+  async readSavedWorkflow(rel: string, signal?: AbortSignal): Promise<string> {
+    const what = `Read the saved workflow ${JSON.stringify(rel)}`;
+    const route = savedWorkflowRoute(rel, what);
+    const res = await this.exchange({ what, method: 'GET', route, idempotent: true }, signal);
+    if (res.status === 404) throw new NotFoundError(`${what} on ${this.where}: there is no such saved workflow (HTTP 404); it may have been renamed or deleted in the web UI.`, { status: 404 });
+    this.assertUserDataOk(what, res);
+    return res.text;
+  }
+
+  /**
+   * Saves `body` (a workflow's JSON text, sent as is) as `workflows/<path>` (`POST /userdata/…`).
+   * With `overwrite: false` an existing name is a {@link SavedWorkflowExistsError}. Not retried: a
+   * lost answer may have saved it, and a retry would then find its own file in the way.
+   * @returns the saved name below `workflows/`, as the server reports it.
+   */
+  async saveWorkflow(rel: string, body: string, options: { readonly overwrite: boolean }, signal?: AbortSignal): Promise<string> {
+    const what = `Save the workflow ${JSON.stringify(rel)}`;
+    const route = savedWorkflowRoute(rel, what);
+    const call: Call = { what, method: 'POST', route, query: { overwrite: String(options.overwrite) }, idempotent: false };
+    const res = await this.withRetries(what, false, signal, () => this.send(call, { body, headers: { accept: 'application/json', 'content-type': 'application/json' } }, signal));
+    if (res.status === 409) throw new SavedWorkflowExistsError(`ComfyUI at ${this.where} already has a saved workflow named ${JSON.stringify(rel)}.`, rel);
+    if (res.status === 413) {
+      throw new InvalidRequestError(`${what}: ComfyUI at ${this.where} refused it as too large (HTTP 413): ${tidy(res.text)}. The server's --max-upload-size sets the limit.`, { status: 413, serverMessage: tidy(res.text) });
+    }
+    this.assertUserDataOk(what, res);
+    const saved = parseJsonOrUndefined(res.text);
+    const savedPath = typeof saved === 'string' ? saved.replace(/^workflows\//, '') : isObject(saved) && typeof saved.path === 'string' ? saved.path.replace(/^workflows\//, '') : undefined;
+    return savedPath !== undefined && savedWorkflowPathProblem(savedPath) === undefined ? savedPath : rel;
+  }
+
+  /** `/userdata` answers 403 (empty) for a path that leaves the user folder; anything else as usual. */
+  private assertUserDataOk(what: string, res: RawResponse): void {
+    if (res.status === 403 && res.text.trim() === '') {
+      throw new InvalidRequestError(`${what}: ComfyUI at ${this.where} refused the path (HTTP 403): it leaves the server's user folder.`, { status: 403 });
+    }
+    this.assertOk(what, res, parseJsonOrUndefined(res.text));
+  }
+
+  /**
    * Uploads a local file with `POST /upload/image`, streamed (never read whole), without
    * overwrite, under a content-derived name (see {@link contentDerivedName}). Returns where the
    * server put it; always use the returned `name`, the server may rename.
@@ -528,6 +649,16 @@ export class ComfyClient {
   private notProtocol(what: string): ServerError {
     return new ServerError(`${what} on ${this.where}: the answer is not what a ComfyUI server sends (is the URL right?).`);
   }
+}
+
+/** The user-folder directory where the web UI saves workflows. */
+const SAVED_DIR = 'workflows';
+
+/** `/userdata/workflows%2F<rel>`: the whole path is ONE segment (§1.11); `rel` is checked first. */
+function savedWorkflowRoute(rel: string, what: string): string {
+  const problem = savedWorkflowPathProblem(rel);
+  if (problem) throw new InvalidRequestError(`${what}: refused before sending, ${problem}. Use a plain name such as "my workflow.json" or "folder/my workflow.json".`);
+  return `/userdata/${encodeURIComponent(`${SAVED_DIR}/${rel}`)}`;
 }
 
 /**

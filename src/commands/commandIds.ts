@@ -23,6 +23,11 @@ export const CommandIds = {
   addLocalServer: 'runcomfy.addLocalServer',
   removeLocalServer: 'runcomfy.removeLocalServer',
   howToExport: 'runcomfy.howToExport',
+  refreshSavedWorkflows: 'runcomfy.savedWorkflows.refresh',
+  openSavedWorkflow: 'runcomfy.savedWorkflow.open',
+  saveSavedWorkflowToWorkspace: 'runcomfy.savedWorkflow.saveToWorkspace',
+  queueSavedWorkflow: 'runcomfy.savedWorkflow.queue',
+  saveToComfyUI: 'runcomfy.saveToComfyUI',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../api/errors';
 import { maskUrl } from '../api/redact';
 import { type Machine } from '../api/runcomfyTypes';
-import { machineDescription, machineShortId } from '../core/machineLabels';
+import { noLocalInputsPolicy } from '../core/inputPolicy';
+import { machineDescription, machineShortId, machineTarget } from '../core/machineLabels';
 import { RunEngine } from '../core/runEngine';
 import { type RunEvent, type RunResult } from '../core/runEvents';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
@@ -14,6 +15,7 @@ import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparatio
 import { inputPolicyFor, isWorkflowFileName } from '../codelens/workflowDocuments';
 import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
+import { parseSavedWorkflowUri, savedWorkflowName, SAVED_WORKFLOW_SCHEME } from '../views/savedWorkflowDocuments';
 import { isNode } from '../views/treeNodes';
 import { CommandIds, ContextKeys } from './commandIds';
 import { launchFlow, waitUntilReady } from './launchMachine';
@@ -71,7 +73,9 @@ export async function rerun(services: Services, arg?: unknown): Promise<RunResul
   requireTrustedWorkspace();
   const run = isNode(arg, 'run') ? services.runs.get(arg.runId) : services.runs.runs.find((r) => r.finishedAtMs !== undefined);
   if (!run) throw new UserError('There is no finished run to repeat.');
-  return runWorkflow(services, vscode.Uri.file(run.workflowPath), run.target);
+  // A run of a workflow saved on a server recorded its document's URI; a file's run, its path.
+  const uri = run.workflowPath.startsWith(`${SAVED_WORKFLOW_SCHEME}:`) ? vscode.Uri.parse(run.workflowPath) : vscode.Uri.file(run.workflowPath);
+  return runWorkflow(services, uri, run.target);
 }
 
 /** How to Export: where ComfyUI keeps the API format, for someone who opened a UI-format workflow. */
@@ -89,15 +93,13 @@ function workflowUri(arg: unknown): vscode.Uri {
   throw new UserError('Open an API-format workflow (workflow_api.json) in the editor, or run this from its CodeLens.');
 }
 
-function localTarget(name: string, url: string): RunTarget {
+/** The run target of a local server. */
+export function localTarget(name: string, url: string): RunTarget {
   return { kind: 'local', name, url };
 }
 
-function machineTarget(m: Machine): RunTarget {
-  return { kind: 'machine', serverId: m.serverId, label: `${m.serverType ?? 'unknown type'} machine ${machineShortId(m)}` };
-}
-
-async function readyMachines(services: Services): Promise<Machine[]> {
+/** The Ready machines with a ComfyUI URL (the list is fetched once if the window has none yet). */
+export async function readyMachines(services: Services): Promise<Machine[]> {
   const store = services.accounts.accountOrUndefined?.machines;
   if (!store) return [];
   const machines = store.lastRefreshed === undefined ? await store.refresh() : store.machines;
@@ -124,7 +126,8 @@ async function defaultTarget(services: Services, uri: vscode.Uri): Promise<RunTa
   ]);
 }
 
-async function comfyUrlOf(services: Services, target: RunTarget): Promise<string> {
+/** The ComfyUI URL of a target: a local server's, or a Ready machine's (else a UserError saying why not). */
+export async function comfyUrlOf(services: Services, target: RunTarget): Promise<string> {
   if (target.kind === 'local') return target.url;
   const store = services.accounts.requireAccount().machines;
   const m = store.machine(target.serverId) ?? (await store.refresh()).find((x) => x.serverId === target.serverId);
@@ -136,12 +139,17 @@ async function comfyUrlOf(services: Services, target: RunTarget): Promise<string
 /**
  * The run itself: analysis (problems stop it before anything is sent), upload, queue, a cancellable
  * progress notification (cancel = interrupt), the log, the Runs list, and at the end a notification
- * with "Open Outputs" (the run folder). The first image output opens in the editor.
+ * with "Open Outputs" (the run folder). The first image output opens in the editor. `uri` is a file,
+ * or a workflow saved on a server (`runcomfy-saved:`): that one uploads nothing of this computer and
+ * saves its outputs under the first workspace folder.
  */
-async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<RunResult> {
+export async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<RunResult> {
   const doc = await vscode.workspace.openTextDocument(uri);
-  const relative = vscode.workspace.asRelativePath(uri, false);
-  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, inputPolicyFor(uri));
+  const saved = parseSavedWorkflowUri(uri);
+  const home = saved ? vscode.workspace.workspaceFolders?.[0]?.uri : uri;
+  if (!home) throw new UserError('Open a folder first: the outputs of a workflow saved on a server are saved in the workspace.');
+  const relative = saved ? `${saved.path} (saved in ComfyUI on ${targetLabel(target)})` : vscode.workspace.asRelativePath(uri, false);
+  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, saved ? noLocalInputsPolicy() : inputPolicyFor(uri));
   if (prepared.analysis.format === 'ui') {
     throw new UserError('This is a ComfyUI UI workflow; queueing needs the API format (Export (API) in ComfyUI).', [{ title: 'How to Export', command: CommandIds.howToExport }]);
   }
@@ -152,10 +160,10 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
     ]);
   }
   if (!isWorkflowFileName(uri.fsPath) && !prepared.analysis.isApiFormat) throw new UserError(`${relative} is not an API-format workflow.`);
-  const output = await outputFolder(services, uri);
+  const output = await outputFolder(services, home);
   const comfyUrl = await comfyUrlOf(services, target);
   await askAboutKnownProblems(services, doc, comfyUrl);
-  const workflowName = workflowDisplayName(uri.fsPath);
+  const workflowName = saved ? savedWorkflowName(saved.path) : workflowDisplayName(uri.fsPath);
   const engine = new RunEngine({
     prompt: prepared.prompt,
     localInputs: prepared.localInputs,
@@ -170,7 +178,7 @@ async function runWorkflow(services: Services, uri: vscode.Uri, target: RunTarge
     createClient: (url) => services.servers.client(url),
   });
   services.lastTarget.value = target;
-  services.runs.track({ workflowPath: uri.fsPath, workflowName, target }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt(), dispose: () => engine.dispose() });
+  services.runs.track({ workflowPath: saved ? uri.toString() : uri.fsPath, workflowName, target }, { onEvent: engine.onEvent, interrupt: () => engine.interrupt(), dispose: () => engine.dispose() });
   services.runLog.attach(engine.onEvent, { workflow: relative, target: targetLabel(target), server: maskUrl(comfyUrl) });
   void services.contextKeys.set(ContextKeys.runActive, true);
   try {

@@ -5,6 +5,7 @@ import { type Clock } from '../base/clock';
 import { type WorkflowDiagnostics } from '../codelens/workflowDiagnostics';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
 import { type RunRegistry, type RunTarget } from '../core/runRegistry';
+import { type SavedWorkflowCatalog } from '../core/savedWorkflowCatalog';
 import { type RunLog } from '../output/runLog';
 import { type Prompter } from '../ui/prompter';
 import { type ConfigService } from '../util/config';
@@ -20,6 +21,8 @@ export interface Services {
   readonly runLog: RunLog;
   readonly runs: RunRegistry;
   readonly servers: ComfyServerDirectory;
+  /** Each server's saved workflows ("Saved in ComfyUI"), kept until refreshed. */
+  readonly saved: SavedWorkflowCatalog;
   readonly clock: Clock;
   readonly contextKeys: ContextKeyService;
   readonly diagnostics: WorkflowDiagnostics;

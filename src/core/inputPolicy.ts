@@ -85,6 +85,18 @@ export function workflowFolderPolicy(workflowPath: string): InputPolicy {
   };
 }
 
+/**
+ * No local file at all: for a workflow a server sent (one saved in its web UI), which must not make
+ * us upload files of this computer, whatever paths it names.
+ */
+export function noLocalInputsPolicy(): InputPolicy {
+  return {
+    roots: [],
+    scope: 'any folder (a workflow saved on a server uploads nothing of this computer)',
+    remedy: 'A workflow saved on a server never uploads files of this computer: save it to the workspace and queue it from there.',
+  };
+}
+
 /** The CLI's policy: below the workflow's folder or the current directory, plus each `--allow-inputs-from` folder. */
 export function cliInputPolicy(workflowPath: string, cwd: string, allowed: readonly string[]): InputPolicy {
   const dir = path.dirname(path.resolve(workflowPath));

@@ -3,6 +3,7 @@ import { type Machine } from '../api/runcomfyTypes';
 import { formatTooltipTime, type TimeZoneOptions } from '../base/timeFormat';
 import { formatCostEstimate, formatDuration, machineFigures, timeLeftMs } from './machineMath';
 import { serverTypeDescription, type RateTable } from './pricing';
+import { type RunTarget } from './runRegistry';
 
 /**
  * How a machine is presented: the same words in the tree, the status bar, quick picks and the CLI.
@@ -106,4 +107,9 @@ export function machineDetails(machine: Machine, nowMs: number, rates?: RateTabl
     if (!known.has(k)) rows.push([k, typeof v === 'string' ? (/^https?:\/\//i.test(v) ? maskUrl(v) : v) : JSON.stringify(v)]);
   }
   return rows;
+}
+
+/** The run target of a machine, labelled by its type and short id ("medium machine 761af3a7"). */
+export function machineTarget(m: Machine): RunTarget {
+  return { kind: 'machine', serverId: m.serverId, label: `${m.serverType ?? 'unknown type'} machine ${machineShortId(m)}` };
 }

@@ -24,6 +24,7 @@ import { PyError } from './comfy/pyFormat';
 import { PyFloat, type PyObject, type PyValue } from './comfy/pyJson';
 import { PyStrHasher, RECORDED_HASH_SEED } from './comfy/pySet';
 import { solidImage } from './comfy/simImage';
+import { UserDataStore } from './comfy/userData';
 import { simTimeScale } from './simTimeScale';
 
 /** Settings that can change while the simulator runs (`configure()` / `POST /__sim/config`). */
@@ -47,6 +48,8 @@ export interface ComfySimulatorOptions extends Partial<ComfySimulatorConfig> {
   dataDir?: string;
   /** Answer 502 (and 403 on /ws) for this long after start, like a machine whose ComfyUI is still booting. */
   bootMs?: number;
+  /** Start (and reset) with no saved workflows, like a server whose web UI never saved one; default: two seeded ones. */
+  noSavedWorkflows?: boolean;
   /** The emulated PYTHONHASHSEED deciding set-derived orders; the default reproduces the recordings. */
   hashSeed?: number;
 }
@@ -158,6 +161,7 @@ export class ComfySimulator {
   private readonly queue: PromptQueue;
   private readonly executor: PromptExecutor;
   private readonly routes: ComfyRoutes;
+  private readonly userData: UserDataStore;
   private readonly faults: ExecutionFaults = {};
   private routeFaults: RouteFault[] = [];
   private readonly abort = new AbortController();
@@ -196,6 +200,7 @@ export class ComfySimulator {
       deflate: new Wss({ noServer: true, perMessageDeflate: true, maxPayload: 4 * 1024 * 1024 }),
     };
     this.classes = createNodeClasses();
+    this.userData = new UserDataStore(!options.noSavedWorkflows);
     const hasher = new PyStrHasher(options.hashSeed ?? RECORDED_HASH_SEED);
     this.hub = new ComfyWebSocketHub({
       queueInfo: () => this.queueInfo(),
@@ -227,6 +232,7 @@ export class ComfySimulator {
       validator: new PromptValidator(this.classes, this.folders, hasher, () => this.settings.oldServer),
       classes: this.classes,
       staging: new UploadStaging(path.join(dataDir, '.staging')),
+      userData: this.userData,
       maxUploadBytes: () => this.maxUploadBytes(),
       serverFeatures: () => this.serverFeatures(),
       oldServer: () => this.settings.oldServer,
@@ -352,7 +358,10 @@ export class ComfySimulator {
     this.log.length = 0;
   }
 
-  /** Empties queue, history, caches, faults, request log and the three folders (input gets its example.png back); settings return to the start options. */
+  /**
+   * Empties queue, history, caches, faults, request log and the three folders (input gets its
+   * example.png back); the saved workflows return to the two seeded ones; settings return to the start options.
+   */
   async reset(): Promise<void> {
     this.settings = structuredClone(this.startSettings);
     this.queue.reset();
@@ -364,6 +373,7 @@ export class ComfySimulator {
     this.bootUntil = 0;
     this.log.length = 0;
     this.fired.length = 0;
+    this.userData.reset();
     for (const dir of [this.folders.input, this.folders.output, this.folders.temp]) {
       await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });

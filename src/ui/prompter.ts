@@ -46,6 +46,11 @@ export interface Prompter {
   choose(message: string, detail: string, actions: readonly string[]): Promise<string | undefined>;
   /** A notification; resolves with the action chosen, or undefined when dismissed. */
   notify(severity: 'info' | 'warning' | 'error', message: string, ...actions: string[]): Promise<string | undefined>;
+  /**
+   * A save dialog starting at `defaultPath`; resolves with the chosen file's path. The dialog itself
+   * asks before the user picks a file that exists (the operating system's and VS Code's both do).
+   */
+  saveAs(options: { readonly title: string; readonly defaultPath: string; readonly filters?: Record<string, string[]> }): Promise<string>;
 }
 
 /** The real thing: VS Code's quick picks, input boxes and notifications. */
@@ -149,5 +154,11 @@ export class WindowPrompter implements Prompter {
     const show =
       severity === 'info' ? vscode.window.showInformationMessage : severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
     return show(message, ...actions);
+  }
+
+  async saveAs(options: { readonly title: string; readonly defaultPath: string; readonly filters?: Record<string, string[]> }): Promise<string> {
+    const uri = await vscode.window.showSaveDialog({ title: options.title, defaultUri: vscode.Uri.file(options.defaultPath), filters: options.filters, saveLabel: 'Save' });
+    if (!uri) throw new CancelledError();
+    return uri.fsPath;
   }
 }

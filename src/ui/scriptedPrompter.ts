@@ -1,9 +1,10 @@
 import { type InputOptions, type PickItem, type PickOptions, type Prompter } from './prompter';
 import { CancelledError } from '../api/errors';
 
-/** One scripted answer: the label (or a unique part of it) to pick, text to type, a confirmation, a notification action, or a dismissal. */
+/** One scripted answer: the label (or a unique part of it) to pick, text to type, a confirmation, a notification action, a save dialog's file, or a dismissal. */
 export type ScriptedAnswer =
   | { readonly pick: string }
+  | { readonly save: string }
   | { readonly input: string }
   | { readonly confirm: boolean }
   | { readonly action: string }
@@ -11,7 +12,7 @@ export type ScriptedAnswer =
 
 /** What a flow asked, for tests to assert on (the confirmation names the rate, …). */
 export interface SeenPrompt {
-  readonly kind: 'pick' | 'input' | 'confirm' | 'notify';
+  readonly kind: 'pick' | 'input' | 'confirm' | 'notify' | 'save';
   readonly text: string;
   readonly detail?: string;
   readonly items?: readonly string[];
@@ -86,6 +87,15 @@ export class ScriptedPrompter implements Prompter {
       return Promise.resolve(a.action);
     }
     return Promise.resolve(undefined);
+  }
+
+  /** Answered by `{save: path}` (the file the user chose, having confirmed a replace in the dialog) or `{dismiss: true}`. */
+  saveAs(options: { readonly title: string; readonly defaultPath: string }): Promise<string> {
+    this.seen.push({ kind: 'save', text: options.title, detail: options.defaultPath });
+    const a = this.next('save', options.title);
+    if ('dismiss' in a) return Promise.reject(new CancelledError());
+    if (!('save' in a)) return Promise.reject(new Error(`Scripted answer for "${options.title}" is not a save.`));
+    return Promise.resolve(a.save);
   }
 
   private next(kind: string, what: string): ScriptedAnswer {

@@ -1,18 +1,21 @@
 import * as vscode from 'vscode';
+import { type SavedWorkflow } from '../api/comfyClient';
 import { maskUrl } from '../api/redact';
 import { type Machine } from '../api/runcomfyTypes';
 import { type AccountManager } from '../auth/accountManager';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { throttle } from '../base/throttle';
-import { ContextKeys } from '../commands/commandIds';
+import { formatTooltipTime } from '../base/timeFormat';
+import { CommandIds, ContextKeys } from '../commands/commandIds';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
-import { machineContextValue, machineDetails, machineIcon, machineRowDescription, machineShortId } from '../core/machineLabels';
-import { targetKey, type RunRegistry } from '../core/runRegistry';
+import { machineContextValue, machineDetails, machineIcon, machineRowDescription, machineShortId, machineTarget } from '../core/machineLabels';
+import { targetKey, targetLabel, type RunRegistry, type RunTarget } from '../core/runRegistry';
+import { type SavedWorkflowCatalog } from '../core/savedWorkflowCatalog';
 import { type ConfigService, type LocalServerSetting } from '../util/config';
 import { type ContextKeyService } from '../util/contextKeys';
 import { detailsMarkdown, loadErrorNode, messageItem, runItem } from './treeItems';
-import { type TreeNode } from './treeNodes';
+import { type SavedWorkflowNode, type TreeNode } from './treeNodes';
 
 /** Runs listed under a machine; the Runs view has the rest. */
 const RUNS_PER_SERVER = 5;
@@ -31,6 +34,8 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
   private visible = false;
   private lastQueueProbeMs = -Infinity;
   private readonly refreshSoon;
+  /** Size and date of each listed saved workflow, for tooltips: by target key, then path. */
+  private readonly savedInfo = new Map<string, Map<string, SavedWorkflow>>();
 
   constructor(
     private readonly accounts: AccountManager,
@@ -38,6 +43,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     private readonly runs: RunRegistry,
     private readonly servers: ComfyServerDirectory,
     private readonly contextKeys: ContextKeyService,
+    private readonly saved: SavedWorkflowCatalog,
     private readonly clock: Clock = systemClock,
   ) {
     super();
@@ -47,6 +53,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     this._register(accounts.money.onDidChange(() => this.changed()));
     this._register(runs.onDidChange(() => this.refreshSoon.run()));
     this._register(servers.onDidChangeQueues(() => this.refreshSoon.run()));
+    this._register(saved.onDidChange(() => this._onDidChangeTreeData.fire(undefined)));
     this._register({ dispose: () => this.stopWatching() });
     this._register({ dispose: () => this.storeSubs.forEach((s) => s.dispose()) });
     this.follow();
@@ -104,6 +111,16 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
         const run = this.runs.get(node.runId);
         return run ? runItem(run, this.clock.now()) : new vscode.TreeItem('(run no longer listed)');
       }
+      case 'savedFolder': {
+        const item = new vscode.TreeItem('Saved in ComfyUI', vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `${targetKey(node.target)}/saved`;
+        item.iconPath = new vscode.ThemeIcon('folder-library');
+        item.tooltip = "The workflows saved in this ComfyUI's web UI (its Workflows list), read when you expand this.";
+        item.contextValue = 'savedWorkflows';
+        return item;
+      }
+      case 'savedWorkflow':
+        return this.savedWorkflowItem(node);
       case 'message':
         return messageItem(node);
       default:
@@ -111,14 +128,48 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     }
   }
 
-  getChildren(node?: TreeNode): TreeNode[] {
+  getChildren(node?: TreeNode): TreeNode[] | Promise<TreeNode[]> {
     if (!node) return this.roots();
     if (node.kind === 'machine') {
-      const url = this.machines().find((m) => m.serverId === node.serverId)?.mainServiceUrl;
-      return this.serverChildren(`machine:${node.serverId}`, url);
+      const m = this.machines().find((x) => x.serverId === node.serverId);
+      const ready = m?.isReady && m.mainServiceUrl ? m : undefined;
+      return this.serverChildren(`machine:${node.serverId}`, m?.mainServiceUrl, ready && machineTarget(ready));
     }
-    if (node.kind === 'localServer') return this.serverChildren(`local:${node.server.url}`, node.server.url);
+    if (node.kind === 'localServer') return this.serverChildren(`local:${node.server.url}`, node.server.url, { kind: 'local', name: node.server.name, url: node.server.url });
+    if (node.kind === 'savedFolder') return this.savedChildren(node.target);
     return [];
+  }
+
+  /** The saved workflows of a server, fetched the first time the node opens (then kept until Refresh). */
+  private async savedChildren(target: RunTarget): Promise<TreeNode[]> {
+    const url = target.kind === 'local' ? target.url : this.machines().find((m) => m.serverId === target.serverId && m.isReady)?.mainServiceUrl;
+    if (!url) return [{ kind: 'message', text: 'The machine is no longer Ready', icon: 'warning' }];
+    const retry = { command: CommandIds.refreshSavedWorkflows, args: [{ kind: 'savedFolder', target }] } as const;
+    try {
+      const list = await this.saved.list(targetKey(target), () => this.servers.client(url));
+      this.savedInfo.set(targetKey(target), new Map(list.workflows.map((w) => [w.path, w])));
+      const nodes: TreeNode[] = list.workflows.map((w): SavedWorkflowNode => ({ kind: 'savedWorkflow', target, path: w.path }));
+      if (list.unsafeNames > 0) nodes.push({ kind: 'message', text: `${list.unsafeNames} saved file${list.unsafeNames === 1 ? '' : 's'} with unsafe names not shown`, icon: 'warning' });
+      if (nodes.length === 0) nodes.push({ kind: 'message', text: 'No saved workflows yet', icon: 'info', detail: 'Click to refresh', ...retry });
+      return nodes;
+    } catch (e) {
+      return [{ kind: 'message', text: `Could not list saved workflows: ${e instanceof Error ? e.message : String(e)}`, icon: 'error', detail: 'Click to retry', ...retry }];
+    }
+  }
+
+  private savedWorkflowItem(node: SavedWorkflowNode): vscode.TreeItem {
+    const info: SavedWorkflow | undefined = this.savedInfo.get(targetKey(node.target))?.get(node.path);
+    const item = new vscode.TreeItem(node.path.replace(/\.json$/i, ''), vscode.TreeItemCollapsibleState.None);
+    item.id = `${targetKey(node.target)}/saved/${node.path}`;
+    item.iconPath = new vscode.ThemeIcon('json');
+    item.contextValue = 'savedWorkflow';
+    item.tooltip = detailsMarkdown(node.path, [
+      ['Saved in ComfyUI on', targetLabel(node.target)],
+      ...(info?.size === undefined ? [] : ([['Size', `${info.size} bytes`]] as const)),
+      ...(info?.modifiedMs === undefined ? [] : ([['Modified', formatTooltipTime(info.modifiedMs, { nowMs: this.clock.now() })]] as const)),
+    ]);
+    item.command = { command: CommandIds.openSavedWorkflow, title: 'Open', arguments: [node] };
+    return item;
   }
 
   private roots(): TreeNode[] {
@@ -132,11 +183,15 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
       for (const m of state.account.machines.machines) nodes.push({ kind: 'machine', serverId: m.serverId });
     }
     for (const server of this.config.value.localServers) nodes.push({ kind: 'localServer', server });
+    const shown = new Set([...this.machines().filter((m) => m.isReady).map((m) => `machine:${m.serverId}`), ...this.config.value.localServers.map((s) => `local:${s.url}`)]);
+    this.saved.retain(shown);
+    for (const key of [...this.savedInfo.keys()]) if (!shown.has(key)) this.savedInfo.delete(key);
     return nodes;
   }
 
-  private serverChildren(key: string, url: string | undefined): TreeNode[] {
+  private serverChildren(key: string, url: string | undefined, savedTarget: RunTarget | undefined): TreeNode[] {
     const children: TreeNode[] = [];
+    if (savedTarget) children.push({ kind: 'savedFolder', target: savedTarget });
     if (url && this.servers.queueSize(url)) children.push({ kind: 'queue', parent: url });
     for (const r of this.runs.forTarget(key).slice(0, RUNS_PER_SERVER)) children.push({ kind: 'run', runId: r.id });
     return children;
@@ -146,7 +201,9 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
     const now = this.clock.now();
     const rates = this.config.value.rates;
     const hasChildren = (m.mainServiceUrl && this.servers.queueSize(m.mainServiceUrl)) || this.runs.forTarget(targetKey({ kind: 'machine', serverId: m.serverId, label: '' })).length > 0;
-    const item = new vscode.TreeItem(machineShortId(m), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    // A Ready machine always has "Saved in ComfyUI" below it: collapsed until there is more to show.
+    const collapsed = m.isReady && m.mainServiceUrl ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None;
+    const item = new vscode.TreeItem(machineShortId(m), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : collapsed);
     item.id = `machine:${m.serverId}`;
     item.description = machineRowDescription(m, now);
     const icon = machineIcon(m);
@@ -168,7 +225,7 @@ export class MachinesTreeDataProvider extends DisposableObject implements vscode
   private localServerItem(server: LocalServerSetting): vscode.TreeItem {
     const q = this.servers.queueSize(server.url);
     const runs = this.runs.forTarget(`local:${server.url}`).length;
-    const item = new vscode.TreeItem(server.name, q || runs ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(server.name, q || runs ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `local:${server.url}`;
     item.description = `local · ${maskUrl(server.url)}`;
     item.iconPath = new vscode.ThemeIcon('server');

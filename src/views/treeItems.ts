@@ -15,7 +15,7 @@ export function messageItem(node: MessageNode): vscode.TreeItem {
   item.tooltip = node.detail ? `${node.text}\n\n${node.detail}` : node.text;
   item.description = node.detail;
   item.contextValue = 'message';
-  if (node.command) item.command = { command: node.command, title: node.detail ?? node.text };
+  if (node.command) item.command = { command: node.command, title: node.detail ?? node.text, arguments: node.args ? [...node.args] : undefined };
   return item;
 }
 

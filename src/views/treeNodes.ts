@@ -1,3 +1,4 @@
+import { type RunTarget } from '../core/runRegistry';
 import { type LocalServerSetting } from '../util/config';
 
 /**
@@ -10,10 +11,22 @@ export interface MachineNode { readonly kind: 'machine'; readonly serverId: stri
 export interface LocalServerNode { readonly kind: 'localServer'; readonly server: LocalServerSetting }
 export interface RunNode { readonly kind: 'run'; readonly runId: string }
 export interface QueueNode { readonly kind: 'queue'; readonly parent: string }
+/** "Saved in ComfyUI" under a Ready machine or a local server: the workflows its web UI saved. */
+export interface SavedFolderNode { readonly kind: 'savedFolder'; readonly target: RunTarget }
+/** One saved workflow; `path` is below `workflows/` and passed `savedWorkflowPathProblem`. */
+export interface SavedWorkflowNode { readonly kind: 'savedWorkflow'; readonly target: RunTarget; readonly path: string }
 /** A one-line message in place of content: an error with a retry, "loading…". */
-export interface MessageNode { readonly kind: 'message'; readonly text: string; readonly detail?: string; readonly icon: string; readonly command?: string }
+export interface MessageNode {
+  readonly kind: 'message';
+  readonly text: string;
+  readonly detail?: string;
+  readonly icon: string;
+  readonly command?: string;
+  /** The command's arguments (the node a Retry reloads). */
+  readonly args?: readonly unknown[];
+}
 
-export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | QueueNode | MessageNode;
+export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | QueueNode | SavedFolderNode | SavedWorkflowNode | MessageNode;
 
 /** True when `v` is a tree node of `kind` (commands get `unknown` arguments). */
 export function isNode<K extends TreeNode['kind']>(v: unknown, kind: K): v is Extract<TreeNode, { kind: K }> {

@@ -16,7 +16,7 @@ export interface TreeItemState {
 }
 
 export interface SeenPrompt {
-  kind: 'pick' | 'input' | 'confirm' | 'notify';
+  kind: 'pick' | 'input' | 'confirm' | 'notify' | 'save';
   text: string;
   detail?: string;
   items?: string[];
@@ -48,7 +48,7 @@ export interface TestState {
 }
 
 /** Queues answers for the extension's next questions (quick picks, inputs, confirmations). */
-export function script(answers: ({ pick: string } | { input: string } | { confirm: boolean } | { action: string } | { dismiss: true })[]): Thenable<void> {
+export function script(answers: ({ pick: string } | { input: string } | { confirm: boolean } | { action: string } | { save: string } | { dismiss: true })[]): Thenable<void> {
   return vscode.commands.executeCommand('runcomfy.test.script', answers);
 }
 

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as vscode from 'vscode';
-import { activateExtension, lensesOf, script, signIn, state, waitFor, workspaceFolderUri } from './helpers';
+import { activateExtension, lensesOf, script, signIn, state, waitFor, workspaceFolderUri, type TestState } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface ComfyRequest {
@@ -82,10 +82,21 @@ describe('Restricted Mode (an untrusted two-folder workspace)', function () {
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', alphaHello(), { kind: 'machine', serverId, label: 'm' })), refused);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflowOn', alphaHello())), refused);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.launchAndQueue', alphaHello())), refused);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.saveToComfyUI', alphaHello(), { kind: 'machine', serverId, label: 'm' })), refused);
     const log = (await fetch(`${comfy}/__sim/requests`).then((r) => r.json())) as ComfyRequest[] | { requests: ComfyRequest[] };
     const requests = Array.isArray(log) ? log : log.requests;
-    assert.deepStrictEqual(requests.filter((r) => r.path.startsWith('/upload') || r.path === '/prompt'), [], 'something was uploaded or queued');
+    assert.deepStrictEqual(requests.filter((r) => r.path.startsWith('/upload') || r.path === '/prompt' || r.path.startsWith('/userdata/')), [], 'something was uploaded, saved or queued');
     assert.strictEqual((await sim.requests()).filter((r) => r.route === 'launch').length, launchesBefore, 'launch-and-queue launched a machine before refusing');
+  });
+
+  it('still lists the workflows saved in the machine\'s ComfyUI (reading is not gated)', async () => {
+    const short = serverId.split('-')[0];
+    const saved = await waitFor('the saved workflows under the machine', async () => {
+      const s = await vscode.commands.executeCommand<TestState>('runcomfy.test.state', { machinesTreeDepth: 3 });
+      const node = s.machinesTree.find((m) => m.label === short)?.children?.find((c) => c.label === 'Saved in ComfyUI');
+      return node?.children?.length ? node.children : undefined;
+    });
+    assert.ok(saved.some((c) => c.label === 'Blue square'), JSON.stringify(saved.map((c) => c.label)));
   });
 
   it('shows one lens that says queueing needs a trusted folder and opens Manage Workspace Trust; none where lenses are off', async () => {

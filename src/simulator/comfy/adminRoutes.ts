@@ -13,7 +13,7 @@ export const ADMIN_ROUTES: Record<string, string> = {
   'GET /__sim/state': 'queue, sockets, boot window and armed faults',
   'GET /__sim/requests': 'request log: {requests: [{method, path, query, status, time, durationMs}]}',
   'POST /__sim/requests/clear': 'empty the request log',
-  'POST /__sim/reset': 'empty queue, history, caches, faults, log and folders',
+  'POST /__sim/reset': 'empty queue, history, caches, faults, log and folders; saved workflows back to the seeded two',
   'GET /__sim/config': 'current settings',
   'POST /__sim/config': 'change settings: {nodeDelayMs, classDelayMs, progressSteps, oldServer, hostile, maxUploadSizeMb, corsOrigin, wsCompression}',
   'POST /__sim/drop': 'drop every websocket: {now: true} | {afterMessages: n} | {atNode: "id"} (the next prompt)',

@@ -12,6 +12,7 @@ import { type PromptValidator } from './promptValidator';
 import { PyError, pyFloat, pyInt, pyStr, pyTruthy, pyTypeName } from './pyFormat';
 import { parsePyJson, PyFloat, type PyDict, type PyObject, type PyValue } from './pyJson';
 import * as pypath from './pyPath';
+import { type UserDataStore } from './userData';
 
 /** What the ComfyUI routes need from the simulator that owns them. */
 export interface ComfyRouteContext {
@@ -21,6 +22,8 @@ export interface ComfyRouteContext {
   readonly validator: PromptValidator;
   readonly classes: ReadonlyMap<string, NodeClass>;
   readonly staging: UploadStaging;
+  /** The user folder of `/userdata` (saved workflows). */
+  readonly userData: UserDataStore;
   /** `client_max_size` in bytes. */
   maxUploadBytes(): number;
   /** `/features` and the feature_flags reply; undefined on an old server. */
@@ -34,7 +37,7 @@ export interface ComfyRouteContext {
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], query: URLSearchParams) => Promise<void> | void;
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   pattern: RegExp;
   handler: Handler;
   /** `/internal/*` has no `/api` alias. */
@@ -197,6 +200,13 @@ export class ComfyRoutes {
         if (has(body, 'delete')) for (const id of iterate(item(body, 'delete'))) ctx.queue.deleteHistory(id);
         sendEmpty(res, 200);
       }),
+      // User data (§1.11 of the protocol reference): the path is ONE segment, `workflows%2Fname.json`.
+      r('GET', '/userdata', (_q, res, _p, query) => ctx.userData.list(res, query)),
+      r('GET', '/v2/userdata', (_q, res, _p, query) => ctx.userData.listV2(res, query)),
+      r('GET', '/userdata/([^/]+)', (_q, res, [file]) => ctx.userData.read(res, file)),
+      r('POST', '/userdata/([^/]+)', (req, res, [file], query) => ctx.userData.save(req, res, file, query, ctx.maxUploadBytes())),
+      r('DELETE', '/userdata/([^/]+)', (_q, res, [file]) => ctx.userData.delete(res, file)),
+      r('POST', '/userdata/([^/]+)/move/([^/]+)', (_q, res, [file, dest], query) => ctx.userData.move(res, file, dest, query)),
       r(
         'GET',
         '/internal/files/([^/]+)',
