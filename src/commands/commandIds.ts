@@ -23,6 +23,7 @@ export const CommandIds = {
   addLocalServer: 'runcomfy.addLocalServer',
   removeLocalServer: 'runcomfy.removeLocalServer',
   howToExport: 'runcomfy.howToExport',
+  exportApiFormat: 'runcomfy.exportApiFormat',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
@@ -43,6 +44,8 @@ export const ContextKeys = {
   hasLocalServers: 'runcomfy.hasLocalServers',
   runActive: 'runcomfy.runActive',
   editorIsWorkflow: 'runcomfy.editorIsWorkflow',
+  /** The active editor shows a UI-format workflow: Export API Format… is offered. */
+  editorIsUiWorkflow: 'runcomfy.editorIsUiWorkflow',
 } as const;
 
 export const ViewIds = {
