@@ -13,6 +13,7 @@ import { extendMachine, type ExtendArgs } from './commands/extendMachine';
 import { launchMachine, type LaunchArgs } from './commands/launchMachine';
 import { addLocalServer, removeLocalServer, type AddLocalServerArgs } from './commands/localServers';
 import { copyComfyUrl, openComfyUI } from './commands/openComfyUI';
+import { exportApiFormat } from './commands/exportApiFormat';
 import { howToExport, launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
 import { interruptRun, openRunOutputs } from './commands/runCommands';
 import { refresh, refreshAfterNetworkChange } from './commands/refresh';
@@ -116,6 +117,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.queueWorkflowOn, (uri?: unknown) => queueWorkflowOn(services, uri)),
     register(CommandIds.launchAndQueue, (uri?: unknown) => launchAndQueue(services, uri)),
     register(CommandIds.howToExport, () => howToExport(services)),
+    register(CommandIds.exportApiFormat, (uri?: unknown) => exportApiFormat(services, uri)),
     register(CommandIds.interruptRun, (arg?: unknown) => interruptRun(services, arg)),
     register(CommandIds.rerun, (arg?: unknown) => rerun(services, arg)),
     register(CommandIds.openRunOutputs, (arg?: unknown) => openRunOutputs(services, arg)),

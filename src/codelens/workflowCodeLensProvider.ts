@@ -10,7 +10,7 @@ import { type ConfigService } from '../util/config';
 import { toRange, type WorkflowDocuments } from './workflowDocuments';
 
 /**
- * Lenses above an API-format workflow: "▶ Queue on RunComfy" (on the Ready machine; "Launch a
+ * Lenses above an API- or UI-format workflow: "▶ Queue on RunComfy" (on the Ready machine; "Launch a
  * machine…" when none is Ready) and "Queue on…", plus one per node whose inputs name local files,
  * saying what will be uploaded, and one per file the input policy refuses, with the same words as
  * its diagnostic. They follow machine state and the `runcomfy.codeLens.enabled` setting. In

@@ -5,15 +5,18 @@ import { maskUrl } from '../api/redact';
 import { type AccountManager } from '../auth/accountManager';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { type ComfyServerDirectory } from '../core/comfyServerDirectory';
+import { convertUiWorkflow } from '../core/convert/convertUiWorkflow';
+import { shown, UiConversionError } from '../core/convert/errors';
 import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
-import { nodeLabel, type WorkflowProblem } from '../core/workflowAnalysis';
+import { uiNodePathOf, uiNodeRange } from '../core/uiNodeRanges';
+import { nodeLabel, problem, type WorkflowAnalysis, type WorkflowProblem } from '../core/workflowAnalysis';
 import { serverNodeErrorText } from '../core/workflowMessages';
 import { toRange, type WorkflowDocuments } from './workflowDocuments';
 
 /**
- * Problems of open workflow files as diagnostics: what the local analysis finds (syntax, UI format,
- * broken links) at once, and, while a machine is Ready, unknown node types and out-of-range values
- * checked against that machine's `/object_info`. A prompt the server rejected adds its node errors
+ * Problems of open workflow files as diagnostics: what the local analysis finds (syntax, broken
+ * links) at once, and, while a machine is Ready, unknown node types and out-of-range values checked
+ * against that machine's `/object_info` (for a UI-format file: what converting it there runs into). A prompt the server rejected adds its node errors
  * until the file changes.
  */
 export class WorkflowDiagnostics extends DisposableObject {
@@ -103,10 +106,15 @@ export class WorkflowDiagnostics extends DisposableObject {
       this.collection.delete(doc.uri);
       return;
     }
-    const problems: { p: WorkflowProblem; source: string }[] = analysis.problems.map((p) => ({ p, source: 'RunComfy' }));
+    // A UI-format file is converted when queued: that it is not the API format is no problem any more.
+    const problems: { p: WorkflowProblem; source: string }[] = analysis.problems.filter((p) => p.code !== 'ui_format').map((p) => ({ p, source: 'RunComfy' }));
     if (this.objectInfo && analysis.format === 'api') {
       const source = `RunComfy (${maskUrl(this.objectInfo.url)})`;
       for (const p of checkAgainstObjectInfo(analysis, this.objectInfo.info, 'this machine')) problems.push({ p, source });
+    }
+    if (this.objectInfo && analysis.format === 'ui') {
+      const source = `RunComfy (${maskUrl(this.objectInfo.url)})`;
+      for (const p of conversionProblems(doc.getText(), analysis, this.objectInfo.info)) problems.push({ p, source });
     }
     const diagnostics = problems.map(({ p, source }) => {
       const d = new vscode.Diagnostic(toRange(p.range), p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
@@ -142,5 +150,33 @@ export class WorkflowDiagnostics extends DisposableObject {
 
   private refreshAll(): void {
     for (const d of vscode.workspace.textDocuments) this.update(d);
+  }
+}
+
+/**
+ * What converting a UI-format file against the Ready machine's node list runs into, at the nodes:
+ * each node of a class the machine lacks (on its `"type"`), a broken graph (on `"nodes"`), and the
+ * inputs the conversion leaves out (warnings, on the node they come from).
+ */
+function conversionProblems(text: string, analysis: WorkflowAnalysis, objectInfo: ObjectInfo): WorkflowProblem[] {
+  const whole = analysis.problems.find((p) => p.code === 'ui_format')?.range ?? { offset: 0, length: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
+  try {
+    const { warnings } = convertUiWorkflow(analysis.document, objectInfo, { where: 'this machine' });
+    return warnings.map((w) => {
+      const at = uiNodePathOf(analysis.document, w.nodeId);
+      return problem('warning', 'conversion_warning', (at === undefined ? undefined : uiNodeRange(text, at)) ?? whole, w.message, w.nodeId, w.input);
+    });
+  } catch (e) {
+    if (!(e instanceof UiConversionError)) throw e;
+    if (e.kind !== 'missingClasses') return [problem('error', 'conversion_failed', whole, `This UI-format workflow cannot be converted: ${e.message}`)];
+    return e.missing.map((m) =>
+      problem(
+        'error',
+        'unknown_node_class',
+        uiNodeRange(text, m.path) ?? whole,
+        `${nodeLabel(m.nodeId, m.classType, m.title)}: this machine has no node class "${shown(m.classType)}". Install the custom nodes that provide it (or remove the node), then queue again.`,
+        m.nodeId,
+      ),
+    );
   }
 }

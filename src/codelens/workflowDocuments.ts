@@ -26,7 +26,7 @@ export const workflowDocumentSelector: vscode.DocumentSelector = [
 export class WorkflowDocuments {
   private readonly cache = new Map<string, { version: number; analysis: WorkflowAnalysis | undefined }>();
 
-  /** The analysis, or undefined when the document is not an API-format workflow (nor named like one). */
+  /** The analysis, or undefined when the document is neither an API- nor a UI-format workflow (nor named like one). */
   analysis(doc: vscode.TextDocument): WorkflowAnalysis | undefined {
     const key = doc.uri.toString();
     const hit = this.cache.get(key);
@@ -36,10 +36,10 @@ export class WorkflowDocuments {
     // Decided before getText(): a huge log or an output channel is never copied out, let alone parsed.
     if (mayBeWorkflowDocument({ languageId: doc.languageId, scheme: doc.uri.scheme, namedLikeWorkflow: named, length: documentLength(doc) })) {
       const text = doc.getText();
-      if (named || looksLikeApiWorkflow(text)) {
+      if (named || looksLikeApiWorkflow(text) || looksLikeUiWorkflow(text)) {
         const local = doc.uri.scheme === 'file';
         const a = analyzeWorkflow(text, local ? { fileDir: path.dirname(doc.uri.fsPath), inputPolicy: inputPolicyFor(doc.uri) } : {});
-        analysis = named || a.isApiFormat ? a : undefined;
+        analysis = named || a.isApiFormat || a.format === 'ui' ? a : undefined;
       }
     }
     this.cache.set(key, { version: doc.version, analysis });
@@ -47,20 +47,29 @@ export class WorkflowDocuments {
   }
 
   /**
-   * The analysis of a document the queue commands are offered on: an API-format workflow the
-   * CodeLens serves. The lens and the editor's Queue button (`runcomfy.editorIsWorkflow`) both ask
+   * The analysis of a document the queue commands are offered on: an API- or UI-format workflow the
+   * CodeLens serves (a UI-format one is converted against the target when queued). The lens and the editor's Queue button (`runcomfy.editorIsWorkflow`) both ask
    * this, so one is offered exactly where the other is. Only files on this computer's disk qualify:
    * queueing reads inputs beside the workflow and saves outputs there (a virtual workspace has neither).
    */
   queueableAnalysis(doc: vscode.TextDocument): WorkflowAnalysis | undefined {
     if (doc.uri.scheme !== 'file' || vscode.languages.match(workflowDocumentSelector, doc) === 0) return undefined;
     const analysis = this.analysis(doc);
-    return analysis?.format === 'api' ? analysis : undefined;
+    return analysis?.format === 'api' || analysis?.format === 'ui' ? analysis : undefined;
   }
 
   forget(doc: vscode.TextDocument): void {
     this.cache.delete(doc.uri.toString());
   }
+}
+
+/**
+ * A cheap guess for a JSON file with any name: what ComfyUI's Save writes starts as an object and
+ * has `"nodes"` and `"links"` near the top. Confirmed by the analysis (`format === 'ui'`).
+ */
+function looksLikeUiWorkflow(text: string): boolean {
+  const head = text.slice(0, 4096);
+  return /^\uFEFF?\s*\{/.test(head) && text.includes('"nodes"') && text.includes('"links"');
 }
 
 /** The document's length in characters, without copying its text. */

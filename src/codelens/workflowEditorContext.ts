@@ -11,7 +11,7 @@ const settleMs = 300;
  * Keeps `runcomfy.editorIsWorkflow` (the `when` of the editor's Queue button and context menu) true
  * exactly while the active editor shows a document the Queue CodeLens serves (see
  * `WorkflowDocuments.queueableAnalysis`): it follows the active editor, and edits that make or
- * unmake an API-format workflow (a UI-format export pasted over, for example).
+ * unmake a workflow. `runcomfy.editorIsUiWorkflow` follows it for the UI-format ones (Export API Format…).
  */
 export class WorkflowEditorContext extends DisposableObject {
   private pending: ReturnType<typeof setTimeout> | undefined;
@@ -36,6 +36,8 @@ export class WorkflowEditorContext extends DisposableObject {
   private sync(): void {
     clearTimeout(this.pending);
     const doc = vscode.window.activeTextEditor?.document;
-    void this.contextKeys.set(ContextKeys.editorIsWorkflow, doc !== undefined && !doc.isClosed && this.documents.queueableAnalysis(doc) !== undefined);
+    const analysis = doc !== undefined && !doc.isClosed ? this.documents.queueableAnalysis(doc) : undefined;
+    void this.contextKeys.set(ContextKeys.editorIsWorkflow, analysis !== undefined);
+    void this.contextKeys.set(ContextKeys.editorIsUiWorkflow, analysis?.format === 'ui');
   }
 }

@@ -28,6 +28,7 @@ export const CommandIds = {
   saveSavedWorkflowToWorkspace: 'runcomfy.savedWorkflow.saveToWorkspace',
   queueSavedWorkflow: 'runcomfy.savedWorkflow.queue',
   saveToComfyUI: 'runcomfy.saveToComfyUI',
+  exportApiFormat: 'runcomfy.exportApiFormat',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
@@ -48,6 +49,8 @@ export const ContextKeys = {
   hasLocalServers: 'runcomfy.hasLocalServers',
   runActive: 'runcomfy.runActive',
   editorIsWorkflow: 'runcomfy.editorIsWorkflow',
+  /** The active editor shows a UI-format workflow: Export API Format… is offered. */
+  editorIsUiWorkflow: 'runcomfy.editorIsUiWorkflow',
 } as const;
 
 export const ViewIds = {

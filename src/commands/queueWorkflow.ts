@@ -9,7 +9,8 @@ import { RunEngine } from '../core/runEngine';
 import { type RunEvent, type RunResult } from '../core/runEvents';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { nodeLabel } from '../core/runLogFormat';
-import { EXPORT_HINT } from '../core/workflowAnalysis';
+import { checkAgainstObjectInfo } from '../core/objectInfoCheck';
+import { EXPORT_HINT, type WorkflowProblem } from '../core/workflowAnalysis';
 import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
 import { inputPolicyFor, isWorkflowFileName } from '../codelens/workflowDocuments';
@@ -78,19 +79,20 @@ export async function rerun(services: Services, arg?: unknown): Promise<RunResul
   return runWorkflow(services, uri, run.target);
 }
 
-/** How to Export: where ComfyUI keeps the API format, for someone who opened a UI-format workflow. */
+/** How to Export: where ComfyUI keeps the API format, offered when a UI-format workflow cannot be converted. */
 export async function howToExport(services: Services): Promise<void> {
   await services.prompter.notify('info', `Queueing needs a workflow in ComfyUI's API format. ${EXPORT_HINT}`);
 }
 
-function workflowUri(arg: unknown): vscode.Uri {
+/** The workflow a command works on: a `file:` URI argument, else the active editor's file. */
+export function workflowUri(arg: unknown): vscode.Uri {
   if (arg instanceof vscode.Uri) {
     if (arg.scheme !== 'file') throw new UserError(`${arg.toString()} is not a file on this computer: queueing reads workflows and inputs from disk and saves outputs there.`);
     return arg;
   }
   const editor = vscode.window.activeTextEditor;
   if (editor?.document.uri.scheme === 'file') return editor.document.uri;
-  throw new UserError('Open an API-format workflow (workflow_api.json) in the editor, or run this from its CodeLens.');
+  throw new UserError('Open a ComfyUI workflow (workflow_api.json, or one saved from ComfyUI) in the editor, or run this from its CodeLens.');
 }
 
 /** The run target of a local server. */
@@ -149,9 +151,24 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
   const home = saved ? vscode.workspace.workspaceFolders?.[0]?.uri : uri;
   if (!home) throw new UserError('Open a folder first: the outputs of a workflow saved on a server are saved in the workspace.');
   const relative = saved ? `${saved.path} (saved in ComfyUI on ${targetLabel(target)})` : vscode.workspace.asRelativePath(uri, false);
-  const prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, saved ? noLocalInputsPolicy() : inputPolicyFor(uri));
+  // A workflow saved on a server uploads nothing of this computer.
+  const policy = saved ? noLocalInputsPolicy() : inputPolicyFor(uri);
+  let prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, policy);
+  let comfyUrl: string | undefined;
+  let knownProblems: () => WorkflowProblem[] = () => services.diagnostics.knownProblems(doc, comfyUrl ?? '');
   if (prepared.analysis.format === 'ui') {
-    throw new UserError('This is a ComfyUI UI workflow; queueing needs the API format (Export (API) in ComfyUI).', [{ title: 'How to Export', command: CommandIds.howToExport }]);
+    // The file stays as it is: it is converted against this target's node list for this run only.
+    comfyUrl = await comfyUrlOf(services, target);
+    const objectInfo = await services.servers.client(comfyUrl).getObjectInfo();
+    const where = targetLabel(target);
+    prepared = prepareWorkflow(doc.getText(), uri.fsPath, [], relative, policy, { objectInfo, where });
+    const error = prepared.conversionError;
+    if (error) {
+      const actions = error.kind === 'invalidWorkflow' ? [{ title: 'How to Export', command: CommandIds.howToExport }] : [{ title: 'Show Problems', command: 'workbench.actions.view.problems' }];
+      throw new UserError(`${relative} cannot be converted for ${where}: ${error.message}`, actions);
+    }
+    const converted = prepared.analysis;
+    knownProblems = () => checkAgainstObjectInfo(converted, objectInfo, where).filter((p) => p.severity === 'error');
   }
   if (!prepared.prompt) {
     const more = prepared.problems.length > 1 ? ` (and ${prepared.problems.length - 1} more problem${prepared.problems.length > 2 ? 's' : ''})` : '';
@@ -161,8 +178,8 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
   }
   if (!isWorkflowFileName(uri.fsPath) && !prepared.analysis.isApiFormat) throw new UserError(`${relative} is not an API-format workflow.`);
   const output = await outputFolder(services, home);
-  const comfyUrl = await comfyUrlOf(services, target);
-  await askAboutKnownProblems(services, doc, comfyUrl);
+  comfyUrl ??= await comfyUrlOf(services, target);
+  await askAboutKnownProblems(services, knownProblems());
   const workflowName = saved ? savedWorkflowName(saved.path) : workflowDisplayName(uri.fsPath);
   const engine = new RunEngine({
     prompt: prepared.prompt,
@@ -174,6 +191,7 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
     outputWithin: output.within,
     workflowName,
     workflowFile: relative,
+    convertedFrom: prepared.convertedFrom,
     clock: services.clock,
     createClient: (url) => services.servers.client(url),
   });
@@ -207,12 +225,12 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
 }
 
 /**
- * When the diagnostics already know, from the target's node list, that the server will refuse the
- * workflow (a node class not installed, a value out of range, …), asks before anything is uploaded
- * or queued. Anything but "Queue Anyway" ends the command quietly.
+ * When the target's node list already shows that the server will refuse the workflow (a node class
+ * not installed, a value out of range, …), asks before anything is uploaded or queued. For an API
+ * file the diagnostics know it (nothing is fetched for this); a UI-format file was just converted
+ * against the fetched node list, which is checked. Anything but "Queue Anyway" ends the command quietly.
  */
-async function askAboutKnownProblems(services: Services, doc: vscode.TextDocument, comfyUrl: string): Promise<void> {
-  const problems = services.diagnostics.knownProblems(doc, comfyUrl);
+async function askAboutKnownProblems(services: Services, problems: readonly WorkflowProblem[]): Promise<void> {
   if (problems.length === 0) return;
   const shown = problems.slice(0, maxProblemsInQuestion).map((p) => p.message);
   if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more in the Problems view.`);

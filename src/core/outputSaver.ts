@@ -82,6 +82,8 @@ export interface RunRecordInput {
    * read) the `executed` messages heard live, which miss what was announced while the socket was down.
    */
   outputsFrom?: OutputsSource;
+  /** `ui` when the workflow file was in ComfyUI's UI format and converted at queue time (the prompt is what was sent). */
+  convertedFrom?: 'ui';
 }
 
 /** Where a run's list of outputs came from. */
@@ -100,6 +102,8 @@ export interface RunRecord {
   status: RunRecordInput['status'];
   error?: string;
   outputsFrom?: OutputsSource;
+  /** `ui`: the workflow file was in the UI format, converted against the server's node list when queued. */
+  convertedFrom?: 'ui';
   outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
   /** Every saved file, as a reader of `run.json` finds it: see {@link RunRecordFile}. */
   files: RunRecordFile[];
@@ -275,6 +279,7 @@ export class OutputSaver {
       status: input.status,
       error: input.error,
       outputsFrom: input.outputsFrom,
+      convertedFrom: input.convertedFrom,
       outputs: this._saved.map((s) => ({
         node: s.ref.nodeId ?? '',
         filename: s.ref.filename,

@@ -44,6 +44,8 @@ export interface RunEngineOptions {
   readonly workflowName: string;
   /** The workflow file as the user knows it, for run.json. */
   readonly workflowFile?: string;
+  /** `ui` when the prompt was converted from a UI-format file; recorded in run.json. */
+  readonly convertedFrom?: 'ui';
   /** Aborting it interrupts the run (a pending prompt is removed, a running one interrupted) and the run then ends as interrupted. */
   readonly signal?: AbortSignal;
   /** Default: a fresh uuid per run, so no other run's socket shares it. */
@@ -818,6 +820,7 @@ export class RunEngine extends DisposableObject {
           error: error?.message,
           warnings: this.recordWarnings,
           outputsFrom: this.outputsFrom,
+          convertedFrom: this.options.convertedFrom,
         });
         runDir = saver.dir;
       } catch (e) {

@@ -48,7 +48,11 @@ export type WorkflowProblemCode =
   | 'value_not_in_list'
   | 'custom_validation_failed'
   | 'literal_for_link_input'
-  | 'input_not_allowed';
+  | 'input_not_allowed'
+  /** A UI-format workflow whose conversion leaves an input out (a webcam capture, …). */
+  | 'conversion_warning'
+  /** A UI-format workflow that cannot be converted (a broken graph). */
+  | 'conversion_failed';
 
 /** One finding, ready to become an editor diagnostic or a CLI message. */
 export interface WorkflowProblem {

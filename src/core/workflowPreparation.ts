@@ -1,5 +1,7 @@
 import * as path from 'node:path';
-import { type ApiPrompt } from '../api/comfyTypes';
+import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
+import { convertUiWorkflow } from './convert/convertUiWorkflow';
+import { UiConversionError } from './convert/errors';
 import { workflowFolderPolicy, type InputPolicy } from './inputPolicy';
 import { applyOverrides, type Override } from './overrides';
 import { type RunLocalInput } from './runEngine';
@@ -17,6 +19,39 @@ export interface PreparedWorkflow {
   /** Errors, each located (`file:line:column: message`); any error means the run must not start. */
   readonly problems: string[];
   readonly warnings: string[];
+  /** `ui` when the file is in the UI format and the prompt was converted from it. */
+  readonly convertedFrom?: 'ui';
+  /** Why a UI-format file could not be converted (missing classes, a broken graph). */
+  readonly conversionError?: UiConversionError;
+}
+
+/** The node list a UI-format workflow is converted against, and how messages name its server. */
+export interface UiConversionTarget {
+  readonly objectInfo: ObjectInfo;
+  /** "this machine", "Desk GPU", …: names the server in the missing-classes message. */
+  readonly where: string;
+  /** For `%date:…%` in save-node prefixes; default now. */
+  readonly now?: Date;
+  /** For `{a|b}` choices in dynamic prompts; default Math.random. */
+  readonly random?: () => number;
+}
+
+/** A UI-format workflow converted for one target: the prompt to queue and what the conversion left out. */
+export interface UiPromptForTarget {
+  readonly prompt: ApiPrompt;
+  /** One sentence per input only a browser can fill (webcam, …), naming the node. */
+  readonly warnings: string[];
+}
+
+/**
+ * Converts a parsed UI-format workflow (what ComfyUI's Save writes) into the API prompt for the
+ * target whose `/object_info` is given, as the frontend's Export (API) would. The editor's queue
+ * commands, its Export API Format command and the shared {@link prepareWorkflow} all convert here.
+ * @throws UiConversionError when a class is unknown to the target or the graph is broken.
+ */
+export function uiPromptForTarget(document: unknown, target: UiConversionTarget): UiPromptForTarget {
+  const result = convertUiWorkflow(document, target.objectInfo, { where: target.where, now: target.now, random: target.random });
+  return { prompt: result.prompt, warnings: result.warnings.map((w) => w.message) };
 }
 
 /**
@@ -24,6 +59,8 @@ export interface PreparedWorkflow {
  * analysed again after overrides, so a `--set` that names a local file uploads it and one that
  * breaks the prompt is caught before anything is sent. `displayPath` names the file in messages.
  * An input naming a file the `inputPolicy` refuses is an error: nothing is uploaded or queued.
+ * A UI-format file is converted against `conversion` first (without it, it cannot be queued), and
+ * the converted prompt is analysed like an API file, so its uploads pass the same policy.
  */
 export function prepareWorkflow(
   text: string,
@@ -31,12 +68,31 @@ export function prepareWorkflow(
   overrides: readonly Override[] = [],
   displayPath = absPath,
   inputPolicy: InputPolicy = workflowFolderPolicy(absPath),
+  conversion?: UiConversionTarget,
 ): PreparedWorkflow {
   const fileDir = path.dirname(absPath);
   let analysis = analyzeWorkflow(text, { fileDir, inputPolicy });
   const located = (a: WorkflowAnalysis, where: string, withPosition: boolean) =>
     a.problems.map((p) => ({ severity: p.severity, text: `${where}${withPosition ? `:${p.range.line}:${p.range.column}` : ''}: ${p.message}` }));
   let found = located(analysis, displayPath, true);
+  let convertedFrom: 'ui' | undefined;
+  let conversionError: UiConversionError | undefined;
+  if (analysis.format === 'ui' && conversion) {
+    try {
+      const converted = uiPromptForTarget(analysis.document, conversion);
+      analysis = analyzeWorkflow(JSON.stringify(converted.prompt, null, 2), { fileDir, inputPolicy });
+      convertedFrom = 'ui';
+      // Positions in the converted text mean nothing in the file: name the file and the node instead.
+      found = [
+        ...converted.warnings.map((w) => ({ severity: 'warning' as const, text: `${displayPath}: ${w}` })),
+        ...located(analysis, `${displayPath} (converted from the UI format)`, false),
+      ];
+    } catch (e) {
+      if (!(e instanceof UiConversionError)) throw e;
+      conversionError = e;
+      found = [{ severity: 'error', text: `${displayPath}: ${e.message}` }];
+    }
+  }
   if (analysis.prompt && overrides.length > 0) {
     analysis = analyzeWorkflow(JSON.stringify(applyOverrides(analysis.prompt, overrides), null, 2), { fileDir, inputPolicy });
     found = [...found.filter((p) => p.severity === 'warning'), ...located(analysis, `${displayPath} with --set`, false)];
@@ -51,6 +107,8 @@ export function prepareWorkflow(
     inputPolicy,
     problems,
     warnings: found.filter((p) => p.severity === 'warning').map((p) => p.text),
+    ...(convertedFrom ? { convertedFrom } : {}),
+    ...(conversionError ? { conversionError } : {}),
   };
 }
 

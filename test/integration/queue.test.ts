@@ -257,39 +257,37 @@ describe('queueing workflows from the editor', function () {
     for (const raw of ["Node ID '#32'", '[invalid_prompt]', 'runcomfy.queueWorkflow failed']) assert.ok(!log.includes(raw), `the log shows ${raw} above debug level`);
   });
 
-  it('says in one line, with "How to Export", that a UI-format workflow needs the API format; the Queue button is offered only where the lens is', async () => {
+  it('offers the Queue lens and button on a UI-format workflow too, and says with "How to Export" why one that cannot be converted is not queued', async () => {
     const runButton = (vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON as { contributes: { menus: Record<string, { command: string; when?: string }[]> } }).contributes.menus['editor/title/run'];
     assert.deepStrictEqual(runButton.find((m) => m.command === 'runcomfy.queueWorkflow')?.when, 'runcomfy.editorIsWorkflow');
-    const buttonShown = async () => (await state()).contextKeys['runcomfy.editorIsWorkflow'];
+    const keys = async () => (await state()).contextKeys;
 
-    // Named like an API workflow, but what ComfyUI's Save writes: no lens, so no button either.
+    // What ComfyUI's Save writes, broken (a node without a type): the lens and the button are there, the queue says why not.
     const ui = workspaceFile('ui-export', 'workflow_api.json');
-    await vscode.workspace.fs.writeFile(ui, Buffer.from(JSON.stringify({ last_node_id: 2, nodes: [{ id: 1, type: 'EmptyImage' }], links: [], version: 0.4 }, null, 2)));
-    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(hello()));
-    await waitFor('the button on an API workflow', async () => (await buttonShown()) === true);
-    assert.ok((await lensesOf(ui)).length === 0, 'a lens on a UI-format workflow');
-    await waitFor('no button on a UI workflow', async () => (await buttonShown()) === false);
+    await vscode.workspace.fs.writeFile(ui, Buffer.from(JSON.stringify({ last_node_id: 2, nodes: [{ id: 1 }], links: [], version: 0.4 }, null, 2)));
+    const notWorkflow = workspaceFile('ui-export', 'settings.json');
+    await vscode.workspace.fs.writeFile(notWorkflow, Buffer.from(JSON.stringify({ editor: { tabSize: 2 } }, null, 2)));
+    assert.deepStrictEqual(await lensesOf(notWorkflow), [], 'a lens on a JSON file that is no workflow');
+    await waitFor('no button on a JSON file that is no workflow', async () => (await keys())['runcomfy.editorIsWorkflow'] === false);
+    assert.ok((await lensesOf(ui)).length > 0, 'no lens on a UI-format workflow');
+    await waitFor('the Queue and Export buttons on a UI workflow', async () => {
+      const k = await keys();
+      return k['runcomfy.editorIsWorkflow'] === true && k['runcomfy.editorIsUiWorkflow'] === true;
+    });
 
     await script([]);
-    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', ui)), (e: Error) => {
-      assert.strictEqual(e.message, 'This is a ComfyUI UI workflow; queueing needs the API format (Export (API) in ComfyUI).');
+    const local = { kind: 'local', name: 'Sim', url: sim.info.localComfyUrl! };
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.queueWorkflow', ui, local)), (e: Error) => {
+      assert.match(e.message, /^ui-export\/workflow_api\.json cannot be converted for .*: Node 1 at nodes\[0\] has no type\./);
       return true;
     });
     await vscode.commands.executeCommand('runcomfy.howToExport');
     const howTo = (await state()).prompts.filter((p) => p.kind === 'notify').at(-1);
     assert.match(howTo?.text ?? '', /Workflow → Export \(API\)/);
     const log = readLog((await state()).logDirectory);
-    assert.ok(log.includes('This is a ComfyUI UI workflow'), 'the error is not in the log');
+    assert.ok(log.includes('has no type'), 'the error is not in the log');
     assert.ok(!log.includes('runcomfy.queueWorkflow failed'), 'the log names the command above debug level');
-
-    // Pasting an API export over it makes it queueable: the lens and the button follow the edit.
-    const editor = vscode.window.activeTextEditor;
-    assert.strictEqual(editor?.document.uri.toString(), ui.toString());
-    const api = JSON.stringify({ '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } }, '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } }, null, 2);
-    await editor.edit((b) => b.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), api));
-    await waitFor('the button after the edit', async () => (await buttonShown()) === true);
-    assert.ok((await lensesOf(ui)).length > 0, 'no lens on the API workflow');
-    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   it('queues on a local ComfyUI server added by URL, listed beside the machines', async () => {

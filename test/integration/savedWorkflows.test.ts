@@ -13,6 +13,7 @@ interface ComfyRequest {
 }
 
 interface RunResult {
+  promptId: string | null;
   status: string;
   outputs: unknown[];
   error: { message: string } | null;
@@ -136,11 +137,20 @@ describe('workflows saved in ComfyUI', function () {
     await waitFor('the open view to show the replaced workflow', () => view.getText() === replaced);
   });
 
-  it('Queue runs an API-format saved workflow on its server, and explains a UI-format one', async () => {
+  it('Queue runs a saved workflow on its server: an API-format one as it is, a UI-format one converted against its node list', async () => {
     const result = await vscode.commands.executeCommand<RunResult>('runcomfy.savedWorkflow.queue', savedNode('exports/blue_square_api.json'));
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
     assert.ok(result.outputs.length > 0, 'no outputs saved');
     await fetch(`${comfy}/__sim/reset`, { method: 'POST' });
-    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('runcomfy.savedWorkflow.queue', savedNode('Blue square.json'))), /UI workflow; queueing needs the API format/);
+    const ui = await vscode.commands.executeCommand<RunResult>('runcomfy.savedWorkflow.queue', savedNode('Blue square.json'));
+    assert.strictEqual(ui.status, 'success', JSON.stringify(ui.error));
+    assert.ok(ui.promptId, 'no prompt id');
+    // What the server received, as it keeps it: the history entry's prompt is [number, id, prompt, extra data, outputs to execute].
+    const history = (await fetch(`${comfy}/history/${ui.promptId}`).then((r) => r.json())) as Record<string, { prompt: unknown[] }>;
+    const sent = history[ui.promptId].prompt[2] as Record<string, { class_type: string; inputs: unknown }>;
+    assert.deepStrictEqual(Object.fromEntries(Object.entries(sent).map(([id, n]) => [id, { class_type: n.class_type, inputs: n.inputs }])), {
+      '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color: 3368652 } },
+      '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+    });
   });
 });
