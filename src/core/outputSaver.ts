@@ -9,6 +9,7 @@ import { abortReason } from '../base/clock';
 import { assertRealPathInside } from './outputLocation';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
 import { isObject } from '../base/json';
+import { type DynamicPromptText } from './convert/convertUiWorkflow';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
 export interface OutputFile {
@@ -82,6 +83,8 @@ export interface RunRecordInput {
    * read) the `executed` messages heard live, which miss what was announced while the socket was down.
    */
   outputsFrom?: OutputsSource;
+  /** For a workflow converted from the UI format: each dynamic-prompt text as saved and as sent. */
+  dynamicPrompts?: readonly DynamicPromptText[];
 }
 
 /** Where a run's list of outputs came from. */
@@ -100,6 +103,8 @@ export interface RunRecord {
   status: RunRecordInput['status'];
   error?: string;
   outputsFrom?: OutputsSource;
+  /** Present when the workflow was converted from the UI format and a dynamic-prompt text changed. */
+  dynamicPrompts?: DynamicPromptText[];
   outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
   /** Every saved file, as a reader of `run.json` finds it: see {@link RunRecordFile}. */
   files: RunRecordFile[];
@@ -275,6 +280,7 @@ export class OutputSaver {
       status: input.status,
       error: input.error,
       outputsFrom: input.outputsFrom,
+      ...(input.dynamicPrompts?.length ? { dynamicPrompts: input.dynamicPrompts.map((d) => ({ ...d })) } : {}),
       outputs: this._saved.map((s) => ({
         node: s.ref.nodeId ?? '',
         filename: s.ref.filename,

@@ -54,9 +54,9 @@ export function prepareWorkflow(
   };
 }
 
-/** The name a run's folder and lists use: the file name without `.json`, or its folder's name for a plain `workflow_api.json`. */
+/** The name a run's folder and lists use: the file name without `.json`, or its folder's name for a plain `workflow_api.json` or `workflow.json`. */
 export function workflowDisplayName(absPath: string): string {
   const base = path.basename(absPath).replace(/\.json$/i, '');
-  if (/^workflow_api$/i.test(base)) return path.basename(path.dirname(absPath)) || base;
+  if (/^workflow(_api)?$/i.test(base)) return path.basename(path.dirname(absPath)) || base;
   return base.replace(/\.api$/i, '');
 }
