@@ -1,10 +1,12 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { ComfyClient, parseComfyUrl } from '../api/comfyClient';
+import { ComfyClient } from '../api/comfyClient';
 import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
-import { ApiError, ServerError, isCancellation } from '../api/errors';
-import { isLoopbackHost, maskUrl } from '../api/redact';
+import { ApiError, isCancellation } from '../api/errors';
+import { maskUrl } from '../api/redact';
 import { systemClock } from '../base/clock';
+import { isObject, parseJsonOrUndefined } from '../base/json';
+import { type ConvertResult } from '../core/convert/convertUiWorkflow';
 import { parseSetArgument } from '../core/overrides';
 import { cliInputPolicy } from '../core/inputPolicy';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
@@ -14,25 +16,19 @@ import { RunLogFormatter, renderRunLine, type LogLine } from '../core/runLogForm
 import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
-import { cliClient } from './cliClient';
+import { readWorkflowFile, resolveComfyTarget, type ComfyTarget } from './comfyTarget';
+import { convertUiText, targetObjectInfo, whereOf } from './convertCommand';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
 import { formatJson } from './format';
 
-const usage = 'queue <workflow_api.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]... [--allow-inputs-from <dir>]... [--force]';
+const usage = 'queue <workflow.json> (--machine <server_id> | --comfy-url <url>) [--out <dir>] [--set <node>.<input>=<value>]... [--allow-inputs-from <dir>]... [--force]';
 
 /** Step progress is printed at most this often per node (node starts always print). */
 const progressIntervalMs = 250;
 
-/** Where the run's ComfyUI is, and how to name it in progress lines. */
-interface Target {
-  readonly url: string;
-  readonly label: string;
-  /** A RunComfy machine (`--machine`), not any ComfyUI (`--comfy-url`): messages say "this machine". */
-  readonly isMachine: boolean;
-}
-
 /**
- * `runcomfy queue`: analyses an API-format workflow, applies `--set` overrides, uploads local
+ * `runcomfy queue`: analyses a workflow (a UI-format one is first converted against the target's
+ * `/object_info`, the file left as it is; its dynamic-prompt choices go to run.json), applies `--set` overrides, uploads local
  * input files (media below the workflow's folder, the current directory or an `--allow-inputs-from`
  * folder; anything else refuses the run before a byte is sent), queues it on a RunComfy machine (`--machine`, resolved to its ComfyUI URL) or any
  * ComfyUI (`--comfy-url`), prints progress on stderr and saves every output under `--out`. Ctrl-C
@@ -42,7 +38,7 @@ interface Target {
 export const queueCommand: CliCommand = {
   name: 'queue',
   usage,
-  summary: 'Run an API-format workflow on a machine or any ComfyUI, show progress, save every output.',
+  summary: 'Run a workflow (API or UI format) on a machine or any ComfyUI, show progress, save every output.',
   options: {
     machine: { type: 'string' },
     'comfy-url': { type: 'string' },
@@ -52,6 +48,10 @@ export const queueCommand: CliCommand = {
     force: { type: 'boolean' },
   },
   help: [
+    'A UI-format workflow (what ComfyUI\'s Save writes) is converted first with the server\'s node list, as',
+    '"runcomfy convert" does (the file is not changed); a node class the server lacks refuses the run with',
+    'exit code 7, naming every such node. The checks below then apply to the converted prompt.',
+    '',
     'Local files named by the workflow\'s inputs (LoadImage, video, audio and 3D loaders, or any input',
     'whose value is a media file) are uploaded first. Only image, video, audio and 3D files are uploaded',
     '(by extension and by their first bytes), and only from below the workflow\'s folder or the current',
@@ -67,15 +67,26 @@ export const queueCommand: CliCommand = {
     const started = Date.now();
     try {
       const file = oneWorkflow(args);
-      const workflow = await prepare(file, values);
+      const absPath = path.resolve(file);
+      const text = await readWorkflowFile(file, absPath);
+      let target: ComfyTarget | undefined;
+      let client: ComfyClient | undefined;
+      let conversion: ConvertResult | undefined;
+      if (isUiFormat(text)) {
+        target = await resolveComfyTarget(ctx, values, usage);
+        client = new ComfyClient({ baseUrl: target.url });
+        conversion = convertUiText(file, text, await targetObjectInfo(ctx, client, target), whereOf(target));
+        ctx.progress(`Converted ${file} from the UI format with the node list of ${target.label}.`);
+      }
+      const workflow = await prepare(file, absPath, text, conversion, values);
       if (!workflow.prompt) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
-      const target = await resolveTarget(ctx, values);
-      const client = new ComfyClient({ baseUrl: target.url });
+      target ??= await resolveComfyTarget(ctx, values, usage);
+      client ??= new ComfyClient({ baseUrl: target.url });
       if (values.force !== true) {
-        const refusal = await checkNodeList(ctx, client, workflow, target);
+        const refusal = await checkNodeList(ctx, client, workflow, target, conversion !== undefined);
         if (refusal) return finish(ctx, rejectedLocally(refusal.problems, workflow.warnings, Date.now() - started, { type: 'node_list_check', headline: refusal.headline }));
       }
-      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target, client));
+      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target, client, conversion));
     } catch (e) {
       if (ctx.json) ctx.stdout(formatJson(jsonOfFailure(e)));
       throw e;
@@ -84,24 +95,27 @@ export const queueCommand: CliCommand = {
 };
 
 function oneWorkflow(args: readonly string[]): string {
-  if (args.length === 0) throw new UsageError(`Which workflow? Give the path of an API-format workflow file. Usage: runcomfy ${usage}`);
+  if (args.length === 0) throw new UsageError(`Which workflow? Give the path of a workflow file (API or UI format). Usage: runcomfy ${usage}`);
   if (args.length > 1) throw new UsageError(`queue takes one workflow file, got ${args.length} (${args.join(', ')}). Usage: runcomfy ${usage}`);
   return args[0];
 }
 
-/** Reads the workflow, analyses it and applies `--set` overrides (see `prepareWorkflow`). */
-async function prepare(file: string, values: OptionValues): Promise<PreparedWorkflow> {
-  const absPath = path.resolve(file);
-  let text: string;
-  try {
-    text = await fs.readFile(absPath, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new UsageError(`Cannot read the workflow ${file}: ${why}.`);
-  }
+/** The test the analysis uses to call a file a ComfyUI editor (UI-format) workflow. */
+function isUiFormat(text: string): boolean {
+  const doc = parseJsonOrUndefined(text);
+  return isObject(doc) && Array.isArray(doc.nodes) && Array.isArray(doc.links);
+}
+
+/**
+ * Analyses the workflow (the converted prompt for a UI-format file, whose problems then point into
+ * that prompt and say so) and applies `--set` overrides (see `prepareWorkflow`).
+ */
+async function prepare(file: string, absPath: string, text: string, conversion: ConvertResult | undefined, values: OptionValues): Promise<PreparedWorkflow> {
   const policy = cliInputPolicy(absPath, process.cwd(), await allowedFolders(values));
-  return prepareWorkflow(text, absPath, stringList(values.set).map(parseSetArgument), file, policy);
+  const overrides = stringList(values.set).map(parseSetArgument);
+  if (!conversion) return prepareWorkflow(text, absPath, overrides, file, policy);
+  const prepared = prepareWorkflow(formatJson(conversion.prompt), absPath, overrides, `${file} (as converted)`, policy);
+  return { ...prepared, warnings: [...conversion.warnings.map((w) => w.message), ...prepared.warnings] };
 }
 
 /** `--allow-inputs-from` folders, each checked to be one (a typo would otherwise only show as a refused input). */
@@ -119,39 +133,13 @@ function stringList(v: OptionValues[string]): string[] {
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 }
 
-/** `--comfy-url` as given (http or https), or the ComfyUI of a Ready machine. */
-async function resolveTarget(ctx: CliContext, values: OptionValues): Promise<Target> {
-  const machine = typeof values.machine === 'string' ? values.machine.trim() : undefined;
-  const comfyUrl = typeof values['comfy-url'] === 'string' ? values['comfy-url'] : undefined;
-  if ((machine === undefined) === (comfyUrl === undefined)) {
-    throw new UsageError(`Give exactly one of --machine <server_id> (a RunComfy machine) or --comfy-url <url> (any ComfyUI). Usage: runcomfy ${usage}`);
-  }
-  if (comfyUrl !== undefined) {
-    const url = parseComfyUrl(comfyUrl, '--comfy-url');
-    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-      ctx.progress(`Warning: ${maskUrl(url.href)} is plain http: the workflow, inputs and outputs travel unencrypted (no RunComfy token is sent to ComfyUI).`);
-    }
-    return { url: url.href, label: 'ComfyUI', isMachine: false };
-  }
-  if (!machine) throw new UsageError('--machine needs a machine id (server_id); "runcomfy machines" lists them.');
-  const { client } = cliClient(ctx, values);
-  const m = await client.getMachine(machine, ctx.signal);
-  if (!m.isReady) {
-    throw new ApiError(
-      'invalidRequest',
-      `Machine ${machine} is ${m.status}, not Ready: a workflow can only run on a Ready machine. Wait for it with "runcomfy status ${machine}" (or launch with --wait).`,
-    );
-  }
-  if (!m.mainServiceUrl) throw new ServerError(`Machine ${machine} is Ready but RunComfy gave no ComfyUI URL (main_service_url) for it; try again in a moment.`);
-  return { url: m.mainServiceUrl, label: `machine ${machine}`, isMachine: true };
-}
-
 /**
  * The problems the target's node list shows (the check the editor's diagnostics run), as the
  * refusal's headline (the editor's question, with `--force` for "Queue Anyway") and located lines.
  * Undefined when there are none, or when the node list cannot be read (a warning says so).
+ * `converted`: the prompt was converted from the UI format, so its positions are not the file's.
  */
-async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: PreparedWorkflow, target: Target): Promise<{ headline: string; problems: string[] } | undefined> {
+async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: PreparedWorkflow, target: ComfyTarget, converted: boolean): Promise<{ headline: string; problems: string[] } | undefined> {
   let objectInfo: ObjectInfo;
   try {
     objectInfo = await client.getObjectInfo({}, ctx.signal);
@@ -162,20 +150,23 @@ async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: Pre
   }
   const problems = checkAgainstObjectInfo(workflow.analysis, objectInfo, target.isMachine ? 'this machine' : 'this server').filter((p) => p.severity === 'error');
   if (problems.length === 0) return undefined;
-  const file = shownPath(workflow.absPath);
+  // A converted workflow's positions are in the converted prompt, not in the file on disk.
+  const file = `${shownPath(workflow.absPath)}${converted ? ' (as converted)' : ''}`;
   return {
     headline: `${knownProblemsSentence(problems)} Use --force to queue anyway.`,
     problems: problems.map((p) => `${file}:${p.range.line}:${p.range.column}: ${p.message}`),
   };
 }
 
-async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: Target, client: ComfyClient): Promise<RunResult> {
+async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: ComfyTarget, client: ComfyClient, conversion: ConvertResult | undefined): Promise<RunResult> {
   const out = path.resolve(typeof values.out === 'string' ? values.out : 'runcomfy-outputs');
   const engine = new RunEngine({
     prompt,
     localInputs: workflow.localInputs,
     inputPolicy: workflow.inputPolicy,
     warnings: workflow.warnings,
+    dynamicPrompts: conversion?.dynamicPrompts,
+    convertedFrom: conversion ? 'ui' : undefined,
     comfyUrl: target.url,
     outputRoot: out,
     workflowName: workflowDisplayName(workflow.absPath),

@@ -192,6 +192,7 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
     workflowName,
     workflowFile: relative,
     convertedFrom: prepared.convertedFrom,
+    dynamicPrompts: prepared.dynamicPrompts,
     clock: services.clock,
     createClient: (url) => services.servers.client(url),
   });

@@ -9,6 +9,7 @@ import { abortReason } from '../base/clock';
 import { assertRealPathInside } from './outputLocation';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
 import { isObject } from '../base/json';
+import { type DynamicPromptText } from './convert/convertUiWorkflow';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
 export interface OutputFile {
@@ -84,6 +85,8 @@ export interface RunRecordInput {
   outputsFrom?: OutputsSource;
   /** `ui` when the workflow file was in ComfyUI's UI format and converted at queue time (the prompt is what was sent). */
   convertedFrom?: 'ui';
+  /** For a workflow converted from the UI format: each dynamic-prompt text as saved and as sent. */
+  dynamicPrompts?: readonly DynamicPromptText[];
 }
 
 /** Where a run's list of outputs came from. */
@@ -104,6 +107,8 @@ export interface RunRecord {
   outputsFrom?: OutputsSource;
   /** `ui`: the workflow file was in the UI format, converted against the server's node list when queued. */
   convertedFrom?: 'ui';
+  /** Present when the workflow was converted from the UI format and a dynamic-prompt text changed. */
+  dynamicPrompts?: DynamicPromptText[];
   outputs: { node: string; filename: string; subfolder: string; type: string; path: string }[];
   /** Every saved file, as a reader of `run.json` finds it: see {@link RunRecordFile}. */
   files: RunRecordFile[];
@@ -280,6 +285,7 @@ export class OutputSaver {
       error: input.error,
       outputsFrom: input.outputsFrom,
       convertedFrom: input.convertedFrom,
+      ...(input.dynamicPrompts?.length ? { dynamicPrompts: input.dynamicPrompts.map((d) => ({ ...d })) } : {}),
       outputs: this._saved.map((s) => ({
         node: s.ref.nodeId ?? '',
         filename: s.ref.filename,

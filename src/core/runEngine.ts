@@ -5,6 +5,7 @@ import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { ComfyClient, WorkflowRejectedError, hasScopedInterrupt } from '../api/comfyClient';
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
+import { type DynamicPromptText } from './convert/convertUiWorkflow';
 import { ApiError, isCancellation } from '../api/errors';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
 import { nodeInSentence, rejectionMessage, serverNodeErrorText, type NodeNaming } from './workflowMessages';
@@ -35,6 +36,8 @@ export interface RunEngineOptions {
   readonly inputPolicy?: InputPolicy;
   /** Warnings found before the run (local analysis), reported first and kept in the result. */
   readonly warnings?: readonly string[];
+  /** For a prompt converted from the UI format: the dynamic-prompt choices made, recorded in run.json. */
+  readonly dynamicPrompts?: readonly DynamicPromptText[];
   readonly comfyUrl: string;
   /** The folder the run's folder is created under (`<root>/<workflow name>/<time>-<prompt id>/`). */
   readonly outputRoot: string;
@@ -821,6 +824,7 @@ export class RunEngine extends DisposableObject {
           warnings: this.recordWarnings,
           outputsFrom: this.outputsFrom,
           convertedFrom: this.options.convertedFrom,
+          dynamicPrompts: this.options.dynamicPrompts,
         });
         runDir = saver.dir;
       } catch (e) {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
-import { convertUiWorkflow } from './convert/convertUiWorkflow';
+import { convertUiWorkflow, type DynamicPromptText } from './convert/convertUiWorkflow';
 import { UiConversionError } from './convert/errors';
 import { workflowFolderPolicy, type InputPolicy } from './inputPolicy';
 import { applyOverrides, type Override } from './overrides';
@@ -23,6 +23,8 @@ export interface PreparedWorkflow {
   readonly convertedFrom?: 'ui';
   /** Why a UI-format file could not be converted (missing classes, a broken graph). */
   readonly conversionError?: UiConversionError;
+  /** The dynamic-prompt texts the conversion decided (`{a|b}` choices made for this run), for `run.json`. */
+  readonly dynamicPrompts?: readonly DynamicPromptText[];
 }
 
 /** The node list a UI-format workflow is converted against, and how messages name its server. */
@@ -41,6 +43,8 @@ export interface UiPromptForTarget {
   readonly prompt: ApiPrompt;
   /** One sentence per input only a browser can fill (webcam, …), naming the node. */
   readonly warnings: string[];
+  /** Each dynamic-prompt text as saved and as sent (its `{a|b}` choices are made here). */
+  readonly dynamicPrompts: readonly DynamicPromptText[];
 }
 
 /**
@@ -51,7 +55,7 @@ export interface UiPromptForTarget {
  */
 export function uiPromptForTarget(document: unknown, target: UiConversionTarget): UiPromptForTarget {
   const result = convertUiWorkflow(document, target.objectInfo, { where: target.where, now: target.now, random: target.random });
-  return { prompt: result.prompt, warnings: result.warnings.map((w) => w.message) };
+  return { prompt: result.prompt, warnings: result.warnings.map((w) => w.message), dynamicPrompts: result.dynamicPrompts };
 }
 
 /**
@@ -77,11 +81,13 @@ export function prepareWorkflow(
   let found = located(analysis, displayPath, true);
   let convertedFrom: 'ui' | undefined;
   let conversionError: UiConversionError | undefined;
+  let dynamicPrompts: readonly DynamicPromptText[] = [];
   if (analysis.format === 'ui' && conversion) {
     try {
       const converted = uiPromptForTarget(analysis.document, conversion);
       analysis = analyzeWorkflow(JSON.stringify(converted.prompt, null, 2), { fileDir, inputPolicy });
       convertedFrom = 'ui';
+      dynamicPrompts = converted.dynamicPrompts;
       // Positions in the converted text mean nothing in the file: name the file and the node instead.
       found = [
         ...converted.warnings.map((w) => ({ severity: 'warning' as const, text: `${displayPath}: ${w}` })),
@@ -109,12 +115,13 @@ export function prepareWorkflow(
     warnings: found.filter((p) => p.severity === 'warning').map((p) => p.text),
     ...(convertedFrom ? { convertedFrom } : {}),
     ...(conversionError ? { conversionError } : {}),
+    ...(dynamicPrompts.length > 0 ? { dynamicPrompts } : {}),
   };
 }
 
-/** The name a run's folder and lists use: the file name without `.json`, or its folder's name for a plain `workflow_api.json`. */
+/** The name a run's folder and lists use: the file name without `.json`, or its folder's name for a plain `workflow_api.json` or `workflow.json`. */
 export function workflowDisplayName(absPath: string): string {
   const base = path.basename(absPath).replace(/\.json$/i, '');
-  if (/^workflow_api$/i.test(base)) return path.basename(path.dirname(absPath)) || base;
+  if (/^workflow(_api)?$/i.test(base)) return path.basename(path.dirname(absPath)) || base;
   return base.replace(/\.api$/i, '');
 }

@@ -349,6 +349,20 @@ describe('convertUiWorkflow', () => {
       assert.deepStrictEqual([p['1'].inputs.text, p['2'].inputs.text], ['b', 'c']);
     });
 
+    it('returns each dynamic-prompt text it changed with its template, so a run can record the choices', () => {
+      const picks = [0, 0.9];
+      const random = () => picks.shift() ?? 0;
+      const g = {
+        nodes: [node(1, 'Encode', ['{a|b}'], [], { order: 1 }), node(2, 'Encode', ['{c|d}'], [], { order: 0 }), node(3, 'Encode', ['plain'], [], { order: 2 })],
+        links: [],
+      };
+      const { dynamicPrompts } = convertUiWorkflow(g, objectInfo, { random });
+      assert.deepStrictEqual(dynamicPrompts, [
+        { nodeId: '2', input: 'text', template: '{c|d}', text: 'c' },
+        { nodeId: '1', input: 'text', template: '{a|b}', text: 'b' },
+      ]);
+    });
+
     it('fills %date:…% and %Node.widget% in a save node prefix (S&R name, then title)', () => {
       const savedTz = process.env.TZ;
       process.env.TZ = 'UTC';

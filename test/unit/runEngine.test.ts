@@ -197,6 +197,21 @@ describe('RunEngine against the ComfyUI simulator', function () {
     assert.ok(fs.existsSync(path.join(result.runDir!, 'run.json')));
   });
 
+  it('records the dynamic-prompt choices of a converted workflow in run.json, and nothing for a workflow without', async () => {
+    const prompt: ApiPrompt = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'dyn' } },
+    };
+    const dynamicPrompts = [{ nodeId: '7', input: 'text', template: '{a|b} cat', text: 'b cat' }];
+    const chosen = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out, dynamicPrompts });
+    assert.strictEqual(chosen.result.status, 'success', JSON.stringify(chosen.result.error));
+    const record = JSON.parse(fs.readFileSync(path.join(chosen.result.runDir!, 'run.json'), 'utf8')) as { dynamicPrompts?: unknown };
+    assert.deepStrictEqual(record.dynamicPrompts, dynamicPrompts);
+    const plain = await runEngine({ prompt, comfyUrl: sim.url, outputRoot: out });
+    const plainRecord = JSON.parse(fs.readFileSync(path.join(plain.result.runDir!, 'run.json'), 'utf8')) as Record<string, unknown>;
+    assert.ok(!('dynamicPrompts' in plainRecord));
+  });
+
   it('saves every output kind: images, animated images, audio, 3d, gifs', async () => {
     const prompt: ApiPrompt = {
       '1': { class_type: 'EmptyImage', inputs: { width: 16, height: 16, batch_size: 2, color: 255 } },

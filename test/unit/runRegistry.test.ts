@@ -108,5 +108,6 @@ describe('prepareWorkflow', () => {
     assert.equal(workflowDisplayName('/p/hello/workflow_api.json'), 'hello');
     assert.equal(workflowDisplayName('/p/portrait.api.json'), 'portrait');
     assert.equal(workflowDisplayName('/p/mine.json'), 'mine');
+    assert.equal(workflowDisplayName('/p/invert-photo-ui/workflow.json'), 'invert-photo-ui');
   });
 });

@@ -62,6 +62,22 @@ describe('UI-format workflows prepared for a target', () => {
     assert.deepEqual(prepared.localInputs, [{ nodeId: '1', inputName: 'image', absPath: path.join(dir, 'flows', 'photo.png'), value: 'photo.png' }]);
   });
 
+  it('carries the dynamic-prompt choices the conversion made, for run.json', () => {
+    const withPrompt = {
+      ...objectInfo,
+      Caption: { input: { required: { text: ['STRING', { multiline: true, dynamicPrompts: true }] } }, output: [], name: 'Caption', display_name: 'Caption', output_node: true },
+    } as unknown as ObjectInfo;
+    const graph = {
+      nodes: [{ id: 5, type: 'Caption', mode: 0, order: 0, inputs: [], outputs: [], properties: {}, widgets_values: ['a {red|blue} fox'] }],
+      links: [],
+      version: 0.4,
+    };
+    const prepared = prepareWorkflow(JSON.stringify(graph), file, [], 'flows/caption.json', undefined, { objectInfo: withPrompt, where: 'Desk GPU', random: () => 0.9 });
+    assert.deepEqual(prepared.problems, []);
+    assert.deepEqual(prepared.dynamicPrompts, [{ nodeId: '5', input: 'text', template: 'a {red|blue} fox', text: 'a blue fox' }]);
+    assert.equal(prepared.prompt?.['5'].inputs.text, 'a blue fox');
+  });
+
   it('refuses an input the policy refuses, exactly as for an API file', () => {
     const prepared = prepareWorkflow(JSON.stringify(uiWorkflow('../outside.png')), file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
     assert.equal(prepared.prompt, undefined);
@@ -77,9 +93,9 @@ describe('UI-format workflows prepared for a target', () => {
     assert.match(prepared.problems[0], /^flows\/invert\.json: 1 node class unknown to Desk GPU:\n {2}FancyInvert: node 2 "Flip it" at nodes\[1\]/);
   });
 
-  it('uiPromptForTarget is the converter with its warnings as sentences', () => {
+  it('uiPromptForTarget is the converter with its warnings as sentences and its dynamic-prompt choices', () => {
     const graph = uiWorkflow('photo.png');
-    assert.deepEqual(uiPromptForTarget(graph, { objectInfo, where: 'x' }), { prompt: convertUiWorkflow(graph, objectInfo).prompt, warnings: [] });
+    assert.deepEqual(uiPromptForTarget(graph, { objectInfo, where: 'x' }), { prompt: convertUiWorkflow(graph, objectInfo).prompt, warnings: [], dynamicPrompts: [] });
   });
 });
 

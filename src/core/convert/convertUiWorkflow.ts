@@ -33,11 +33,26 @@ export interface ConversionWarning {
   readonly message: string;
 }
 
+/**
+ * A dynamic-prompt text rewritten at conversion (`{a|b}` choices made, comments stripped), so a run
+ * can record what was picked: the same file converts to another text next time.
+ */
+export interface DynamicPromptText {
+  readonly nodeId: string;
+  readonly input: string;
+  /** The text as saved in the file. */
+  readonly template: string;
+  /** The text the prompt carries. */
+  readonly text: string;
+}
+
 /** The result of {@link convertUiWorkflow}. */
 export interface ConvertResult {
   readonly prompt: ApiPrompt;
   /** Inputs only a browser can produce (webcam, microphone, 3D scene captures), left out. */
   readonly warnings: readonly ConversionWarning[];
+  /** Every dynamic-prompt text that conversion changed, in the order the choices were made. */
+  readonly dynamicPrompts: readonly DynamicPromptText[];
 }
 
 /** Nodes the frontend never sends: they only shape the graph in the editor. */
@@ -74,7 +89,7 @@ export function convertUiWorkflow(graph: unknown, objectInfo: ObjectInfo, option
   const converter = new Converter(workflow, classes, options);
   converter.checkClasses(options.where ?? 'this server');
   const prompt = converter.convert();
-  return { prompt, warnings: converter.warnings };
+  return { prompt, warnings: converter.warnings, dynamicPrompts: converter.dynamicPrompts };
 }
 
 /** A widget's live value: one per node of a graph, shared by all instances of a subgraph (as in the frontend). */
@@ -127,6 +142,7 @@ class Converter {
   private readonly now: Date;
   private readonly random: () => number;
   readonly warnings: ConversionWarning[] = [];
+  readonly dynamicPrompts: DynamicPromptText[] = [];
 
   constructor(
     private readonly workflow: UiWorkflow,
@@ -180,7 +196,7 @@ class Converter {
           });
         }
         if (!widget.spec.inPrompt) continue;
-        setOwn(inputs, widget.spec.name, wrapArray(this.serializeWidget(live, widget)));
+        setOwn(inputs, widget.spec.name, wrapArray(this.serializeWidget(exe.id, live, widget)));
       }
       live.inputs.forEach((input, slot) => {
         const resolved = this.resolveInput(exe, slot, new Set());
@@ -494,10 +510,14 @@ class Converter {
 
   // ---- widget values ---------------------------------------------------------------------------
 
-  private serializeWidget(live: LiveNode, widget: Widget): unknown {
+  private serializeWidget(nodeId: string, live: LiveNode, widget: Widget): unknown {
     const { value } = widget;
     if (typeof value !== 'string') return value;
-    if (widget.spec.dynamicPrompts) return processDynamicPrompt(value, this.random);
+    if (widget.spec.dynamicPrompts) {
+      const text = processDynamicPrompt(value, this.random);
+      if (text !== value) this.dynamicPrompts.push({ nodeId, input: widget.spec.name, template: value, text });
+      return text;
+    }
     if (widget.spec.name === 'filename_prefix' && saveNodeClasses.has(live.ui.type)) {
       return applyTextReplacements(value, this.replacementNodes(), this.now);
     }
