@@ -3,16 +3,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../api/errors';
-import { maskUrl } from '../api/redact';
 import { UiConversionError } from '../core/convert/errors';
-import { machineDescription, machineShortId, machineTarget } from '../core/machineLabels';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { analyzeWorkflow } from '../core/workflowAnalysis';
 import { uiPromptForTarget } from '../core/workflowPreparation';
-import { type PickItem } from '../ui/prompter';
 import { CommandIds } from './commandIds';
-import { rateTable } from './machinePicker';
-import { comfyUrlOf, localTarget, readyMachines, workflowUri } from './queueWorkflow';
+import { comfyUrlOf, targetPickItems, workflowUri } from './queueWorkflow';
 import { type Services } from './services';
 import { UserError } from './userError';
 
@@ -63,12 +59,7 @@ export function apiFormatPath(fsPath: string): string {
 
 /** The last target first when it is still there, then the Ready machines and the local servers. */
 async function pickTarget(services: Services, uri: vscode.Uri): Promise<RunTarget> {
-  const now = services.clock.now();
-  const ready = await readyMachines(services);
-  const items: PickItem<RunTarget>[] = [
-    ...ready.map((m) => ({ label: `$(vm-running) ${machineShortId(m)}`, description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
-    ...services.config.value.localServers.map((s) => ({ label: `$(server) ${s.name}`, description: `local · ${maskUrl(s.url)}`, value: localTarget(s.name, s.url) })),
-  ];
+  const items = await targetPickItems(services);
   if (items.length === 0) {
     throw new UserError('Converting needs the node list of a ComfyUI server: start a RunComfy machine, or add your own ComfyUI server.', [
       { title: 'Launch Machine', command: CommandIds.launchMachine },

@@ -41,11 +41,8 @@ export async function queueWorkflowOn(services: Services, uriArg?: unknown): Pro
   requireTrustedWorkspace();
   const uri = workflowUri(uriArg);
   const launchNew = { kind: 'launch' } as const;
-  const ready = await readyMachines(services);
-  const now = services.clock.now();
   const items: PickItem<RunTarget | typeof launchNew>[] = [
-    ...ready.map((m) => ({ label: `$(vm-running) ${machineShortId(m)}`, description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
-    ...services.config.value.localServers.map((s) => ({ label: `$(server) ${s.name}`, description: `local · ${maskUrl(s.url)}`, value: localTarget(s.name, s.url) })),
+    ...(await targetPickItems(services)),
     ...(services.accounts.accountOrUndefined ? [{ label: '$(rocket) Launch a new machine…', description: 'then queue on it', value: launchNew }] : []),
   ];
   if (items.length === 0) {
@@ -98,6 +95,16 @@ export function workflowUri(arg: unknown): vscode.Uri {
 /** The run target of a local server. */
 export function localTarget(name: string, url: string): RunTarget {
   return { kind: 'local', name, url };
+}
+
+/** The pick items of every place a workflow can go now: the Ready machines, then your local servers. */
+export async function targetPickItems(services: Services): Promise<PickItem<RunTarget>[]> {
+  const now = services.clock.now();
+  const ready = await readyMachines(services);
+  return [
+    ...ready.map((m) => ({ label: `$(vm-running) ${machineShortId(m)}`, description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
+    ...services.config.value.localServers.map((s) => ({ label: `$(server) ${s.name}`, description: `local · ${maskUrl(s.url)}`, value: localTarget(s.name, s.url) })),
+  ];
 }
 
 /** The Ready machines with a ComfyUI URL (the list is fetched once if the window has none yet). */

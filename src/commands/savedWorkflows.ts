@@ -5,16 +5,13 @@ import { SavedWorkflowExistsError, savedWorkflowPathProblem } from '../api/comfy
 import { CancelledError } from '../api/errors';
 import { maskUrl } from '../api/redact';
 import { parseJsonOrUndefined } from '../base/json';
-import { machineDescription, machineShortId, machineTarget } from '../core/machineLabels';
 import { targetKey, targetLabel, type RunTarget } from '../core/runRegistry';
 import { type RunResult } from '../core/runEvents';
 import { safeSegment } from '../core/safePath';
-import { type PickItem } from '../ui/prompter';
 import { savedWorkflowUri, type SavedWorkflowSource } from '../views/savedWorkflowDocuments';
 import { isNode } from '../views/treeNodes';
 import { CommandIds } from './commandIds';
-import { rateTable } from './machinePicker';
-import { comfyUrlOf, localTarget, readyMachines, runWorkflow } from './queueWorkflow';
+import { comfyUrlOf, localTarget, runWorkflow, targetPickItems } from './queueWorkflow';
 import { type Services } from './services';
 import { UserError } from './userError';
 import { requireTrustedWorkspace } from './workspaceTrust';
@@ -143,11 +140,7 @@ function withJson(name: string): string {
 
 /** Where to save: the one server there is, else a pick among the Ready machines and the local servers. */
 async function pickTarget(services: Services, fileName: string): Promise<RunTarget> {
-  const now = services.clock.now();
-  const items: PickItem<RunTarget>[] = [
-    ...(await readyMachines(services)).map((m) => ({ label: `$(vm-running) ${machineShortId(m)}`, description: machineDescription(m, now, rateTable(services)), value: machineTarget(m) })),
-    ...services.config.value.localServers.map((s) => ({ label: `$(server) ${s.name}`, description: `local · ${maskUrl(s.url)}`, value: localTarget(s.name, s.url) })),
-  ];
+  const items = await targetPickItems(services);
   if (items.length === 0) {
     throw new UserError('There is no ComfyUI to save to: no machine is Ready and you have no local server.', [
       { title: 'Launch Machine', command: CommandIds.launchMachine },

@@ -98,6 +98,13 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   assert.fail(`timed out after ${timeoutMs} ms waiting for ${what} (last value: ${JSON.stringify(last)})`);
 }
 
+/** A path inside the (first) workspace folder the host tests open. */
+export function workspaceFile(...parts: string[]): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'no workspace folder');
+  return vscode.Uri.joinPath(folder.uri, ...parts);
+}
+
 /** The folder of the open workspace named `name` (a multi-root workspace names its folders). */
 export function workspaceFolderUri(name: string): vscode.Uri {
   const folder = vscode.workspace.workspaceFolders?.find((f) => f.name === name);

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, activateExtension, lensesOf, readLog, script, signIn, state, waitFor } from './helpers';
+import { activateExtension, EXTENSION_ID, lensesOf, readLog, script, signIn, state, waitFor, workspaceFile } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -11,12 +11,6 @@ interface RunResult {
   outputs: { node: string; filename: string; path: string }[];
   runDir?: string;
   error: { message: string } | null;
-}
-
-function workspaceFile(...parts: string[]): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'no workspace folder');
-  return vscode.Uri.joinPath(folder.uri, ...parts);
 }
 
 describe('queueing workflows from the editor', function () {

@@ -1,17 +1,11 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, readLog, state, waitFor } from './helpers';
+import { activateExtension, readLog, state, waitFor, workspaceFile } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
   status: string;
   promptId: string | null;
-}
-
-function workspaceFile(...parts: string[]): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'no workspace folder');
-  return vscode.Uri.joinPath(folder.uri, ...parts);
 }
 
 /** The column where a run line's text starts after its elapsed time (`+0.4s`, `+1m05s`); undefined for other lines. */

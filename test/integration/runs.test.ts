@@ -1,18 +1,12 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, script, signIn, state, waitFor } from './helpers';
+import { activateExtension, script, signIn, state, waitFor, workspaceFile } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
   status: string;
   promptId: string | null;
   outputs: unknown[];
-}
-
-function workspaceFile(...parts: string[]): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'no workspace folder');
-  return vscode.Uri.joinPath(folder.uri, ...parts);
 }
 
 async function comfy(url: string, route: string, body: unknown): Promise<void> {
