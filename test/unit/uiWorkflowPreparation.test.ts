@@ -10,7 +10,7 @@ import { recordedObjectInfo, writtenObjectInfo } from '../../src/simulator/comfy
 import { mediaFile } from './helpers/mediaSamples';
 
 /** The ComfyUI simulator's node list: recorded 0.3.64 entries and its own classes. */
-const objectInfo = { ...recordedObjectInfo, ...writtenObjectInfo } as unknown as ObjectInfo;
+const objectInfo = { ...Object.fromEntries(recordedObjectInfo()), ...writtenObjectInfo } as unknown as ObjectInfo;
 
 /** What ComfyUI's Save writes for LoadImage → ImageInvert → SaveImage, with a note. */
 function uiWorkflow(image: string, invertClass = 'ImageInvert'): Record<string, unknown> {

@@ -1,8 +1,10 @@
+import { chunk as pngChunk } from './png';
+
 /**
  * Small, dependency-free writers for the output kinds beyond PNG (animated WebP and GIF, FLAC,
  * GLB) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
  * They aim at validity, not compression: WebP is lossless VP8L without transforms, FLAC uses
- * verbatim subframes.
+ * verbatim subframes, MP3 and Opus hold silence, safetensors hold zeros.
  */
 
 /** 8-bit RGBA frames of one size. */
@@ -448,4 +450,113 @@ export function encodeWav(channels: readonly Float32Array[], sampleRate: number)
   head.writeUInt32LE(4 + 8 + fmt.length + 8 + data.length, 4);
   head.write('WAVE', 8, 'latin1');
   return Buffer.concat([head, riffChunk('fmt ', fmt), riffChunk('data', data)]);
+}
+
+/** An animated PNG (APNG) from same-sized PNG frames: the first frame is the default image, the rest `fdAT` chunks. */
+export function encodeApng(frames: readonly Buffer[], frameMs: number, text: readonly (readonly [string, string])[] = []): Buffer {
+  const chunksOf = (png: Buffer) => {
+    const out: { type: string; data: Buffer }[] = [];
+    for (let p = 8; p + 8 <= png.length; ) {
+      const len = png.readUInt32BE(p);
+      out.push({ type: png.toString('latin1', p + 4, p + 8), data: png.subarray(p + 8, p + 8 + len) });
+      p += 12 + len;
+    }
+    return out;
+  };
+  const first = chunksOf(frames[0]);
+  const ihdr = first.find((c) => c.type === 'IHDR')!.data;
+  const actl = Buffer.alloc(8);
+  actl.writeUInt32BE(frames.length, 0);
+  const parts = [frames[0].subarray(0, 8), pngChunk('IHDR', ihdr), pngChunk('acTL', actl), ...text.map(([k, v]) => pngChunk('tEXt', Buffer.from(`${k}\0${v}`, 'latin1')))];
+  let seq = 0;
+  for (const [i, frame] of frames.entries()) {
+    const fctl = Buffer.alloc(26);
+    fctl.writeUInt32BE(seq++, 0);
+    fctl.writeUInt32BE(ihdr.readUInt32BE(0), 4);
+    fctl.writeUInt32BE(ihdr.readUInt32BE(4), 8);
+    fctl.writeUInt16BE(Math.max(1, Math.min(65535, Math.round(frameMs))), 20);
+    fctl.writeUInt16BE(1000, 22);
+    parts.push(pngChunk('fcTL', fctl));
+    for (const c of chunksOf(frame).filter((x) => x.type === 'IDAT')) {
+      if (i === 0) parts.push(pngChunk('IDAT', c.data));
+      else {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(seq++, 0);
+        parts.push(pngChunk('fdAT', Buffer.concat([head, c.data])));
+      }
+    }
+  }
+  parts.push(pngChunk('IEND', Buffer.alloc(0)));
+  return Buffer.concat(parts);
+}
+
+/** Silent MPEG-1 Layer III: 128 kbit/s mono frames whose side info is all zero (no coded samples), about `seconds` long. */
+export function encodeMp3Silence(seconds: number, sampleRate: number): Buffer {
+  const rates: Record<number, number> = { 44100: 0, 48000: 1, 32000: 2 };
+  const rate = sampleRate in rates ? sampleRate : 44100;
+  const frameBytes = Math.floor((144 * 128000) / rate);
+  const count = Math.max(1, Math.ceil((seconds * rate) / 1152));
+  const frame = Buffer.alloc(frameBytes);
+  frame.set([0xff, 0xfb, 0x90 | (rates[rate] << 2), 0xc0]);
+  return Buffer.concat(Array.from({ length: count }, () => frame));
+}
+
+const OGG_CRC = Array.from({ length: 256 }, (_, i) => {
+  let r = i << 24;
+  for (let k = 0; k < 8; k++) r = r & 0x80000000 ? ((r << 1) ^ 0x04c11db7) >>> 0 : (r << 1) >>> 0;
+  return r >>> 0;
+});
+
+function oggPage(packets: readonly Buffer[], granule: bigint, seq: number, flags: number): Buffer {
+  const lacing = packets.flatMap((p) => [...Array<number>(Math.floor(p.length / 255)).fill(255), p.length % 255]);
+  const head = Buffer.alloc(27);
+  head.write('OggS', 0, 'latin1');
+  head[5] = flags;
+  head.writeBigInt64LE(granule, 6);
+  head.writeUInt32LE(0x53494d21, 14);
+  head.writeUInt32LE(seq, 18);
+  head[26] = lacing.length;
+  const page = Buffer.concat([head, Buffer.from(lacing), ...packets]);
+  let crc = 0;
+  for (const b of page) crc = ((crc << 8) ^ OGG_CRC[((crc >>> 24) ^ b) & 0xff]) >>> 0;
+  page.writeUInt32LE(crc, 22);
+  return page;
+}
+
+/** Ogg Opus of silence: the two header packets, then 20 ms CELT silence frames (`F8 FF FE`), with Vorbis-style comments. */
+export function encodeOggOpusSilence(seconds: number, sampleRate: number, comments: readonly (readonly [string, string])[] = []): Buffer {
+  const opusHead = Buffer.alloc(19);
+  opusHead.write('OpusHead', 0, 'latin1');
+  opusHead[8] = 1;
+  opusHead[9] = 1;
+  opusHead.writeUInt16LE(312, 10);
+  opusHead.writeUInt32LE(sampleRate, 12);
+  const vendor = Buffer.from('simulator', 'utf8');
+  const entries = comments.map(([k, v]) => Buffer.from(`${k}=${v}`, 'utf8'));
+  const tags = Buffer.concat([Buffer.from('OpusTags', 'latin1'), u32le(vendor.length), vendor, u32le(entries.length), ...entries.flatMap((e) => [u32le(e.length), e])]);
+  const frames = Math.max(1, Math.ceil(seconds * 50));
+  const pages = [oggPage([opusHead], 0n, 0, 0x02), oggPage([tags], 0n, 1, 0)];
+  const silence = Buffer.from([0xf8, 0xff, 0xfe]);
+  for (let done = 0, seq = 2; done < frames; seq++) {
+    const n = Math.min(200, frames - done);
+    done += n;
+    pages.push(oggPage(Array<Buffer>(n).fill(silence), BigInt(312 + done * 960), seq, done === frames ? 0x04 : 0));
+  }
+  return Buffer.concat(pages);
+}
+
+/** A safetensors file of float32 zeros: `tensors` by name with their shapes, and string `metadata`. */
+export function encodeSafetensors(tensors: Record<string, readonly number[]>, metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, shape] of Object.entries(tensors)) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length), 0);
+  return Buffer.concat([size, json, Buffer.alloc(offset)]);
 }
