@@ -1,13 +1,16 @@
 import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { type ObjectInfo } from '../../src/api/comfyTypes';
 import { convertUiWorkflow } from '../../src/core/convert/convertUiWorkflow';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { decodePng } from '../../src/simulator/comfy/png';
 import { parsePyJson, pyDumps, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, getJson, postPrompt, SocketRecorder } from './helpers/comfyReplay';
-import { eventually } from './helpers/runcomfyTestKit';
+import { spawnCli, tempDir } from './helpers/runHarness';
+import { cliPath, eventually } from './helpers/runcomfyTestKit';
 
 /**
  * The simulator's `/object_info` is the recorded 0.3.64 reply, and the classes it cannot compute run
@@ -206,4 +209,38 @@ describe('ComfySimulator: the recorded /object_info and the classes it imitates'
       await plain.close();
     }
   });
+});
+
+describe('npm start: the UI-format samples queue on the simulator (node dist/simulator.js, node dist/cli.js)', function () {
+  this.timeout(60_000);
+  const root = path.resolve(__dirname, '../../..');
+  let simulator: ChildProcess;
+  let localComfyUrl: string;
+  let work: string;
+
+  before(async () => {
+    simulator = spawn(process.execPath, [path.join(root, 'dist/simulator.js'), '--step-ms', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      simulator.once('exit', (code) => reject(new Error(`the simulator exited with code ${code}`)));
+      readline.createInterface({ input: simulator.stdout! }).once('line', resolve);
+    });
+    localComfyUrl = (JSON.parse(line) as { localComfyUrl: string }).localComfyUrl;
+    work = tempDir('runcomfy-samples-');
+  });
+  after(() => {
+    simulator?.kill();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  for (const sample of ['text-to-image-ui', 'invert-photo-ui']) {
+    it(`queues samples/${sample}/workflow.json and saves its image`, async () => {
+      const file = path.join(root, 'samples', sample, 'workflow.json');
+      const { code, stdout, stderr } = await spawnCli(cliPath, ['queue', file, '--comfy-url', localComfyUrl, '--out', work, '--json'], { cwd: work }).done;
+      assert.equal(code, 0, stderr);
+      const result = JSON.parse(stdout) as { status: string; outputs: { path: string }[] };
+      assert.equal(result.status, 'success');
+      assert.equal(result.outputs.length, 1);
+      assert.ok(decodePng(fs.readFileSync(result.outputs[0].path)).width > 0);
+    });
+  }
 });

@@ -1,8 +1,8 @@
 import { chunk as pngChunk } from './png';
 
 /**
- * Small, dependency-free writers for the output kinds beyond PNG (animated WebP and GIF, FLAC,
- * GLB) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
+ * Small, dependency-free writers for the output kinds beyond PNG (animated WebP, GIF and PNG,
+ * FLAC, MP3, Ogg Opus, GLB, safetensors) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
  * They aim at validity, not compression: WebP is lossless VP8L without transforms, FLAC uses
  * verbatim subframes, MP3 and Opus hold silence, safetensors hold zeros.
  */
