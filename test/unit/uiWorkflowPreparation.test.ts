@@ -78,11 +78,20 @@ describe('UI-format workflows prepared for a target', () => {
     assert.equal(prepared.prompt?.['5'].inputs.text, 'a blue fox');
   });
 
-  it('refuses an input the policy refuses, exactly as for an API file', () => {
-    const prepared = prepareWorkflow(JSON.stringify(uiWorkflow('../outside.png')), file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
+  it('refuses an input the policy refuses, exactly as for an API file, at the node in the file', () => {
+    const text = JSON.stringify(uiWorkflow('../outside.png'), null, 2);
+    const prepared = prepareWorkflow(text, file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
     assert.equal(prepared.prompt, undefined);
     assert.deepEqual(prepared.localInputs, []);
-    assert.match(prepared.problems[0], /^flows\/invert\.json \(converted from the UI format\): Node 1 \(LoadImage\), input "image": "\.\.\/outside\.png"/);
+    const line = text.split('\n').findIndex((l) => l.includes('"type": "LoadImage"')) + 1;
+    const column = text.split('\n')[line - 1].indexOf('"LoadImage"') + 1;
+    assert.ok(prepared.problems[0].startsWith(`flows/invert.json:${line}:${column}: Node 1 (LoadImage), input "image": "../outside.png"`), prepared.problems[0]);
+    assert.equal(prepared.locate(prepared.analysis.problems[0]), prepared.problems[0], 'the CLI locates a problem as the editor does');
+  });
+
+  it('names the file as converted for a problem of no node', () => {
+    const prepared = prepareWorkflow(JSON.stringify(uiWorkflow('photo.png')), file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
+    assert.equal(prepared.locate({ severity: 'error', code: 'syntax_error', message: 'Something is off.', range: { offset: 0, length: 1, line: 9, column: 9, endLine: 9, endColumn: 10 } }), 'flows/invert.json (converted from the UI format): Something is off.');
   });
 
   it('says which classes the target lacks, and where they are in the file', () => {
