@@ -54,6 +54,15 @@ describe('UI-format workflows (what ComfyUI saves) in the editor', function () {
     assert.deepStrictEqual(lenses[1].command?.arguments?.map(String), [uiHello().toString()]);
   });
 
+  it('shows which local files a UI-format file\'s loaders will upload, on the node', async () => {
+    const uri = workspaceFile('invert-photo-ui', 'workflow.json');
+    const lenses = await lensesOf(uri);
+    const upload = lenses.find((l) => l.command?.title.startsWith('↑'));
+    assert.strictEqual(upload?.command?.title, '↑ uploads photo.png');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    assert.match(doc.lineAt(upload.range.start.line).text, /"type": "LoadImage"/, 'on the line of the LoadImage node\'s "type"');
+  });
+
   it('with no machine Ready, shows a class the local server lacks as a diagnostic at that node', async () => {
     const doc = await vscode.workspace.openTextDocument(uiMissing());
     await vscode.window.showTextDocument(doc);
