@@ -40,7 +40,7 @@ function textToImageUi(ckpt: string, sampler = 'euler'): Record<string, unknown>
       outputs: [out('LATENT', 'LATENT', [8, 12])],
       widgets_values: [123456789, 'randomize', 4, 7.5, sampler, 'normal', 1],
     },
-    { id: 6, type: 'VAEDecode', mode: 0, inputs: [inp('samples', 'LATENT', 8), inp('vae', 'VAE', 4)], outputs: [out('IMAGE', 'IMAGE', [10, 11])] },
+    { id: 6, type: 'VAEDecode', mode: 0, inputs: [inp('samples', 'LATENT', 8), inp('vae', 'VAE', 4)], outputs: [out('IMAGE', 'IMAGE', [10, 11, 16])] },
     { id: 7, type: 'SaveImage', mode: 0, inputs: [inp('images', 'IMAGE', 10)], outputs: [], widgets_values: ['t2i/still'] },
     { id: 8, type: 'SaveAnimatedPNG', mode: 0, inputs: [inp('images', 'IMAGE', 11)], outputs: [], widgets_values: ['t2i/anim', 6, 4] },
     { id: 9, type: 'SaveLatent', mode: 0, inputs: [inp('samples', 'LATENT', 12)], outputs: [], widgets_values: ['t2i/latent'] },
@@ -48,6 +48,8 @@ function textToImageUi(ckpt: string, sampler = 'euler'): Record<string, unknown>
     { id: 11, type: 'VAEDecodeAudio', mode: 0, inputs: [inp('samples', 'LATENT', 13), inp('vae', 'VAE', 9)], outputs: [out('AUDIO', 'AUDIO', [14, 15])] },
     { id: 12, type: 'SaveAudioMP3', mode: 0, inputs: [inp('audio', 'AUDIO', 14)], outputs: [], widgets_values: ['t2i/sound', 'V0'] },
     { id: 13, type: 'SaveAudioOpus', mode: 0, inputs: [inp('audio', 'AUDIO', 15)], outputs: [], widgets_values: ['t2i/sound', '128k'] },
+    { id: 14, type: 'CreateVideo', mode: 0, inputs: [inp('images', 'IMAGE', 16)], outputs: [out('VIDEO', 'VIDEO', [17])], widgets_values: [8] },
+    { id: 15, type: 'SaveVideo', mode: 0, inputs: [inp('video', 'VIDEO', 17)], outputs: [], widgets_values: ['t2i/clip', 'auto', 'auto'] },
   ];
   const links = [
     [1, 1, 0, 5, 0, 'MODEL'],
@@ -65,8 +67,10 @@ function textToImageUi(ckpt: string, sampler = 'euler'): Record<string, unknown>
     [13, 10, 0, 11, 0, 'LATENT'],
     [14, 11, 0, 12, 0, 'AUDIO'],
     [15, 11, 0, 13, 0, 'AUDIO'],
+    [16, 6, 0, 14, 0, 'IMAGE'],
+    [17, 14, 0, 15, 0, 'VIDEO'],
   ];
-  return { last_node_id: 13, last_link_id: 15, nodes: nodes.map((n, order) => ({ order, properties: {}, ...n })), links, version: 0.4 };
+  return { last_node_id: 15, last_link_id: 17, nodes: nodes.map((n, order) => ({ order, properties: {}, ...n })), links, version: 0.4 };
 }
 
 async function objectInfoOf(sim: ComfySimulator): Promise<ObjectInfo> {
@@ -144,7 +148,7 @@ describe('ComfySimulator: the recorded /object_info and the classes it imitates'
     const outputs = at(history, 'outputs') as PyDict;
     const executed = new Map(socket.messages('executed').map((d) => [at(d, 'node') as string, pyDumps(at(d, 'output'))]));
     for (const [node, ui] of outputs) assert.equal(executed.get(node), pyDumps(ui), `executed ${node} = history`);
-    assert.deepEqual([...outputs.keys()].sort(), ['12', '13', '7', '8', '9']);
+    assert.deepEqual([...outputs.keys()].sort(), ['12', '13', '15', '7', '8', '9']);
 
     const still = at(outputs, '7', 'images') as PyValue[];
     assert.equal(still.length, 2, 'the batch of two');
@@ -165,6 +169,13 @@ describe('ComfySimulator: the recorded /object_info and the classes it imitates'
     const mp3 = await view(sim, at(outputs, '12', 'audio', 0));
     assert.deepEqual([mp3[0], mp3[1] & 0xe0], [0xff, 0xe0], 'an MPEG audio frame');
     assert.match(at(outputs, '12', 'audio', 0, 'filename') as string, /\.mp3$/);
+    assert.deepEqual(at(outputs, '15', 'animated'), [true], 'SaveVideo reports ui.PreviewVideo');
+    const mp4 = await view(sim, at(outputs, '15', 'images', 0));
+    assert.equal(mp4.subarray(4, 8).toString('latin1'), 'ftyp');
+    assert.match(at(outputs, '15', 'images', 0, 'filename') as string, /^clip_00001_\.mp4$/);
+    const stsz = mp4.indexOf('stsz');
+    assert.ok(mp4.includes(Buffer.from('avc1')) && stsz > 0, 'an H.264 track');
+    assert.equal(mp4.readUInt32BE(stsz + 12), 2, 'one sample per image of the batch');
     const opus = await view(sim, at(outputs, '13', 'audio', 0));
     assert.equal(opus.subarray(0, 4).toString('latin1'), 'OggS');
     assert.equal(opus.subarray(28, 36).toString('latin1'), 'OpusHead');

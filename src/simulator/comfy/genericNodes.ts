@@ -1,9 +1,9 @@
 import { createHash, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type FolderPaths } from './folderPaths';
-import { encodeApng, encodeFlac, encodeMp3Silence, encodeOggOpusSilence, encodeSafetensors } from './mediaEncoders';
+import { encodeApng, encodeFlac, encodeMp3Silence, encodeMp4, encodeOggOpusSilence, encodeSafetensors } from './mediaEncoders';
 import { AudioValue, ImageTensor, LatentValue, MaskTensor, OpaqueValue, VideoValue, type NodeClass, type NodeContext, type NodeResult, type NodeValue } from './nodeClass';
-import { fileRef, imagePng, inputFiles, num, pngMetadata, str } from './nodeHelpers';
+import { fileRef, imagePng, imageRgba, inputFiles, num, pngMetadata, str } from './nodeHelpers';
 import { takesUniqueId, type ObjectInfo } from './objectInfo';
 import { PyFloat, pyDumps, type PyValue } from './pyJson';
 import * as pypath from './pyPath';
@@ -25,7 +25,8 @@ import { type SimImage } from './simImage';
  *   colour derived from the node's inputs and its ancestors (so another seed gives another picture);
  *   INT/FLOAT/STRING/BOOLEAN from the first literal of that type; anything else an opaque value.
  * - **Output nodes** that save media write a small, valid file of their kind and report it with the
- *   `ui` keys 0.3.64 uses (`SAVERS`); the others (model savers, 3D previews) return no `ui`.
+ *   `ui` keys 0.3.64 uses (`SAVERS`); the others (model savers, 3D previews, and SaveWEBM, whose VP9
+ *   or AV1 the simulator cannot write) return no `ui`.
  */
 
 /** Model folders (`models/<folder>`) of the combo inputs that list files, by input name. */
@@ -153,8 +154,12 @@ function outputValue(type: string, className: string, inputs: Record<string, Nod
       return new LatentValue(width, height, batch, tint);
     case 'AUDIO':
       return new AudioValue([[new Float32Array(44100), new Float32Array(44100)]], 44100);
-    case 'VIDEO':
-      return new VideoValue(new ImageTensor(Array.from({ length: Math.max(batch, 8) }, (_, i) => tinted(width, height, tint, (i + 1) / Math.max(batch, 8)))), 8);
+    case 'VIDEO': {
+      // CreateVideo and friends: the images they were given, else frames fading in.
+      const images = literalOf((v) => v instanceof ImageTensor) as ImageTensor | undefined;
+      const fps = inputs.fps instanceof PyFloat ? inputs.fps.value : typeof inputs.fps === 'number' ? inputs.fps : 8;
+      return new VideoValue(images ?? new ImageTensor(Array.from({ length: Math.max(batch, 8) }, (_, i) => tinted(width, height, tint, (i + 1) / Math.max(batch, 8)))), fps > 0 ? fps : 8);
+    }
     case 'INT':
       return (literalOf((v) => typeof v === 'number' || typeof v === 'bigint') as number | undefined) ?? 0;
     case 'FLOAT':
@@ -226,6 +231,17 @@ const SAVERS: Record<string, Saver> = {
     const pngs = await Promise.all(frames.images.map((img) => imagePng(img, 1)));
     const file = encodeApng(pngs, 1000 / num(i.fps), metadataOf(i));
     const refs = await saveFiles(ctx, { prefix: prefixOf(i, 'ComfyUI'), temp: false, ext: 'png' }, [file], frames.width, frames.height);
+    return new Map<string, PyValue>([
+      ['images', refs],
+      ['animated', [true]],
+    ]);
+  },
+  // comfy_extras/nodes_video.py SaveVideo: an MP4 (H.264) reported as `ui.PreviewVideo`: `images` + `animated` (True,).
+  SaveVideo: async (i, ctx) => {
+    const video = Object.values(i).find((v): v is VideoValue => v instanceof VideoValue);
+    const frames = video?.frames ?? framesOf(i);
+    const file = encodeMp4({ width: frames.width, height: frames.height, frames: frames.images.map(imageRgba) }, video?.fps ?? 8);
+    const refs = await saveFiles(ctx, { prefix: prefixOf(i, 'video/ComfyUI'), temp: false, ext: 'mp4' }, [file], frames.width, frames.height);
     return new Map<string, PyValue>([
       ['images', refs],
       ['animated', [true]],

@@ -2,7 +2,7 @@ import { chunk as pngChunk } from './png';
 
 /**
  * Small, dependency-free writers for the output kinds beyond PNG (animated WebP, GIF and PNG,
- * FLAC, MP3, Ogg Opus, GLB, safetensors) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
+ * H.264 MP4, FLAC, MP3, Ogg Opus, GLB, safetensors) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
  * They aim at validity, not compression: WebP is lossless VP8L without transforms, FLAC uses
  * verbatim subframes, MP3 and Opus hold silence, safetensors hold zeros.
  */
@@ -559,4 +559,208 @@ export function encodeSafetensors(tensors: Record<string, readonly number[]>, me
   const size = Buffer.alloc(8);
   size.writeBigUInt64LE(BigInt(json.length), 0);
   return Buffer.concat([size, json, Buffer.alloc(offset)]);
+}
+
+/** Bits most significant first, with the Exp-Golomb codes of H.264. */
+class H264Bits {
+  private readonly bytes: number[] = [];
+  private acc = 0;
+  private n = 0;
+
+  u(value: number, count: number): void {
+    for (let i = count - 1; i >= 0; i--) {
+      this.acc = (this.acc << 1) | ((value >>> i) & 1);
+      if (++this.n === 8) {
+        this.bytes.push(this.acc);
+        this.acc = 0;
+        this.n = 0;
+      }
+    }
+  }
+
+  ue(value: number): void {
+    const v = value + 1;
+    const len = 32 - Math.clz32(v);
+    this.u(0, len - 1);
+    this.u(v, len);
+  }
+
+  se(value: number): void {
+    this.ue(value <= 0 ? -2 * value : 2 * value - 1);
+  }
+
+  align(): void {
+    while (this.n !== 0) this.u(0, 1);
+  }
+
+  /** `rbsp_trailing_bits`, then the NAL unit with its header byte and emulation prevention. */
+  nal(header: number): Buffer {
+    this.u(1, 1);
+    this.align();
+    const out = [header];
+    let zeros = 0;
+    for (const b of this.bytes) {
+      if (zeros >= 2 && b <= 3) {
+        out.push(3);
+        zeros = 0;
+      }
+      out.push(b);
+      zeros = b === 0 ? zeros + 1 : 0;
+    }
+    return Buffer.from(out);
+  }
+}
+
+function mp4Box(type: string, ...payload: Buffer[]): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + payload.reduce((a, b) => a + b.length, 0), 0);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, ...payload]);
+}
+
+function fullBox(type: string, version: number, flags: number, ...payload: Buffer[]): Buffer {
+  const vf = Buffer.alloc(4);
+  vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
+  return mp4Box(type, vf, ...payload);
+}
+
+function u32s(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
+  return b;
+}
+
+const IDENTITY_MATRIX = u32s(0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000);
+
+/**
+ * An MP4 of H.264 (Constrained Baseline): every frame an IDR picture of I_PCM macroblocks, i.e.
+ * uncompressed samples in a valid stream that every H.264 decoder plays. Big, but small frames.
+ */
+export function encodeMp4(img: RgbaFrames, fps: number): Buffer {
+  const { width, height } = img;
+  const w = width + (width % 2);
+  const h = height + (height % 2);
+  const mbw = Math.ceil(w / 16);
+  const mbh = Math.ceil(h / 16);
+  const sps = new H264Bits();
+  sps.u(66, 8);
+  sps.u(0xc0, 8);
+  sps.u(40, 8);
+  sps.ue(0);
+  sps.ue(0);
+  sps.ue(2);
+  sps.ue(1);
+  sps.u(0, 1);
+  sps.ue(mbw - 1);
+  sps.ue(mbh - 1);
+  sps.u(1, 1);
+  sps.u(1, 1);
+  const crop = mbw * 16 !== w || mbh * 16 !== h;
+  sps.u(crop ? 1 : 0, 1);
+  if (crop) {
+    sps.ue(0);
+    sps.ue((mbw * 16 - w) / 2);
+    sps.ue(0);
+    sps.ue((mbh * 16 - h) / 2);
+  }
+  sps.u(0, 1);
+  const spsNal = sps.nal(0x67);
+  const pps = new H264Bits();
+  pps.ue(0);
+  pps.ue(0);
+  pps.u(0, 1);
+  pps.u(0, 1);
+  pps.ue(0);
+  pps.ue(0);
+  pps.ue(0);
+  pps.u(0, 1);
+  pps.u(0, 2);
+  pps.se(0);
+  pps.se(0);
+  pps.se(0);
+  pps.u(1, 1);
+  pps.u(0, 1);
+  pps.u(0, 1);
+  const ppsNal = pps.nal(0x68);
+
+  const pixel = (frame: Uint8Array, x: number, y: number) => {
+    const o = (Math.min(y, height - 1) * width + Math.min(x, width - 1)) * 4;
+    return [frame[o], frame[o + 1], frame[o + 2]] as const;
+  };
+  // PCM samples stay within 1..255: early decoders refuse 0.
+  const sample = (v: number) => Math.max(1, Math.min(255, v));
+  const samples = img.frames.map((frame, index) => {
+    const slice = new H264Bits();
+    slice.ue(0);
+    slice.ue(7);
+    slice.ue(0);
+    slice.u(0, 4);
+    slice.ue(index % 2);
+    slice.u(0, 1);
+    slice.u(0, 1);
+    slice.se(0);
+    slice.ue(1);
+    for (let my = 0; my < mbh; my++) {
+      for (let mx = 0; mx < mbw; mx++) {
+        slice.ue(25);
+        slice.align();
+        for (let y = 0; y < 16; y++) {
+          for (let x = 0; x < 16; x++) {
+            const [r, g, b] = pixel(frame, mx * 16 + x, my * 16 + y);
+            slice.u(sample(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16), 8);
+          }
+        }
+        for (const [cr, cg, cb] of [
+          [-38, -74, 112],
+          [112, -94, -18],
+        ]) {
+          for (let y = 0; y < 8; y++) {
+            for (let x = 0; x < 8; x++) {
+              const [r, g, b] = pixel(frame, mx * 16 + x * 2, my * 16 + y * 2);
+              slice.u(sample(((cr * r + cg * g + cb * b + 128) >> 8) + 128), 8);
+            }
+          }
+        }
+      }
+    }
+    const nal = slice.nal(0x65);
+    return Buffer.concat([u32s(nal.length), nal]);
+  });
+
+  const timescale = Math.max(1, Math.round(fps * 1000));
+  const delta = 1000;
+  const duration = samples.length * delta;
+  const movieMs = Math.round((duration * 1000) / timescale);
+  const avcc = mp4Box('avcC', Buffer.from([1, spsNal[1], spsNal[2], spsNal[3], 0xff, 0xe1, spsNal.length >> 8, spsNal.length & 0xff]), spsNal, Buffer.from([1, ppsNal.length >> 8, ppsNal.length & 0xff]), ppsNal);
+  const visual = Buffer.alloc(78);
+  visual.writeUInt16BE(1, 6);
+  visual.writeUInt16BE(width, 24);
+  visual.writeUInt16BE(height, 26);
+  visual.writeUInt32BE(0x00480000, 28);
+  visual.writeUInt32BE(0x00480000, 32);
+  visual.writeUInt16BE(1, 40);
+  visual.writeUInt16BE(0x18, 74);
+  visual.writeInt16BE(-1, 76);
+  const stbl = (chunkOffset: number) =>
+    mp4Box(
+      'stbl',
+      fullBox('stsd', 0, 0, u32s(1), mp4Box('avc1', visual, avcc)),
+      fullBox('stts', 0, 0, u32s(1, samples.length, delta)),
+      fullBox('stsc', 0, 0, u32s(1, 1, samples.length, 1)),
+      fullBox('stsz', 0, 0, u32s(0, samples.length, ...samples.map((s) => s.length))),
+      fullBox('stco', 0, 0, u32s(1, chunkOffset)),
+    );
+  const hdlr = fullBox('hdlr', 0, 0, u32s(0), Buffer.from('vide', 'latin1'), Buffer.alloc(12), Buffer.from('VideoHandler\0', 'latin1'));
+  const mdhd = fullBox('mdhd', 0, 0, u32s(0, 0, timescale, duration), Buffer.from([0x55, 0xc4, 0, 0]));
+  const tkhd = fullBox('tkhd', 0, 3, u32s(0, 0, 1, 0, movieMs, 0, 0, 0, 0), IDENTITY_MATRIX, u32s(width * 65536, height * 65536));
+  const mvhd = fullBox('mvhd', 0, 0, u32s(0, 0, 1000, movieMs, 0x00010000), Buffer.from([1, 0, 0, 0]), Buffer.alloc(8), IDENTITY_MATRIX, Buffer.alloc(24), u32s(2));
+  const moov = (chunkOffset: number) =>
+    mp4Box(
+      'moov',
+      mvhd,
+      mp4Box('trak', tkhd, mp4Box('mdia', mdhd, hdlr, mp4Box('minf', fullBox('vmhd', 0, 1, Buffer.alloc(8)), mp4Box('dinf', fullBox('dref', 0, 0, u32s(1), fullBox('url ', 0, 1))), stbl(chunkOffset)))),
+    );
+  const ftyp = mp4Box('ftyp', Buffer.from('isom', 'latin1'), u32s(512), Buffer.from('isomiso2avc1mp41', 'latin1'));
+  const offset = ftyp.length + moov(0).length + 8;
+  return Buffer.concat([ftyp, moov(offset), mp4Box('mdat', ...samples)]);
 }
