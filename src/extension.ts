@@ -63,7 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const knownServers = new KnownServers(servers, accounts, config);
   const runLog = new RunLog(log, clock);
   const documents = new WorkflowDocuments();
-  const diagnostics = new WorkflowDiagnostics(documents, accounts, servers);
+  const diagnostics = new WorkflowDiagnostics(documents, accounts, servers, runs, config);
   context.subscriptions.push(log, config, proxySettings, credentials, accounts, runs, servers, saved, knownServers, runLog, diagnostics);
   const lastTarget: { value: RunTarget | undefined } = { value: undefined };
   const services: Services = { credentials, accounts, config, prompter, log, runLog, runs, servers, saved, clock, contextKeys, diagnostics, lastTarget };

@@ -5,9 +5,9 @@ import { ComfyClient } from '../api/comfyClient';
 import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
 import { ApiError } from '../api/errors';
 import { isObject, parseJsonOrUndefined } from '../base/json';
-import { convertUiWorkflow, type ConvertResult } from '../core/convert/convertUiWorkflow';
 import { UiConversionError } from '../core/convert/errors';
 import { analyzeWorkflow } from '../core/workflowAnalysis';
+import { uiPromptForTarget, type UiPromptForTarget } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { readWorkflowFile, resolveComfyTarget, type ComfyTarget } from './comfyTarget';
 import { ExitCode, UsageError } from './exitCodes';
@@ -69,7 +69,13 @@ async function convert(ctx: CliContext, args: readonly string[], values: OptionV
     output = text;
   } else if (analysis.format === 'ui') {
     const objectInfo = await nodeList(ctx, values);
-    const result = convertUiText(file, text, objectInfo.info, objectInfo.where);
+    let result: UiPromptForTarget;
+    try {
+      result = uiPromptForTarget(analysis.document, { objectInfo: objectInfo.info, where: objectInfo.where });
+    } catch (e) {
+      if (e instanceof UiConversionError) throw conversionRejected(file, e);
+      throw e;
+    }
     prompt = result.prompt;
     output = formatJson(prompt);
     warnings = conversionNotes(result);
@@ -122,23 +128,15 @@ export function whereOf(target: ComfyTarget): string {
   return target.isMachine ? 'this machine' : 'this server';
 }
 
-/**
- * Converts a UI-format workflow's text (see `convertUiWorkflow`); a workflow that cannot be
- * converted is a `workflowRejected` error (exit 7) naming the file and every missing class.
- */
-export function convertUiText(file: string, text: string, objectInfo: ObjectInfo, where: string): ConvertResult {
-  try {
-    return convertUiWorkflow(JSON.parse(text) as unknown, objectInfo, { where });
-  } catch (e) {
-    if (e instanceof UiConversionError) throw new ApiError('workflowRejected', `${file} cannot be converted to the API format: ${e.message}`, { cause: e });
-    throw e;
-  }
+/** A UI-format workflow that cannot be converted: a `workflowRejected` error (exit 7) naming the file and every missing class. */
+export function conversionRejected(file: string, error: UiConversionError): ApiError {
+  return new ApiError('workflowRejected', `${file} cannot be converted to the API format: ${error.message}`, { cause: error });
 }
 
 /** The conversion's warnings and its dynamic-prompt choices, as lines for stderr. */
-function conversionNotes(result: ConvertResult): string[] {
+function conversionNotes(result: UiPromptForTarget): string[] {
   return [
-    ...result.warnings.map((w) => w.message),
+    ...result.warnings,
     ...result.dynamicPrompts.map((d) => `Node ${d.nodeId} "${d.input}": dynamic prompt text decided at conversion (the file keeps its {a|b} choices); sent: ${JSON.stringify(d.text)}`),
   ];
 }
@@ -164,7 +162,7 @@ async function writeAtomically(file: string, text: string, force: boolean): Prom
   }
 }
 
-/** The converter's error behind a failure (wrapped as `workflowRejected` by {@link convertUiText}). */
+/** The converter's error behind a failure (wrapped as `workflowRejected` by {@link conversionRejected}). */
 function conversionErrorOf(e: unknown): UiConversionError | undefined {
   if (e instanceof UiConversionError) return e;
   return e instanceof Error && e.cause instanceof UiConversionError ? e.cause : undefined;

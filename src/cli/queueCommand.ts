@@ -5,8 +5,6 @@ import { type ApiPrompt, type ObjectInfo } from '../api/comfyTypes';
 import { ApiError, isCancellation } from '../api/errors';
 import { maskUrl } from '../api/redact';
 import { systemClock } from '../base/clock';
-import { isObject, parseJsonOrUndefined } from '../base/json';
-import { type ConvertResult } from '../core/convert/convertUiWorkflow';
 import { parseSetArgument } from '../core/overrides';
 import { cliInputPolicy } from '../core/inputPolicy';
 import { RunEngine, rejectedLocally } from '../core/runEngine';
@@ -17,7 +15,7 @@ import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { readWorkflowFile, resolveComfyTarget, type ComfyTarget } from './comfyTarget';
-import { convertUiText, targetObjectInfo, whereOf } from './convertCommand';
+import { conversionRejected, targetObjectInfo, whereOf } from './convertCommand';
 import { ExitCode, UsageError, exitCodeFor, type ExitCodeValue } from './exitCodes';
 import { formatJson } from './format';
 
@@ -69,24 +67,27 @@ export const queueCommand: CliCommand = {
       const file = oneWorkflow(args);
       const absPath = path.resolve(file);
       const text = await readWorkflowFile(file, absPath);
+      const policy = cliInputPolicy(absPath, process.cwd(), await allowedFolders(values));
+      const overrides = stringList(values.set).map(parseSetArgument);
+      let workflow = prepareWorkflow(text, absPath, overrides, file, policy);
       let target: ComfyTarget | undefined;
       let client: ComfyClient | undefined;
-      let conversion: ConvertResult | undefined;
-      if (isUiFormat(text)) {
+      if (workflow.analysis.format === 'ui') {
+        // Converted as the editor converts it (the file stays as it is), with the target's node list.
         target = await resolveComfyTarget(ctx, values, usage);
         client = new ComfyClient({ baseUrl: target.url });
-        conversion = convertUiText(file, text, await targetObjectInfo(ctx, client, target), whereOf(target));
+        workflow = prepareWorkflow(text, absPath, overrides, file, policy, { objectInfo: await targetObjectInfo(ctx, client, target), where: whereOf(target) });
+        if (workflow.conversionError) throw conversionRejected(file, workflow.conversionError);
         ctx.progress(`Converted ${file} from the UI format with the node list of ${target.label}.`);
       }
-      const workflow = await prepare(file, absPath, text, conversion, values);
       if (!workflow.prompt) return finish(ctx, rejectedLocally(workflow.problems, workflow.warnings, Date.now() - started));
       target ??= await resolveComfyTarget(ctx, values, usage);
       client ??= new ComfyClient({ baseUrl: target.url });
       if (values.force !== true) {
-        const refusal = await checkNodeList(ctx, client, workflow, target, conversion !== undefined);
+        const refusal = await checkNodeList(ctx, client, workflow, target);
         if (refusal) return finish(ctx, rejectedLocally(refusal.problems, workflow.warnings, Date.now() - started, { type: 'node_list_check', headline: refusal.headline }));
       }
-      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target, client, conversion));
+      return finish(ctx, await runWorkflow(ctx, values, workflow, workflow.prompt, target, client));
     } catch (e) {
       if (ctx.json) ctx.stdout(formatJson(jsonOfFailure(e)));
       throw e;
@@ -98,24 +99,6 @@ function oneWorkflow(args: readonly string[]): string {
   if (args.length === 0) throw new UsageError(`Which workflow? Give the path of a workflow file (API or UI format). Usage: runcomfy ${usage}`);
   if (args.length > 1) throw new UsageError(`queue takes one workflow file, got ${args.length} (${args.join(', ')}). Usage: runcomfy ${usage}`);
   return args[0];
-}
-
-/** The test the analysis uses to call a file a ComfyUI editor (UI-format) workflow. */
-function isUiFormat(text: string): boolean {
-  const doc = parseJsonOrUndefined(text);
-  return isObject(doc) && Array.isArray(doc.nodes) && Array.isArray(doc.links);
-}
-
-/**
- * Analyses the workflow (the converted prompt for a UI-format file, whose problems then point into
- * that prompt and say so) and applies `--set` overrides (see `prepareWorkflow`).
- */
-async function prepare(file: string, absPath: string, text: string, conversion: ConvertResult | undefined, values: OptionValues): Promise<PreparedWorkflow> {
-  const policy = cliInputPolicy(absPath, process.cwd(), await allowedFolders(values));
-  const overrides = stringList(values.set).map(parseSetArgument);
-  if (!conversion) return prepareWorkflow(text, absPath, overrides, file, policy);
-  const prepared = prepareWorkflow(formatJson(conversion.prompt), absPath, overrides, `${file} (as converted)`, policy);
-  return { ...prepared, warnings: [...conversion.warnings.map((w) => w.message), ...prepared.warnings] };
 }
 
 /** `--allow-inputs-from` folders, each checked to be one (a typo would otherwise only show as a refused input). */
@@ -135,11 +118,11 @@ function stringList(v: OptionValues[string]): string[] {
 
 /**
  * The problems the target's node list shows (the check the editor's diagnostics run), as the
- * refusal's headline (the editor's question, with `--force` for "Queue Anyway") and located lines.
- * Undefined when there are none, or when the node list cannot be read (a warning says so).
- * `converted`: the prompt was converted from the UI format, so its positions are not the file's.
+ * refusal's headline (the editor's question, with `--force` for "Queue Anyway") and located lines
+ * (for a converted UI-format file, at the nodes in the file). Undefined when there are none, or
+ * when the node list cannot be read (a warning says so).
  */
-async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: PreparedWorkflow, target: ComfyTarget, converted: boolean): Promise<{ headline: string; problems: string[] } | undefined> {
+async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: PreparedWorkflow, target: ComfyTarget): Promise<{ headline: string; problems: string[] } | undefined> {
   let objectInfo: ObjectInfo;
   try {
     objectInfo = await client.getObjectInfo({}, ctx.signal);
@@ -148,25 +131,20 @@ async function checkNodeList(ctx: CliContext, client: ComfyClient, workflow: Pre
     ctx.progress(`Warning: could not read the node list of ${target.label} (${(e as Error).message}); queueing without checking the workflow against it.`);
     return undefined;
   }
-  const problems = checkAgainstObjectInfo(workflow.analysis, objectInfo, target.isMachine ? 'this machine' : 'this server').filter((p) => p.severity === 'error');
+  const problems = checkAgainstObjectInfo(workflow.analysis, objectInfo, whereOf(target)).filter((p) => p.severity === 'error');
   if (problems.length === 0) return undefined;
-  // A converted workflow's positions are in the converted prompt, not in the file on disk.
-  const file = `${shownPath(workflow.absPath)}${converted ? ' (as converted)' : ''}`;
-  return {
-    headline: `${knownProblemsSentence(problems)} Use --force to queue anyway.`,
-    problems: problems.map((p) => `${file}:${p.range.line}:${p.range.column}: ${p.message}`),
-  };
+  return { headline: `${knownProblemsSentence(problems)} Use --force to queue anyway.`, problems: problems.map(workflow.locate) };
 }
 
-async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: ComfyTarget, client: ComfyClient, conversion: ConvertResult | undefined): Promise<RunResult> {
+async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: PreparedWorkflow, prompt: ApiPrompt, target: ComfyTarget, client: ComfyClient): Promise<RunResult> {
   const out = path.resolve(typeof values.out === 'string' ? values.out : 'runcomfy-outputs');
   const engine = new RunEngine({
     prompt,
     localInputs: workflow.localInputs,
     inputPolicy: workflow.inputPolicy,
     warnings: workflow.warnings,
-    dynamicPrompts: conversion?.dynamicPrompts,
-    convertedFrom: conversion ? 'ui' : undefined,
+    dynamicPrompts: workflow.dynamicPrompts,
+    convertedFrom: workflow.convertedFrom,
     comfyUrl: target.url,
     outputRoot: out,
     workflowName: workflowDisplayName(workflow.absPath),

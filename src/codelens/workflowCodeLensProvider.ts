@@ -74,13 +74,13 @@ export class WorkflowCodeLensProvider extends DisposableObject implements vscode
     ];
     const byNode = new Map<string, LocalFileInput[]>();
     for (const f of analysis.localFiles) byNode.set(f.nodeId, [...(byNode.get(f.nodeId) ?? []), f]);
-    for (const node of analysis.nodes) {
-      const files = byNode.get(node.id);
-      if (!files) continue;
+    for (const [nodeId, files] of byNode) {
+      // A UI-format file's nodes are not the analysis' nodes: its files sit on their node's "type".
+      const at = analysis.nodes.find((n) => n.id === nodeId)?.keyRange ?? files[0].valueRange;
       const allowed = files.filter((f) => f.verdict.allowed);
       if (allowed.length > 0) {
         lenses.push(
-          new vscode.CodeLens(toRange(node.keyRange), {
+          new vscode.CodeLens(toRange(at), {
             title: `↑ uploads ${allowed.map((f) => baseName(f.value)).join(', ')}`,
             tooltip: `${allowed.map((f) => f.absPath).join('\n')}\nUploaded under a name derived from its content, so runs never overwrite each other's inputs. Click to open it.`,
             command: 'vscode.open',

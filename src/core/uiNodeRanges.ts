@@ -6,7 +6,8 @@ import { type TextRange } from './workflowAnalysis';
  * Where a node of a UI-format workflow is written, for diagnostics: the value of its `"type"` (the
  * class), or the node object itself when it has none. `jsonPath` is the converter's path of the node
  * (`nodes[3]`, `definitions.subgraphs[0].nodes[2]`). Undefined when the text has nothing there.
- * jsonc-parser is loaded here only: this runs for files that could not be converted, or have warnings.
+ * jsonc-parser is loaded here only: this runs for files that could not be converted, have warnings, or
+ * name local files to upload.
  */
 export function uiNodeRange(text: string, jsonPath: string): TextRange | undefined {
   const segments: (string | number)[] = [];

@@ -5,6 +5,7 @@ import { type ApiPrompt } from '../api/comfyTypes';
 import { jsonc } from '../api/lazy';
 import { checkInputSync, inputLabel, refusalMessage, workflowFolderPolicy, type InputPolicy, type InputVerdict } from './inputPolicy';
 import { hasMediaExtension } from './mediaSignature';
+import { uiNodeRange } from './uiNodeRanges';
 
 /**
  * A span of the text. `offset`/`length` count UTF-16 code units from the start; lines and columns
@@ -743,6 +744,7 @@ class Analyzer {
 
     if (Array.isArray(doc.nodes) && Array.isArray(doc.links)) {
       this.error('ui_format', keyRange('nodes'), `This is a ComfyUI editor workflow (it has "nodes" and "links"), not the API format a server can queue. ${EXPORT_HINT}`);
+      this.uiLocalFiles(doc.nodes, whole);
       return this.result('ui');
     }
     if (isApiFormat(doc.prompt)) {
@@ -890,6 +892,33 @@ class Analyzer {
     const valueRange = spanRange(a, q + I_VALUE);
     this.localFiles.push({ nodeId, classType, inputName, value, absPath, valueRange, reason: known ? 'uploadInput' : 'mediaPath', verdict });
     if (!verdict.allowed) this.error('input_not_allowed', valueRange, refusalMessage(inputLabel(nodeId, classType, inputName), value, verdict), nodeId, inputName);
+  }
+
+  /**
+   * The local files the upload nodes of a UI-format workflow name (LoadImage and friends, whose
+   * upload widget is their first widget value), found without a server's node list and checked as
+   * an API file's are, placed on the node's `"type"` in the file. Muted and bypassed nodes are never
+   * sent, so they upload nothing; nodes inside subgraphs are not looked at.
+   */
+  private uiLocalFiles(nodes: unknown[], whole: TextRange): void {
+    if (!this.options.fileDir) return;
+    const uploads: Record<string, { class_type: string; inputs: Record<string, string> }> = {};
+    const paths = new Map<string, string>();
+    nodes.forEach((node, i) => {
+      if (typeof node !== 'object' || node === null) return;
+      const n = node as Record<string, unknown>;
+      const inputs = typeof n.type === 'string' && Object.hasOwn(UPLOAD_INPUTS, n.type) ? UPLOAD_INPUTS[n.type] : undefined;
+      const value = Array.isArray(n.widgets_values) ? (n.widgets_values[0] as unknown) : undefined;
+      if (!inputs || typeof value !== 'string' || n.mode === 2 || n.mode === 4 || (typeof n.id !== 'number' && typeof n.id !== 'string')) return;
+      uploads[String(n.id)] = { class_type: n.type as string, inputs: { [inputs[0]]: value } };
+      paths.set(String(n.id), `nodes[${i}]`);
+    });
+    if (paths.size === 0) return;
+    for (const f of analyzeWorkflow(JSON.stringify(uploads), this.options).localFiles) {
+      const range = uiNodeRange(this.text, paths.get(f.nodeId)!) ?? whole;
+      this.localFiles.push({ ...f, valueRange: range });
+      if (!f.verdict.allowed) this.error('input_not_allowed', range, refusalMessage(inputLabel(f.nodeId, f.classType, f.inputName), f.value, f.verdict), f.nodeId, f.inputName);
+    }
   }
 
   private result(format: WorkflowAnalysis['format']): WorkflowAnalysis {

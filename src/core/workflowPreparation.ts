@@ -5,7 +5,8 @@ import { UiConversionError } from './convert/errors';
 import { workflowFolderPolicy, type InputPolicy } from './inputPolicy';
 import { applyOverrides, type Override } from './overrides';
 import { type RunLocalInput } from './runEngine';
-import { analyzeWorkflow, type WorkflowAnalysis } from './workflowAnalysis';
+import { uiNodePathOf, uiNodeRange } from './uiNodeRanges';
+import { analyzeWorkflow, type WorkflowAnalysis, type WorkflowProblem } from './workflowAnalysis';
 
 /** A workflow ready to queue: the prompt, the local files to upload, and what analysis found. */
 export interface PreparedWorkflow {
@@ -25,6 +26,12 @@ export interface PreparedWorkflow {
   readonly conversionError?: UiConversionError;
   /** The dynamic-prompt texts the conversion decided (`{a|b}` choices made for this run), for `run.json`. */
   readonly dynamicPrompts?: readonly DynamicPromptText[];
+  /**
+   * A problem of the analysed prompt as `file:line:column: message`. For a prompt converted from a
+   * UI-format file the position is the node's in that file (its `"type"`), so the CLI and the editor
+   * point at the same place; a problem of no node names the file "(converted from the UI format)".
+   */
+  readonly locate: (problem: WorkflowProblem) => string;
 }
 
 /** The node list a UI-format workflow is converted against, and how messages name its server. */
@@ -76,9 +83,17 @@ export function prepareWorkflow(
 ): PreparedWorkflow {
   const fileDir = path.dirname(absPath);
   let analysis = analyzeWorkflow(text, { fileDir, inputPolicy });
-  const located = (a: WorkflowAnalysis, where: string, withPosition: boolean) =>
-    a.problems.map((p) => ({ severity: p.severity, text: `${where}${withPosition ? `:${p.range.line}:${p.range.column}` : ''}: ${p.message}` }));
-  let found = located(analysis, displayPath, true);
+  const uiDocument = analysis.document;
+  const inFile = (p: WorkflowProblem) => `${displayPath}:${p.range.line}:${p.range.column}: ${p.message}`;
+  // Positions in the converted text mean nothing in the file: the node's place in the file does.
+  const inConverted = (p: WorkflowProblem) => {
+    const at = p.nodeId === undefined ? undefined : uiNodePathOf(uiDocument, p.nodeId);
+    const range = at === undefined ? undefined : uiNodeRange(text, at);
+    return range ? `${displayPath}:${range.line}:${range.column}: ${p.message}` : `${displayPath} (converted from the UI format): ${p.message}`;
+  };
+  let locate = inFile;
+  const located = (a: WorkflowAnalysis, where: (p: WorkflowProblem) => string) => a.problems.map((p) => ({ severity: p.severity, text: where(p) }));
+  let found = located(analysis, inFile);
   let convertedFrom: 'ui' | undefined;
   let conversionError: UiConversionError | undefined;
   let dynamicPrompts: readonly DynamicPromptText[] = [];
@@ -88,11 +103,8 @@ export function prepareWorkflow(
       analysis = analyzeWorkflow(JSON.stringify(converted.prompt, null, 2), { fileDir, inputPolicy });
       convertedFrom = 'ui';
       dynamicPrompts = converted.dynamicPrompts;
-      // Positions in the converted text mean nothing in the file: name the file and the node instead.
-      found = [
-        ...converted.warnings.map((w) => ({ severity: 'warning' as const, text: `${displayPath}: ${w}` })),
-        ...located(analysis, `${displayPath} (converted from the UI format)`, false),
-      ];
+      locate = inConverted;
+      found = [...converted.warnings.map((w) => ({ severity: 'warning' as const, text: `${displayPath}: ${w}` })), ...located(analysis, inConverted)];
     } catch (e) {
       if (!(e instanceof UiConversionError)) throw e;
       conversionError = e;
@@ -101,7 +113,8 @@ export function prepareWorkflow(
   }
   if (analysis.prompt && overrides.length > 0) {
     analysis = analyzeWorkflow(JSON.stringify(applyOverrides(analysis.prompt, overrides), null, 2), { fileDir, inputPolicy });
-    found = [...found.filter((p) => p.severity === 'warning'), ...located(analysis, `${displayPath} with --set`, false)];
+    locate = (p) => `${displayPath} with --set: ${p.message}`;
+    found = [...found.filter((p) => p.severity === 'warning'), ...located(analysis, locate)];
   }
   const problems = found.filter((p) => p.severity === 'error').map((p) => p.text);
   if (!analysis.prompt && problems.length === 0) problems.push(`${displayPath}: this is not an API-format workflow that can be queued.`);
@@ -111,6 +124,7 @@ export function prepareWorkflow(
     prompt: problems.length === 0 ? analysis.prompt : undefined,
     localInputs: analysis.localFiles.filter((f) => f.verdict.allowed).map((f) => ({ nodeId: f.nodeId, inputName: f.inputName, absPath: f.absPath, value: f.value })),
     inputPolicy,
+    locate,
     problems,
     warnings: found.filter((p) => p.severity === 'warning').map((p) => p.text),
     ...(convertedFrom ? { convertedFrom } : {}),

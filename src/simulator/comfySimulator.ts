@@ -52,6 +52,11 @@ export interface ComfySimulatorOptions extends Partial<ComfySimulatorConfig> {
   noSavedWorkflows?: boolean;
   /** The emulated PYTHONHASHSEED deciding set-derived orders; the default reproduces the recordings. */
   hashSeed?: number;
+  /**
+   * File names in its model folders (`{"checkpoints": ["sd_xl_base_1.0.safetensors"]}`): `/models/{folder}`
+   * lists them and so do the loaders' combos. Default none, as on the recorded server.
+   */
+  models?: Record<string, string[]>;
 }
 
 /** One line of `GET /__sim/requests`. */
@@ -102,6 +107,7 @@ const DEFAULT_CONFIG: ComfySimulatorConfig = {
   nodeDelayMs: 2,
   classDelayMs: { ImageBlur: 40 },
   progressSteps: {},
+  stepDelayMs: 2,
   oldServer: false,
   hostile: false,
   maxUploadSizeMb: null,
@@ -141,7 +147,8 @@ export function originAllowed(host: string | undefined, origin: string | undefin
 /**
  * A ComfyUI 0.3.64 server on 127.0.0.1 for tests, benchmarks and the RunComfy simulator: real HTTP
  * and websockets, the recorded message order and shapes, and fault injection (drop, stall, boot,
- * hostile names, flood, big files) programmatically or over `/__sim/*`.
+ * hostile names, flood, big files) programmatically or over `/__sim/*`. Its `/object_info` is the
+ * recorded 0.3.64 one: the classes it cannot compute are imitated (`comfy/genericNodes.ts`).
  */
 export class ComfySimulator {
   /** `http://127.0.0.1:<port>`. */
@@ -199,7 +206,7 @@ export class ComfySimulator {
       plain: new Wss({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 }),
       deflate: new Wss({ noServer: true, perMessageDeflate: true, maxPayload: 4 * 1024 * 1024 }),
     };
-    this.classes = createNodeClasses();
+    this.classes = createNodeClasses(options.models);
     this.userData = new UserDataStore(!options.noSavedWorkflows);
     const hasher = new PyStrHasher(options.hashSeed ?? RECORDED_HASH_SEED);
     this.hub = new ComfyWebSocketHub({
@@ -237,6 +244,7 @@ export class ComfySimulator {
       serverFeatures: () => this.serverFeatures(),
       oldServer: () => this.settings.oldServer,
       takeNumber: () => this.number++,
+      models: options.models ?? {},
       queueInfo: () => this.queueInfo(),
     });
     if (options.bootMs) this.boot(options.bootMs);
@@ -550,6 +558,7 @@ function checkConfig(c: ComfySimulatorConfig): void {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`config.${name} must be a non-negative number of milliseconds, got ${JSON.stringify(v)}.`);
   };
   nonNegative('nodeDelayMs', c.nodeDelayMs);
+  nonNegative('stepDelayMs', c.stepDelayMs);
   for (const [field, map] of [
     ['classDelayMs', c.classDelayMs],
     ['progressSteps', c.progressSteps],

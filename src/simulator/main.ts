@@ -10,11 +10,23 @@
  *   --boot-seconds S          time from launch to Ready (default 20)
  *   --delete-seconds S        time a stopped machine stays Deleting (default 3)
  *   --comfy-boot-seconds S    a new machine's ComfyUI answers 502 for this long after Ready (default 0)
+ *   --step-ms N               time of one sampler step of an imitated class (default 100, so progress shows)
+ *
+ * Every ComfyUI simulator here has the model names of `DEMO_MODELS`, so the samples' checkpoint
+ * workflow validates as it would on a machine with that checkpoint.
  */
 import { parseArgs } from 'node:util';
-import { startComfySimulator } from './comfySimulator';
+import { startComfySimulator, type ComfySimulatorOptions } from './comfySimulator';
 import { demoTokens, demoUserId } from './runcomfy/demoSeed';
 import { startRunComfySimulator } from './runcomfySimulator';
+
+/** Model file names the demo's servers list (names only: the simulator loads no weights). */
+const DEMO_MODELS: Record<string, string[]> = {
+  checkpoints: ['v1-5-pruned-emaonly-fp16.safetensors', 'sd_xl_base_1.0.safetensors'],
+  loras: ['my_style.safetensors'],
+  vae: ['vae-ft-mse-840000-ema-pruned.safetensors'],
+  upscale_models: ['RealESRGAN_x4plus.pth'],
+};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +36,7 @@ async function main(): Promise<void> {
       'boot-seconds': { type: 'string', default: '20' },
       'delete-seconds': { type: 'string', default: '3' },
       'comfy-boot-seconds': { type: 'string', default: '0' },
+      'step-ms': { type: 'string', default: '100' },
     },
     strict: true,
   });
@@ -33,13 +46,14 @@ async function main(): Promise<void> {
     return n;
   };
   const comfyBootMs = number('comfy-boot-seconds', values['comfy-boot-seconds']) * 1000;
-  const local = await startComfySimulator({ port: number('local-comfy-port', values['local-comfy-port']) });
+  const comfy: ComfySimulatorOptions = { models: DEMO_MODELS, stepDelayMs: number('step-ms', values['step-ms']) };
+  const local = await startComfySimulator({ ...comfy, port: number('local-comfy-port', values['local-comfy-port']) });
   const runcomfy = await startRunComfySimulator({
     port: number('port', values.port),
     bootMs: number('boot-seconds', values['boot-seconds']) * 1000,
     deleteMs: number('delete-seconds', values['delete-seconds']) * 1000,
     createComfyBackend: async () => {
-      const sim = await startComfySimulator({ bootMs: comfyBootMs });
+      const sim = await startComfySimulator({ ...comfy, bootMs: comfyBootMs });
       return { url: sim.url, close: () => sim.close() };
     },
   });

@@ -54,6 +54,25 @@ describe('UI-format workflows (what ComfyUI saves) in the editor', function () {
     assert.deepStrictEqual(lenses[1].command?.arguments?.map(String), [uiHello().toString()]);
   });
 
+  it('shows which local files a UI-format file\'s loaders will upload, on the node', async () => {
+    const uri = workspaceFile('invert-photo-ui', 'workflow.json');
+    const lenses = await lensesOf(uri);
+    const upload = lenses.find((l) => l.command?.title.startsWith('↑'));
+    assert.strictEqual(upload?.command?.title, '↑ uploads photo.png');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    assert.match(doc.lineAt(upload.range.start.line).text, /"type": "LoadImage"/, 'on the line of the LoadImage node\'s "type"');
+  });
+
+  it('with no machine Ready, shows a class the local server lacks as a diagnostic at that node', async () => {
+    const doc = await vscode.workspace.openTextDocument(uiMissing());
+    await vscode.window.showTextDocument(doc);
+    const diagnostic = await waitFor('the missing-class diagnostic from the local server', () => vscode.languages.getDiagnostics(uiMissing()).find((d) => d.code === 'unknown_node_class'), 30_000);
+    assert.strictEqual(diagnostic.severity, vscode.DiagnosticSeverity.Error);
+    assert.match(diagnostic.message, /^Node 2 “Fancy upscale” \(FancyUpscaler\): this server has no node class "FancyUpscaler"\./);
+    assert.strictEqual(doc.getText(diagnostic.range), '"FancyUpscaler"', 'not at the node\'s "type"');
+    assert.match(diagnostic.source ?? '', /^RunComfy \(http:\/\/127\.0\.0\.1:\d+/);
+  });
+
   it('queues it on a local server converted against that server, saves the outputs and leaves the file as it is', async () => {
     const url = sim.info.localComfyUrl!;
     const before = fs.readFileSync(uiHello().fsPath);
@@ -84,9 +103,10 @@ describe('UI-format workflows (what ComfyUI saves) in the editor', function () {
     assert.ok(serverId);
     const doc = await vscode.workspace.openTextDocument(uiMissing());
     await vscode.window.showTextDocument(doc);
+    // The Ready machine takes over from the local server for a file never queued.
     const diagnostic = await waitFor(
-      'the missing-class diagnostic',
-      () => vscode.languages.getDiagnostics(uiMissing()).find((d) => d.code === 'unknown_node_class'),
+      'the missing-class diagnostic from the machine',
+      () => vscode.languages.getDiagnostics(uiMissing()).find((d) => d.code === 'unknown_node_class' && d.message.includes('this machine')),
       60_000,
     );
     assert.strictEqual(diagnostic.severity, vscode.DiagnosticSeverity.Error);

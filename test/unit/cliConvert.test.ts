@@ -196,10 +196,13 @@ describe('runcomfy convert and queue of UI-format workflows (node dist/cli.js ag
     // The save node loses its image link: the converted prompt lacks a required input.
     graph.nodes.find((n) => n.id === 3)!.inputs[0].link = null;
     graph.links = graph.links.filter((l) => l[0] !== 3);
-    fs.writeFileSync(wf, JSON.stringify(graph));
+    const text = JSON.stringify(graph);
+    fs.writeFileSync(wf, text);
     const { code, stderr } = await cli(['queue', wf, '--comfy-url', sim.url]);
     assert.strictEqual(code, 7, stderr);
-    assert.match(stderr, /workflow\.json \(as converted\):\d+:\d+: .*images/);
+    // At the save node's "type" in the file, as the editor's messages say it.
+    assert.ok(stderr.includes(`workflow.json:1:${text.indexOf('"SaveImage"') + 1}: Node 3 “Save result” (SaveImage)`), stderr);
+    assert.match(stderr, /workflow\.json:1:\d+: .*images/);
     assert.ok(!sim.requests().some((r) => r.method === 'POST' && r.path === '/prompt'));
   });
 

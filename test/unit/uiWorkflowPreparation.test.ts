@@ -5,12 +5,14 @@ import * as path from 'node:path';
 import { type ObjectInfo } from '../../src/api/comfyTypes';
 import { convertUiWorkflow } from '../../src/core/convert/convertUiWorkflow';
 import { uiNodePathOf, uiNodeRange } from '../../src/core/uiNodeRanges';
+import { workflowFolderPolicy } from '../../src/core/inputPolicy';
+import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
 import { prepareWorkflow, uiPromptForTarget } from '../../src/core/workflowPreparation';
 import { recordedObjectInfo, writtenObjectInfo } from '../../src/simulator/comfy/objectInfo';
 import { mediaFile } from './helpers/mediaSamples';
 
 /** The ComfyUI simulator's node list: recorded 0.3.64 entries and its own classes. */
-const objectInfo = { ...recordedObjectInfo, ...writtenObjectInfo } as unknown as ObjectInfo;
+const objectInfo = { ...Object.fromEntries(recordedObjectInfo()), ...writtenObjectInfo } as unknown as ObjectInfo;
 
 /** What ComfyUI's Save writes for LoadImage → ImageInvert → SaveImage, with a note. */
 function uiWorkflow(image: string, invertClass = 'ImageInvert'): Record<string, unknown> {
@@ -78,11 +80,39 @@ describe('UI-format workflows prepared for a target', () => {
     assert.equal(prepared.prompt?.['5'].inputs.text, 'a blue fox');
   });
 
-  it('refuses an input the policy refuses, exactly as for an API file', () => {
-    const prepared = prepareWorkflow(JSON.stringify(uiWorkflow('../outside.png')), file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
+  it('refuses an input the policy refuses, exactly as for an API file, at the node in the file', () => {
+    const text = JSON.stringify(uiWorkflow('../outside.png'), null, 2);
+    const prepared = prepareWorkflow(text, file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
     assert.equal(prepared.prompt, undefined);
     assert.deepEqual(prepared.localInputs, []);
-    assert.match(prepared.problems[0], /^flows\/invert\.json \(converted from the UI format\): Node 1 \(LoadImage\), input "image": "\.\.\/outside\.png"/);
+    const line = text.split('\n').findIndex((l) => l.includes('"type": "LoadImage"')) + 1;
+    const column = text.split('\n')[line - 1].indexOf('"LoadImage"') + 1;
+    assert.ok(prepared.problems[0].startsWith(`flows/invert.json:${line}:${column}: Node 1 (LoadImage), input "image": "../outside.png"`), prepared.problems[0]);
+    assert.equal(prepared.locate(prepared.analysis.problems[0]), prepared.problems[0], 'the CLI locates a problem as the editor does');
+  });
+
+  it('finds the files its upload nodes name without a node list, on the node in the file, as an API file\'s', () => {
+    const graph = uiWorkflow('photo.png');
+    const text = JSON.stringify(graph, null, 2);
+    const analysis = analyzeWorkflow(text, { fileDir: path.join(dir, 'flows'), inputPolicy: workflowFolderPolicy(file) });
+    assert.equal(analysis.format, 'ui');
+    assert.deepEqual(
+      analysis.localFiles.map((f) => [f.nodeId, f.classType, f.inputName, f.value, f.absPath, f.verdict.allowed]),
+      [['1', 'LoadImage', 'image', 'photo.png', path.join(dir, 'flows', 'photo.png'), true]],
+    );
+    assert.equal(text.slice(analysis.localFiles[0].valueRange.offset, analysis.localFiles[0].valueRange.offset + analysis.localFiles[0].valueRange.length), '"LoadImage"');
+
+    const refused = analyzeWorkflow(JSON.stringify(uiWorkflow('../outside.png')), { fileDir: path.join(dir, 'flows'), inputPolicy: workflowFolderPolicy(file) });
+    assert.equal(refused.localFiles[0]?.verdict.allowed, false);
+    assert.ok(refused.problems.some((p) => p.code === 'input_not_allowed' && p.nodeId === '1'), 'the refusal is a problem at the node');
+
+    (graph.nodes as { mode: number }[])[0].mode = 4;
+    assert.deepEqual(analyzeWorkflow(JSON.stringify(graph), { fileDir: path.join(dir, 'flows') }).localFiles, [], 'a bypassed loader uploads nothing');
+  });
+
+  it('names the file as converted for a problem of no node', () => {
+    const prepared = prepareWorkflow(JSON.stringify(uiWorkflow('photo.png')), file, [], 'flows/invert.json', undefined, { objectInfo, where: 'Desk GPU' });
+    assert.equal(prepared.locate({ severity: 'error', code: 'syntax_error', message: 'Something is off.', range: { offset: 0, length: 1, line: 9, column: 9, endLine: 9, endColumn: 10 } }), 'flows/invert.json (converted from the UI format): Something is off.');
   });
 
   it('says which classes the target lacks, and where they are in the file', () => {

@@ -22,6 +22,8 @@ export interface ComfyRouteContext {
   readonly validator: PromptValidator;
   readonly classes: ReadonlyMap<string, NodeClass>;
   readonly staging: UploadStaging;
+  /** File names of the model folders (`/models/{folder}`). */
+  readonly models: Readonly<Record<string, readonly string[]>>;
   /** The user folder of `/userdata` (saved workflows). */
   readonly userData: UserDataStore;
   /** `client_max_size` in bytes. */
@@ -139,7 +141,7 @@ export class ComfyRoutes {
       r('GET', '/ws', (_q, res) => sendText(res, 400, 'No WebSocket UPGRADE hdr: None\n Can "Upgrade" only to "WebSocket".')),
       r('GET', '/embeddings', (_q, res) => sendJson(res, [])),
       r('GET', '/models', (_q, res) => sendJson(res, MODEL_FOLDERS)),
-      r('GET', '/models/([^/]+)', (_q, res, [folder]) => (MODEL_FOLDERS.includes(folder) ? sendJson(res, []) : sendEmpty(res, 404))),
+      r('GET', '/models/([^/]+)', (_q, res, [folder]) => (MODEL_FOLDERS.includes(folder) ? sendJson(res, [...(ctx.models[folder] ?? [])].sort()) : sendEmpty(res, 404))),
       r('GET', '/extensions', (_q, res) => sendJson(res, [])),
       r('POST', '/upload/image', (req, res) => handleUpload(req, res, ctx.folders, ctx.maxUploadBytes(), ctx.staging, false)),
       r('POST', '/upload/mask', (req, res) => handleUpload(req, res, ctx.folders, ctx.maxUploadBytes(), ctx.staging, true)),

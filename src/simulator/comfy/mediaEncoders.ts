@@ -1,8 +1,10 @@
+import { chunk as pngChunk } from './png';
+
 /**
- * Small, dependency-free writers for the output kinds beyond PNG (animated WebP and GIF, FLAC,
- * GLB) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
+ * Small, dependency-free writers for the output kinds beyond PNG (animated WebP, GIF and PNG,
+ * H.264 MP4, FLAC, MP3, Ogg Opus, GLB, safetensors) and a WAV reader, so every output the simulator reports is a real file a viewer can open.
  * They aim at validity, not compression: WebP is lossless VP8L without transforms, FLAC uses
- * verbatim subframes.
+ * verbatim subframes, MP3 and Opus hold silence, safetensors hold zeros.
  */
 
 /** 8-bit RGBA frames of one size. */
@@ -448,4 +450,317 @@ export function encodeWav(channels: readonly Float32Array[], sampleRate: number)
   head.writeUInt32LE(4 + 8 + fmt.length + 8 + data.length, 4);
   head.write('WAVE', 8, 'latin1');
   return Buffer.concat([head, riffChunk('fmt ', fmt), riffChunk('data', data)]);
+}
+
+/** An animated PNG (APNG) from same-sized PNG frames: the first frame is the default image, the rest `fdAT` chunks. */
+export function encodeApng(frames: readonly Buffer[], frameMs: number, text: readonly (readonly [string, string])[] = []): Buffer {
+  const chunksOf = (png: Buffer) => {
+    const out: { type: string; data: Buffer }[] = [];
+    for (let p = 8; p + 8 <= png.length; ) {
+      const len = png.readUInt32BE(p);
+      out.push({ type: png.toString('latin1', p + 4, p + 8), data: png.subarray(p + 8, p + 8 + len) });
+      p += 12 + len;
+    }
+    return out;
+  };
+  const first = chunksOf(frames[0]);
+  const ihdr = first.find((c) => c.type === 'IHDR')!.data;
+  const actl = Buffer.alloc(8);
+  actl.writeUInt32BE(frames.length, 0);
+  const parts = [frames[0].subarray(0, 8), pngChunk('IHDR', ihdr), pngChunk('acTL', actl), ...text.map(([k, v]) => pngChunk('tEXt', Buffer.from(`${k}\0${v}`, 'latin1')))];
+  let seq = 0;
+  for (const [i, frame] of frames.entries()) {
+    const fctl = Buffer.alloc(26);
+    fctl.writeUInt32BE(seq++, 0);
+    fctl.writeUInt32BE(ihdr.readUInt32BE(0), 4);
+    fctl.writeUInt32BE(ihdr.readUInt32BE(4), 8);
+    fctl.writeUInt16BE(Math.max(1, Math.min(65535, Math.round(frameMs))), 20);
+    fctl.writeUInt16BE(1000, 22);
+    parts.push(pngChunk('fcTL', fctl));
+    for (const c of chunksOf(frame).filter((x) => x.type === 'IDAT')) {
+      if (i === 0) parts.push(pngChunk('IDAT', c.data));
+      else {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(seq++, 0);
+        parts.push(pngChunk('fdAT', Buffer.concat([head, c.data])));
+      }
+    }
+  }
+  parts.push(pngChunk('IEND', Buffer.alloc(0)));
+  return Buffer.concat(parts);
+}
+
+/** Silent MPEG-1 Layer III: 128 kbit/s mono frames whose side info is all zero (no coded samples), about `seconds` long. */
+export function encodeMp3Silence(seconds: number, sampleRate: number): Buffer {
+  const rates: Record<number, number> = { 44100: 0, 48000: 1, 32000: 2 };
+  const rate = sampleRate in rates ? sampleRate : 44100;
+  const frameBytes = Math.floor((144 * 128000) / rate);
+  const count = Math.max(1, Math.ceil((seconds * rate) / 1152));
+  const frame = Buffer.alloc(frameBytes);
+  frame.set([0xff, 0xfb, 0x90 | (rates[rate] << 2), 0xc0]);
+  return Buffer.concat(Array.from({ length: count }, () => frame));
+}
+
+const OGG_CRC = Array.from({ length: 256 }, (_, i) => {
+  let r = i << 24;
+  for (let k = 0; k < 8; k++) r = r & 0x80000000 ? ((r << 1) ^ 0x04c11db7) >>> 0 : (r << 1) >>> 0;
+  return r >>> 0;
+});
+
+function oggPage(packets: readonly Buffer[], granule: bigint, seq: number, flags: number): Buffer {
+  const lacing = packets.flatMap((p) => [...Array<number>(Math.floor(p.length / 255)).fill(255), p.length % 255]);
+  const head = Buffer.alloc(27);
+  head.write('OggS', 0, 'latin1');
+  head[5] = flags;
+  head.writeBigInt64LE(granule, 6);
+  head.writeUInt32LE(0x53494d21, 14);
+  head.writeUInt32LE(seq, 18);
+  head[26] = lacing.length;
+  const page = Buffer.concat([head, Buffer.from(lacing), ...packets]);
+  let crc = 0;
+  for (const b of page) crc = ((crc << 8) ^ OGG_CRC[((crc >>> 24) ^ b) & 0xff]) >>> 0;
+  page.writeUInt32LE(crc, 22);
+  return page;
+}
+
+/** Ogg Opus of silence: the two header packets, then 20 ms CELT silence frames (`F8 FF FE`), with Vorbis-style comments. */
+export function encodeOggOpusSilence(seconds: number, sampleRate: number, comments: readonly (readonly [string, string])[] = []): Buffer {
+  const opusHead = Buffer.alloc(19);
+  opusHead.write('OpusHead', 0, 'latin1');
+  opusHead[8] = 1;
+  opusHead[9] = 1;
+  opusHead.writeUInt16LE(312, 10);
+  opusHead.writeUInt32LE(sampleRate, 12);
+  const vendor = Buffer.from('simulator', 'utf8');
+  const entries = comments.map(([k, v]) => Buffer.from(`${k}=${v}`, 'utf8'));
+  const tags = Buffer.concat([Buffer.from('OpusTags', 'latin1'), u32le(vendor.length), vendor, u32le(entries.length), ...entries.flatMap((e) => [u32le(e.length), e])]);
+  const frames = Math.max(1, Math.ceil(seconds * 50));
+  const pages = [oggPage([opusHead], 0n, 0, 0x02), oggPage([tags], 0n, 1, 0)];
+  const silence = Buffer.from([0xf8, 0xff, 0xfe]);
+  for (let done = 0, seq = 2; done < frames; seq++) {
+    const n = Math.min(200, frames - done);
+    done += n;
+    pages.push(oggPage(Array<Buffer>(n).fill(silence), BigInt(312 + done * 960), seq, done === frames ? 0x04 : 0));
+  }
+  return Buffer.concat(pages);
+}
+
+/** A safetensors file of float32 zeros: `tensors` by name with their shapes, and string `metadata`. */
+export function encodeSafetensors(tensors: Record<string, readonly number[]>, metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, shape] of Object.entries(tensors)) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length), 0);
+  return Buffer.concat([size, json, Buffer.alloc(offset)]);
+}
+
+/** Bits most significant first, with the Exp-Golomb codes of H.264. */
+class H264Bits {
+  private readonly bytes: number[] = [];
+  private acc = 0;
+  private n = 0;
+
+  u(value: number, count: number): void {
+    for (let i = count - 1; i >= 0; i--) {
+      this.acc = (this.acc << 1) | ((value >>> i) & 1);
+      if (++this.n === 8) {
+        this.bytes.push(this.acc);
+        this.acc = 0;
+        this.n = 0;
+      }
+    }
+  }
+
+  ue(value: number): void {
+    const v = value + 1;
+    const len = 32 - Math.clz32(v);
+    this.u(0, len - 1);
+    this.u(v, len);
+  }
+
+  se(value: number): void {
+    this.ue(value <= 0 ? -2 * value : 2 * value - 1);
+  }
+
+  align(): void {
+    while (this.n !== 0) this.u(0, 1);
+  }
+
+  /** `rbsp_trailing_bits`, then the NAL unit with its header byte and emulation prevention. */
+  nal(header: number): Buffer {
+    this.u(1, 1);
+    this.align();
+    const out = [header];
+    let zeros = 0;
+    for (const b of this.bytes) {
+      if (zeros >= 2 && b <= 3) {
+        out.push(3);
+        zeros = 0;
+      }
+      out.push(b);
+      zeros = b === 0 ? zeros + 1 : 0;
+    }
+    return Buffer.from(out);
+  }
+}
+
+function mp4Box(type: string, ...payload: Buffer[]): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + payload.reduce((a, b) => a + b.length, 0), 0);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, ...payload]);
+}
+
+function fullBox(type: string, version: number, flags: number, ...payload: Buffer[]): Buffer {
+  const vf = Buffer.alloc(4);
+  vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
+  return mp4Box(type, vf, ...payload);
+}
+
+function u32s(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
+  return b;
+}
+
+const IDENTITY_MATRIX = u32s(0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000);
+
+/**
+ * An MP4 of H.264 (Constrained Baseline): every frame an IDR picture of I_PCM macroblocks, i.e.
+ * uncompressed samples in a valid stream that every H.264 decoder plays. Big, but small frames.
+ */
+export function encodeMp4(img: RgbaFrames, fps: number): Buffer {
+  const { width, height } = img;
+  const w = width + (width % 2);
+  const h = height + (height % 2);
+  const mbw = Math.ceil(w / 16);
+  const mbh = Math.ceil(h / 16);
+  const sps = new H264Bits();
+  sps.u(66, 8);
+  sps.u(0xc0, 8);
+  sps.u(40, 8);
+  sps.ue(0);
+  sps.ue(0);
+  sps.ue(2);
+  sps.ue(1);
+  sps.u(0, 1);
+  sps.ue(mbw - 1);
+  sps.ue(mbh - 1);
+  sps.u(1, 1);
+  sps.u(1, 1);
+  const crop = mbw * 16 !== w || mbh * 16 !== h;
+  sps.u(crop ? 1 : 0, 1);
+  if (crop) {
+    sps.ue(0);
+    sps.ue((mbw * 16 - w) / 2);
+    sps.ue(0);
+    sps.ue((mbh * 16 - h) / 2);
+  }
+  sps.u(0, 1);
+  const spsNal = sps.nal(0x67);
+  const pps = new H264Bits();
+  pps.ue(0);
+  pps.ue(0);
+  pps.u(0, 1);
+  pps.u(0, 1);
+  pps.ue(0);
+  pps.ue(0);
+  pps.ue(0);
+  pps.u(0, 1);
+  pps.u(0, 2);
+  pps.se(0);
+  pps.se(0);
+  pps.se(0);
+  pps.u(1, 1);
+  pps.u(0, 1);
+  pps.u(0, 1);
+  const ppsNal = pps.nal(0x68);
+
+  const pixel = (frame: Uint8Array, x: number, y: number) => {
+    const o = (Math.min(y, height - 1) * width + Math.min(x, width - 1)) * 4;
+    return [frame[o], frame[o + 1], frame[o + 2]] as const;
+  };
+  // PCM samples stay within 1..255: early decoders refuse 0.
+  const sample = (v: number) => Math.max(1, Math.min(255, v));
+  const samples = img.frames.map((frame, index) => {
+    const slice = new H264Bits();
+    slice.ue(0);
+    slice.ue(7);
+    slice.ue(0);
+    slice.u(0, 4);
+    slice.ue(index % 2);
+    slice.u(0, 1);
+    slice.u(0, 1);
+    slice.se(0);
+    slice.ue(1);
+    for (let my = 0; my < mbh; my++) {
+      for (let mx = 0; mx < mbw; mx++) {
+        slice.ue(25);
+        slice.align();
+        for (let y = 0; y < 16; y++) {
+          for (let x = 0; x < 16; x++) {
+            const [r, g, b] = pixel(frame, mx * 16 + x, my * 16 + y);
+            slice.u(sample(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16), 8);
+          }
+        }
+        for (const [cr, cg, cb] of [
+          [-38, -74, 112],
+          [112, -94, -18],
+        ]) {
+          for (let y = 0; y < 8; y++) {
+            for (let x = 0; x < 8; x++) {
+              const [r, g, b] = pixel(frame, mx * 16 + x * 2, my * 16 + y * 2);
+              slice.u(sample(((cr * r + cg * g + cb * b + 128) >> 8) + 128), 8);
+            }
+          }
+        }
+      }
+    }
+    const nal = slice.nal(0x65);
+    return Buffer.concat([u32s(nal.length), nal]);
+  });
+
+  const timescale = Math.max(1, Math.round(fps * 1000));
+  const delta = 1000;
+  const duration = samples.length * delta;
+  const movieMs = Math.round((duration * 1000) / timescale);
+  const avcc = mp4Box('avcC', Buffer.from([1, spsNal[1], spsNal[2], spsNal[3], 0xff, 0xe1, spsNal.length >> 8, spsNal.length & 0xff]), spsNal, Buffer.from([1, ppsNal.length >> 8, ppsNal.length & 0xff]), ppsNal);
+  const visual = Buffer.alloc(78);
+  visual.writeUInt16BE(1, 6);
+  visual.writeUInt16BE(width, 24);
+  visual.writeUInt16BE(height, 26);
+  visual.writeUInt32BE(0x00480000, 28);
+  visual.writeUInt32BE(0x00480000, 32);
+  visual.writeUInt16BE(1, 40);
+  visual.writeUInt16BE(0x18, 74);
+  visual.writeInt16BE(-1, 76);
+  const stbl = (chunkOffset: number) =>
+    mp4Box(
+      'stbl',
+      fullBox('stsd', 0, 0, u32s(1), mp4Box('avc1', visual, avcc)),
+      fullBox('stts', 0, 0, u32s(1, samples.length, delta)),
+      fullBox('stsc', 0, 0, u32s(1, 1, samples.length, 1)),
+      fullBox('stsz', 0, 0, u32s(0, samples.length, ...samples.map((s) => s.length))),
+      fullBox('stco', 0, 0, u32s(1, chunkOffset)),
+    );
+  const hdlr = fullBox('hdlr', 0, 0, u32s(0), Buffer.from('vide', 'latin1'), Buffer.alloc(12), Buffer.from('VideoHandler\0', 'latin1'));
+  const mdhd = fullBox('mdhd', 0, 0, u32s(0, 0, timescale, duration), Buffer.from([0x55, 0xc4, 0, 0]));
+  const tkhd = fullBox('tkhd', 0, 3, u32s(0, 0, 1, 0, movieMs, 0, 0, 0, 0), IDENTITY_MATRIX, u32s(width * 65536, height * 65536));
+  const mvhd = fullBox('mvhd', 0, 0, u32s(0, 0, 1000, movieMs, 0x00010000), Buffer.from([1, 0, 0, 0]), Buffer.alloc(8), IDENTITY_MATRIX, Buffer.alloc(24), u32s(2));
+  const moov = (chunkOffset: number) =>
+    mp4Box(
+      'moov',
+      mvhd,
+      mp4Box('trak', tkhd, mp4Box('mdia', mdhd, hdlr, mp4Box('minf', fullBox('vmhd', 0, 1, Buffer.alloc(8)), mp4Box('dinf', fullBox('dref', 0, 0, u32s(1), fullBox('url ', 0, 1))), stbl(chunkOffset)))),
+    );
+  const ftyp = mp4Box('ftyp', Buffer.from('isom', 'latin1'), u32s(512), Buffer.from('isomiso2avc1mp41', 'latin1'));
+  const offset = ftyp.length + moov(0).length + 8;
+  return Buffer.concat([ftyp, moov(offset), mp4Box('mdat', ...samples)]);
 }

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import { AudioDecodeError, decodeWav, encodeFlac, encodeGif, encodeGlb, encodeWebp, type RgbaFrames } from './mediaEncoders';
 import { AudioValue, MeshValue, type NodeClass, type NodeValue } from './nodeClass';
-import { fileRef, fileSha256, imageInput, imagePng, inputFiles, num, pngMetadata, str } from './nodeHelpers';
-import { withCombo, writtenObjectInfo, type ObjectInfo } from './objectInfo';
+import { fileRef, fileSha256, imageInput, imagePng, imageRgba, inputFiles, num, pngMetadata, str } from './nodeHelpers';
+import { recordedEntry, takesUniqueId, withCombo, writtenObjectInfo, type ObjectInfo } from './objectInfo';
 import { PyError, pyTruthy } from './pyFormat';
 import { PyFloat, type PyValue } from './pyJson';
 import * as pypath from './pyPath';
-import { rowBytes, type SimImage } from './simImage';
+import { type SimImage } from './simImage';
 
 /**
  * The output kinds beyond PNG images, so clients can be tested on every `ui` key ComfyUI uses:
@@ -15,24 +15,7 @@ import { rowBytes, type SimImage } from './simImage';
  */
 
 function rgbaFrames(images: readonly SimImage[]): RgbaFrames {
-  const width = images[0]?.width ?? 0;
-  const height = images[0]?.height ?? 0;
-  const frames = images.map((img) => {
-    const out = new Uint8Array(width * height * 4);
-    const row = Buffer.alloc(width * 3);
-    for (let y = 0; y < height; y++) {
-      rowBytes(img, y, row);
-      for (let x = 0; x < width; x++) {
-        const o = (y * width + x) * 4;
-        out[o] = row[x * 3]!;
-        out[o + 1] = row[x * 3 + 1]!;
-        out[o + 2] = row[x * 3 + 2]!;
-        out[o + 3] = 255;
-      }
-    }
-    return out;
-  });
-  return { width, height, frames };
+  return { width: images[0]?.width ?? 0, height: images[0]?.height ?? 0, frames: images.map(imageRgba) };
 }
 
 function metadataComments(prompt: NodeValue | undefined, extra: NodeValue | undefined): Record<string, string> {
@@ -52,7 +35,7 @@ function cube(size: number): { vertices: Float32Array; faces: Uint32Array } {
 }
 
 function fixed(entry: ObjectInfo): Pick<NodeClass, 'name' | 'outputNode' | 'objectInfo' | 'usesUniqueId'> {
-  return { name: entry.name, outputNode: entry.output_node, objectInfo: () => entry, usesUniqueId: Object.values(entry.input.hidden ?? {}).includes('UNIQUE_ID') };
+  return { name: entry.name, outputNode: entry.output_node, objectInfo: () => entry, usesUniqueId: takesUniqueId(entry) };
 }
 
 /** The VHS counter: one past the highest `<name>_<digits>…` already in the folder. */
@@ -72,7 +55,7 @@ export function mediaNodeClasses(): NodeClass[] {
   const w = writtenObjectInfo;
   return [
     {
-      ...fixed(w.SaveAnimatedWEBP),
+      ...fixed(recordedEntry('SaveAnimatedWEBP')),
       run: async (i, ctx) => {
         const images = imageInput(i.images);
         const { folder, filename, subfolder, counter } = ctx.folders.saveImagePath(str(i.filename_prefix), ctx.folders.output, images.width, images.height);
@@ -82,8 +65,8 @@ export function mediaNodeClasses(): NodeClass[] {
       },
     },
     {
-      ...fixed(w.LoadAudio),
-      objectInfo: (folders) => withCombo(w.LoadAudio, 'audio', inputFiles(folders, ['audio', 'video'])),
+      ...fixed(recordedEntry('LoadAudio')),
+      objectInfo: (folders) => withCombo(recordedEntry('LoadAudio'), 'audio', inputFiles(folders, ['audio', 'video'])),
       isChanged: async (i, folders) => fileSha256(folders.annotatedPath(i.audio as string)),
       validate: {
         args: ['audio'],
@@ -112,7 +95,7 @@ export function mediaNodeClasses(): NodeClass[] {
       },
     },
     {
-      ...fixed(w.SaveAudio),
+      ...fixed(recordedEntry('SaveAudio')),
       run: async (i, ctx) => {
         const audio = audioInput(i.audio);
         const { folder, filename, subfolder, counter: start } = ctx.folders.saveImagePath(str(i.filename_prefix), ctx.folders.output);
@@ -133,7 +116,7 @@ export function mediaNodeClasses(): NodeClass[] {
       run: (i) => Promise.resolve({ outputs: [new MeshValue(Array.from({ length: num(i.batch_size) }, () => cube(num(i.size))))] }),
     },
     {
-      ...fixed(w.SaveGLB),
+      ...fixed(recordedEntry('SaveGLB')),
       run: async (i, ctx) => {
         if (!(i.mesh instanceof MeshValue)) throw new PyError('AttributeError', "'NoneType' object has no attribute 'vertices'");
         const { folder, filename, subfolder, counter: start } = ctx.folders.saveImagePath(str(i.filename_prefix), ctx.folders.output);

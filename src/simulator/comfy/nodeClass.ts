@@ -33,8 +33,35 @@ export class MeshValue {
   constructor(readonly meshes: readonly { vertices: Float32Array; faces: Uint32Array }[]) {}
 }
 
+/** A LATENT (`{"samples": [B, 4, H/8, W/8]}`): its size in pixels, its batch, and a colour that follows what made it. */
+export class LatentValue {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly batch: number,
+    readonly tint: number,
+  ) {}
+}
+
+/** A VIDEO (`comfy_api`'s `VideoInput`): its frames and frame rate. */
+export class VideoValue {
+  constructor(
+    readonly frames: ImageTensor,
+    readonly fps: number,
+  ) {}
+}
+
+/** A value of a type the simulator does not compute with (MODEL, CLIP, CONDITIONING, …): only its type and origin. */
+export class OpaqueValue {
+  constructor(
+    readonly type: string,
+    readonly className: string,
+    readonly tint: number,
+  ) {}
+}
+
 /** Anything that flows along a link or arrives as a widget value. */
-export type NodeValue = PyValue | ImageTensor | MaskTensor | AudioValue | MeshValue;
+export type NodeValue = PyValue | ImageTensor | MaskTensor | AudioValue | MeshValue | LatentValue | VideoValue | OpaqueValue;
 
 /** ComfyUI's `format_value` for `current_inputs` of an execution_error: plain JSON values pass, others are `str()`-ed. */
 export function formatValue(v: NodeValue | undefined): PyValue {
@@ -44,6 +71,9 @@ export function formatValue(v: NodeValue | undefined): PyValue {
   if (v instanceof MaskTensor) return `tensor(<mask ${v.masks.length}x${v.masks[0]?.height ?? 0}x${v.masks[0]?.width ?? 0}>)`;
   if (v instanceof AudioValue) return `{'waveform': tensor(<${v.waveforms.length}x${v.waveforms[0]?.length ?? 0}x${v.waveforms[0]?.[0]?.length ?? 0}>), 'sample_rate': ${v.sampleRate}}`;
   if (v instanceof MeshValue) return '<comfy_extras.nodes_hunyuan3d.MESH object>';
+  if (v instanceof LatentValue) return `{'samples': tensor(<${v.batch}x4x${Math.trunc(v.height / 8)}x${Math.trunc(v.width / 8)}>)}`;
+  if (v instanceof VideoValue) return '<comfy_api.latest._input_impl.video_types.VideoFromComponents object>';
+  if (v instanceof OpaqueValue) return `<${v.type} object>`;
   return pyRepr(v);
 }
 
@@ -53,8 +83,10 @@ export interface NodeContext {
   readonly folders: FolderPaths;
   /** Lives as long as ComfyUI keeps the node's object (same id and class in consecutive prompts). */
   readonly state: Map<string, unknown>;
-  /** `ProgressBar.update_absolute`: checks for an interrupt, then sends progress (and the preview). */
-  progress(value: number, total: number, preview?: SimImage): Promise<void>;
+  /** `ProgressBar.update_absolute`: checks for an interrupt, then sends progress (and the preview: PNG, or JPEG as latent previews are). */
+  progress(value: number, total: number, preview?: SimImage, previewFormat?: 'png' | 'jpeg'): Promise<void>;
+  /** Waits one sampler step's simulated time (`stepDelayMs`). */
+  step(): Promise<void>;
   /** `PromptServer.send_progress_text`: a binary TEXT frame to every socket. */
   sendText(text: string): void;
 }

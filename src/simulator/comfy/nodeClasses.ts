@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type FolderPaths } from './folderPaths';
 import { formatValue, ImageTensor, MaskTensor, type NodeClass, type NodeContext, type NodeResult, type NodeValue } from './nodeClass';
-import { recordedObjectInfo, withCombo, writtenObjectInfo, type ObjectInfo } from './objectInfo';
+import { genericNodeClass } from './genericNodes';
+import { recordedEntry, recordedObjectInfo, takesUniqueId, withCombo, type ObjectInfo } from './objectInfo';
 import { decodePng, PngDecodeError, pngSize } from './png';
 import { PyError, pyRepr } from './pyFormat';
 import { PyFloat, pyDumps, type PyValue } from './pyJson';
@@ -39,7 +40,7 @@ function defineClass(entry: ObjectInfo, behaviour: Omit<NodeClass, 'name' | 'out
   return {
     name: entry.name,
     outputNode: entry.output_node,
-    usesUniqueId: Object.values(entry.input.hidden ?? {}).includes('UNIQUE_ID'),
+    usesUniqueId: takesUniqueId(entry),
     objectInfo: () => entry,
     ...behaviour,
   };
@@ -109,12 +110,15 @@ function previewText(source: NodeValue | undefined): string {
   return str(formatValue(source));
 }
 
-/** The simulator's node classes by name. */
-export function createNodeClasses(): Map<string, NodeClass> {
-  const r = recordedObjectInfo;
-  const w = writtenObjectInfo;
+/**
+ * The simulator's node classes by name, in the order `/object_info` lists them: every class of the
+ * recorded 0.3.64 reply (run for real where the simulator can, imitated otherwise: `genericNodes.ts`),
+ * then the classes it adds. `models` are the file names of its model folders.
+ */
+export function createNodeClasses(models: Readonly<Record<string, readonly string[]>> = {}): Map<string, NodeClass> {
+  const r = recordedEntry;
   const classes: NodeClass[] = [
-    defineClass(r.EmptyImage, {
+    defineClass(r('EmptyImage'), {
       run: (i) => {
         const width = num(i.width);
         const height = num(i.height);
@@ -123,7 +127,7 @@ export function createNodeClasses(): Map<string, NodeClass> {
         return Promise.resolve({ outputs: [new ImageTensor(batch)] });
       },
     }),
-    defineClass(r.ImageScale, {
+    defineClass(r('ImageScale'), {
       run: (i) => {
         const image = imageInput(i.image);
         let width = num(i.width);
@@ -134,17 +138,17 @@ export function createNodeClasses(): Map<string, NodeClass> {
         return Promise.resolve({ outputs: [new ImageTensor(image.images.map((img) => scaleImage(img, width, height, str(i.upscale_method), str(i.crop))))] });
       },
     }),
-    defineClass(w.ImageBlur, {
+    defineClass(r('ImageBlur'), {
       run: (i) => Promise.resolve({ outputs: [new ImageTensor(imageInput(i.image).images.map((img) => blurImage(img, num(i.blur_radius), num(i.sigma))))] }),
     }),
-    defineClass(w.ImageInvert, {
+    defineClass(r('ImageInvert'), {
       run: (i) => Promise.resolve({ outputs: [new ImageTensor(imageInput(i.image).images.map(invertImage))] }),
     }),
     {
       name: 'LoadImage',
       outputNode: false,
       usesUniqueId: false,
-      objectInfo: (folders) => withCombo(r.LoadImage, 'image', inputFiles(folders, ['image'])),
+      objectInfo: (folders) => withCombo(r('LoadImage'), 'image', inputFiles(folders, ['image'])),
       isChanged: async (i, folders) => fileSha256(folders.annotatedPath(i.image as string)),
       validate: {
         args: ['image'],
@@ -155,10 +159,10 @@ export function createNodeClasses(): Map<string, NodeClass> {
         return { outputs: [new ImageTensor([image]), new MaskTensor([mask])] };
       },
     },
-    defineClass(r.SaveImage, {
+    defineClass(r('SaveImage'), {
       run: (i, ctx) => saveImages(imageInput(i.images), str(i.filename_prefix), ctx.folders.output, 'output', 4, ctx.folders, pngMetadata(i.prompt, i.extra_pnginfo)),
     }),
-    defineClass(r.PreviewImage, {
+    defineClass(r('PreviewImage'), {
       run: (i, ctx) => {
         let letters = ctx.state.get('letters') as string | undefined;
         if (letters === undefined) {
@@ -168,7 +172,7 @@ export function createNodeClasses(): Map<string, NodeClass> {
         return saveImages(imageInput(i.images), `ComfyUI_temp_${letters}`, ctx.folders.temp, 'temp', 1, ctx.folders, pngMetadata(i.prompt, i.extra_pnginfo));
       },
     }),
-    defineClass(r.SaveImageWebsocket, {
+    defineClass(r('SaveImageWebsocket'), {
       isChanged: () => Promise.resolve(new PyFloat((Date.now() + (performance.now() % 1)) / 1000)),
       run: async (i, ctx) => {
         const images = imageInput(i.images);
@@ -176,17 +180,21 @@ export function createNodeClasses(): Map<string, NodeClass> {
         return { outputs: [] };
       },
     }),
-    defineClass(w.GetImageSize, {
+    defineClass(r('GetImageSize'), {
       run: (i, ctx: NodeContext) => {
         const image = imageInput(i.image);
         ctx.sendText(`width: ${image.width}, height: ${image.height}\n batch size: ${image.images.length}`);
         return Promise.resolve({ outputs: [image.width, image.height, image.images.length] });
       },
     }),
-    defineClass(r.PreviewAny, {
+    defineClass(r('PreviewAny'), {
       run: (i) => Promise.resolve({ outputs: [], ui: new Map([['text', [previewText(i.source)]]]) }),
     }),
     ...mediaNodeClasses(),
   ];
-  return new Map(classes.map((c) => [c.name, c]));
+  const own = new Map(classes.map((c) => [c.name, c]));
+  const all = new Map<string, NodeClass>();
+  for (const [name, entry] of recordedObjectInfo()) all.set(name, own.get(name) ?? genericNodeClass(entry, models));
+  for (const c of classes) if (!all.has(c.name)) all.set(c.name, c);
+  return all;
 }

@@ -53,6 +53,23 @@ export function imagePng(img: SimImage, compressLevel: number, text?: [string, s
   return encodePng({ width: img.width, height: img.height, channels: 3, row: (y) => rowBytes(img, y, row) }, { compressLevel, text });
 }
 
+/** One image as 8-bit RGBA (opaque), what the WebP, GIF and JPEG writers take. */
+export function imageRgba(img: SimImage): Uint8Array {
+  const out = new Uint8Array(img.width * img.height * 4);
+  const row = Buffer.alloc(img.width * 3);
+  for (let y = 0; y < img.height; y++) {
+    rowBytes(img, y, row);
+    for (let x = 0; x < img.width; x++) {
+      const o = (y * img.width + x) * 4;
+      out[o] = row[x * 3]!;
+      out[o + 1] = row[x * 3 + 1]!;
+      out[o + 2] = row[x * 3 + 2]!;
+      out[o + 3] = 255;
+    }
+  }
+  return out;
+}
+
 /** Files of the input folder (top level only) whose guessed type is one of `kinds`, sorted. */
 export function inputFiles(folders: FolderPaths, kinds: readonly string[]): string[] {
   let names: string[] = [];

@@ -1,21 +1,19 @@
 /**
- * `/object_info` entries of the simulator's node classes. Seven are the recorded 0.3.64 replies,
- * imported verbatim; the rest are written from ComfyUI 0.3.64's (and VideoHelperSuite's) node
- * definitions and say so in a comment. The `input` dicts double as `INPUT_TYPES()` for validation,
- * as they are in ComfyUI for these classes.
+ * `/object_info` entries of the simulator's node classes. `recordedObjectInfo()` is the whole reply of a
+ * real ComfyUI 0.3.64 (`recordings/comfyui-0.3.64/object_info.json`, 383 classes), parsed as Python
+ * would (floats stay floats, 2**64-1 stays exact); the classes the simulator runs itself use those
+ * entries unchanged. `writtenObjectInfo` holds the few it adds (VideoHelperSuite's video node and two
+ * simulator-only sources), written from their definitions. The `input` dicts double as
+ * `INPUT_TYPES()` for validation, as they are in ComfyUI.
  */
-import recordedEmptyImage from '../../../recordings/comfyui-0.3.64/object_info_EmptyImage.json';
-import recordedImageScale from '../../../recordings/comfyui-0.3.64/object_info_ImageScale.json';
-import recordedLoadImage from '../../../recordings/comfyui-0.3.64/object_info_LoadImage.json';
-import recordedPreviewAny from '../../../recordings/comfyui-0.3.64/object_info_PreviewAny.json';
-import recordedPreviewImage from '../../../recordings/comfyui-0.3.64/object_info_PreviewImage.json';
-import recordedSaveImage from '../../../recordings/comfyui-0.3.64/object_info_SaveImage.json';
-import recordedSaveImageWebsocket from '../../../recordings/comfyui-0.3.64/object_info_SaveImageWebsocket.json';
-import { PyFloat, type PyValue } from './pyJson';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parsePyJson, PyFloat, type PyDict, type PyValue } from './pyJson';
 
 /** One `/object_info/{class}` entry. */
 export interface ObjectInfo {
-  input: { required?: Record<string, PyValue[]>; optional?: Record<string, PyValue[]>; hidden?: Record<string, string> };
+  /** `hidden` values are a type name (`"PROMPT"`), or `["PROMPT"]` in the v3 node schema. */
+  input: { required?: Record<string, PyValue[]>; optional?: Record<string, PyValue[]>; hidden?: Record<string, PyValue> };
   input_order: Record<string, string[]>;
   output: string[];
   output_is_list: boolean[];
@@ -71,96 +69,42 @@ function info(
 }
 
 const f = (v: number) => new PyFloat(v);
-const PROMPT_HIDDEN = { prompt: 'PROMPT', extra_pnginfo: 'EXTRA_PNGINFO' };
 
-/** The recorded entries, as the server sent them (LoadImage's file list is replaced per request). */
-export const recordedObjectInfo: Record<string, ObjectInfo> = {
-  ...(recordedEmptyImage as unknown as Record<string, ObjectInfo>),
-  ...(recordedImageScale as unknown as Record<string, ObjectInfo>),
-  ...(recordedLoadImage as unknown as Record<string, ObjectInfo>),
-  ...(recordedPreviewAny as unknown as Record<string, ObjectInfo>),
-  ...(recordedPreviewImage as unknown as Record<string, ObjectInfo>),
-  ...(recordedSaveImage as unknown as Record<string, ObjectInfo>),
-  ...(recordedSaveImageWebsocket as unknown as Record<string, ObjectInfo>),
-};
+const RECORDING = ['recordings', 'comfyui-0.3.64', 'object_info.json'];
+let recorded: ReadonlyMap<string, ObjectInfo> | undefined;
 
-/** Entries NOT from a recording: written from the 0.3.64 sources (or VHS's / the simulator's own). */
+/** The recording, found above this module: `dist/` (the bundle) and `out/src/simulator/comfy/` (tests) both sit under the project. */
+function recordingPath(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, ...RECORDING);
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`The recorded /object_info (${RECORDING.join('/')}) is not in any folder above ${__dirname}.`);
+  }
+}
+
+/** One parsed entry as an `ObjectInfo`: its own fields and `input`'s sections as objects, option dicts as parsed. */
+function entryOf(value: PyValue): ObjectInfo {
+  const d = value as PyDict;
+  const dict = (v: PyValue | undefined): PyDict => (v instanceof Map ? v : new Map<string, PyValue>());
+  const sections = Object.fromEntries([...dict(d.get('input'))].map(([k, s]) => [k, s instanceof Map ? Object.fromEntries(s) : s]));
+  return { ...Object.fromEntries(d), input: sections, input_order: Object.fromEntries(dict(d.get('input_order'))) } as ObjectInfo;
+}
+
+/** `GET /object_info` of the real 0.3.64 server, by class, in the order it sent them (read once). */
+export function recordedObjectInfo(): ReadonlyMap<string, ObjectInfo> {
+  recorded ??= new Map([...(parsePyJson(fs.readFileSync(recordingPath(), 'utf8')) as PyDict)].map(([name, entry]) => [name, entryOf(entry)]));
+  return recorded;
+}
+
+/** The recorded entry of a class the simulator runs itself. */
+export function recordedEntry(name: string): ObjectInfo {
+  const entry = recordedObjectInfo().get(name);
+  if (!entry) throw new Error(`${name} is not in the recorded /object_info.`);
+  return entry;
+}
+
+/** Entries NOT in the recording: VideoHelperSuite's video node and the simulator's own sources. */
 export const writtenObjectInfo: Record<string, ObjectInfo> = {
-  // comfy_extras/nodes_post_processing.py `Blur` (not from a recording).
-  ImageBlur: info('ImageBlur', {
-    required: {
-      image: ['IMAGE'],
-      blur_radius: ['INT', { default: 1, min: 1, max: 31, step: 1 }],
-      sigma: ['FLOAT', { default: f(1), min: f(0.1), max: f(10), step: f(0.1) }],
-    },
-    output: ['IMAGE'],
-    displayName: 'Image Blur',
-    module: 'comfy_extras.nodes_post_processing',
-    category: 'image/postprocessing',
-    outputNode: false,
-  }),
-  // nodes.py `ImageInvert` (not from a recording).
-  ImageInvert: info('ImageInvert', {
-    required: { image: ['IMAGE'] },
-    output: ['IMAGE'],
-    displayName: 'Invert Image',
-    module: 'nodes',
-    category: 'image',
-    outputNode: false,
-  }),
-  // comfy_extras/nodes_images.py `GetImageSize` (not from a recording).
-  GetImageSize: info('GetImageSize', {
-    required: { image: ['IMAGE'] },
-    hidden: { unique_id: 'UNIQUE_ID' },
-    output: ['INT', 'INT', 'INT'],
-    outputName: ['width', 'height', 'batch_size'],
-    displayName: 'Get Image Size',
-    description: 'Returns width and height of the image, and passes it through unchanged.',
-    module: 'comfy_extras.nodes_images',
-    category: 'image',
-    outputNode: false,
-  }),
-  // comfy_extras/nodes_images.py `SaveAnimatedWEBP` (not from a recording).
-  SaveAnimatedWEBP: info('SaveAnimatedWEBP', {
-    required: {
-      images: ['IMAGE'],
-      filename_prefix: ['STRING', { default: 'ComfyUI' }],
-      fps: ['FLOAT', { default: f(6), min: f(0.01), max: f(1000), step: f(0.01) }],
-      lossless: ['BOOLEAN', { default: true }],
-      quality: ['INT', { default: 80, min: 0, max: 100 }],
-      method: [['default', 'fastest', 'slowest']],
-    },
-    hidden: PROMPT_HIDDEN,
-    module: 'comfy_extras.nodes_images',
-    category: 'image/animation',
-    outputNode: true,
-  }),
-  // comfy_extras/nodes_audio.py `LoadAudio` (not from a recording; the list is the input folder's audio/video files).
-  LoadAudio: info('LoadAudio', {
-    required: { audio: [[], { audio_upload: true }] },
-    output: ['AUDIO'],
-    displayName: 'Load Audio',
-    module: 'comfy_extras.nodes_audio',
-    category: 'audio',
-    outputNode: false,
-  }),
-  // comfy_extras/nodes_audio.py `SaveAudio` (not from a recording).
-  SaveAudio: info('SaveAudio', {
-    required: { audio: ['AUDIO'], filename_prefix: ['STRING', { default: 'audio/ComfyUI' }] },
-    hidden: PROMPT_HIDDEN,
-    displayName: 'Save Audio (FLAC)',
-    module: 'comfy_extras.nodes_audio',
-    category: 'audio',
-    outputNode: true,
-  }),
-  // comfy_extras/nodes_hunyuan3d.py `SaveGLB` (not from a recording).
-  SaveGLB: info('SaveGLB', {
-    required: { mesh: ['MESH'], filename_prefix: ['STRING', { default: 'mesh/ComfyUI' }] },
-    hidden: PROMPT_HIDDEN,
-    module: 'comfy_extras.nodes_hunyuan3d',
-    category: '3d',
-    outputNode: true,
-  }),
   // ComfyUI-VideoHelperSuite `VHS_VideoCombine` as it registers without ffmpeg (gif/webp only); not from a recording.
   VHS_VideoCombine: info('VHS_VideoCombine', {
     required: {
@@ -206,6 +150,16 @@ export const writtenObjectInfo: Record<string, ObjectInfo> = {
     outputNode: false,
   }),
 };
+
+/** What a hidden input asks for (`"PROMPT"`), in either schema. */
+export function hiddenKind(declared: PyValue): PyValue {
+  return Array.isArray(declared) ? (declared[0] ?? null) : declared;
+}
+
+/** Whether a class takes the hidden UNIQUE_ID (ComfyUI then keys its cache entry by node id too). */
+export function takesUniqueId(entry: ObjectInfo): boolean {
+  return Object.values(entry.input.hidden ?? {}).some((v) => hiddenKind(v) === 'UNIQUE_ID');
+}
 
 /** A shallow copy of an entry with one combo's option list replaced (LoadImage/LoadAudio file lists). */
 export function withCombo(entry: ObjectInfo, input: string, options: string[]): ObjectInfo {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { type ComfyWebSocketHub } from './comfyWebSocketHub';
 import { type FolderPaths } from './folderPaths';
 import { formatValue, type NodeClass, type NodeContext, type NodeValue } from './nodeClass';
-import { imagePng } from './nodeHelpers';
+import { PreviewFormat, type ComfyWebSocketHub } from './comfyWebSocketHub';
+import { encodeJpeg } from './jpegEncoder';
+import { imagePng, imageRgba } from './nodeHelpers';
+import { hiddenKind } from './objectInfo';
 import { encodePng } from './png';
 import { PyError, pyRepr, pyStr } from './pyFormat';
 import { PyFloat, pyDumps, type PyDict, type PyObject, type PyValue } from './pyJson';
@@ -19,6 +21,8 @@ export interface ExecutionSettings {
   classDelayMs: Record<string, number>;
   /** Per-class progress ticks during the work (ComfyUI samplers tick; these let any class do so). */
   progressSteps: Record<string, number>;
+  /** Time of one step of a class the simulator only imitates that has a `steps` input (a sampler), in ms. */
+  stepDelayMs: number;
   /** Behave like the Dec-2024 server: no progress_state, previews always type 1. */
   oldServer: boolean;
   /** Report hostile file names instead of the real ones (see `HOSTILE_ENTRIES`). */
@@ -354,23 +358,28 @@ export class PromptExecutor {
         nodeId: id,
         folders: host.folders,
         state,
-        progress: async (value, total, preview) => {
+        progress: async (value, total, preview, previewFormat = 'png') => {
           checkInterrupt();
           p.state = 'running';
           p.value = value;
           p.max = total;
           sendProgressState();
-          const png = preview ? await imagePng(preview, 1) : undefined;
-          const meta = png !== undefined && !settings.oldServer && host.hub.supportsPreviewMetadata(clientId);
-          if (png && meta) {
-            host.hub.sendPreviewWithMetadata(png, this.previewMetadata(id, promptId), clientId);
+          const jpeg = previewFormat === 'jpeg';
+          const image = preview ? (jpeg ? encodeJpeg(preview.width, preview.height, imageRgba(preview), 95) : await imagePng(preview, 1)) : undefined;
+          const meta = image !== undefined && !settings.oldServer && host.hub.supportsPreviewMetadata(clientId);
+          if (image && meta) {
+            host.hub.sendPreviewWithMetadata(image, this.previewMetadata(id, promptId, jpeg ? 'image/jpeg' : 'image/png'), clientId);
             counted();
           }
           send('progress', { value, max: total, prompt_id: promptId, node: id }, clientId);
-          if (png && !meta) {
-            host.hub.sendPreview(png, clientId);
+          if (image && !meta) {
+            host.hub.sendPreview(image, clientId, jpeg ? PreviewFormat.jpeg : PreviewFormat.png);
             counted();
           }
+        },
+        step: () => {
+          const ms = settings.stepDelayMs * host.timeScale;
+          return ms > 0 ? abortable(delay(ms), host.signal) : Promise.resolve();
         },
         sendText: (text) => {
           if (settings.oldServer) return;
@@ -458,8 +467,8 @@ export class PromptExecutor {
     else this.host.hub.sendPreview(png, this.clientId);
   }
 
-  private previewMetadata(nodeId: string, promptId: string): PyObject {
-    return { node_id: nodeId, prompt_id: promptId, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId, image_type: 'image/png' };
+  private previewMetadata(nodeId: string, promptId: string, imageType = 'image/png'): PyObject {
+    return { node_id: nodeId, prompt_id: promptId, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId, image_type: imageType };
   }
 
   /** The node's work time, with progress ticks when configured for its class. */
@@ -493,7 +502,8 @@ export class PromptExecutor {
         }
       }
     }
-    for (const [name, kind] of Object.entries(types.hidden ?? {})) {
+    for (const [name, hidden] of Object.entries(types.hidden ?? {})) {
+      const kind = hiddenKind(hidden);
       if (kind === 'PROMPT') out[name] = prompt;
       else if (kind === 'EXTRA_PNGINFO') out[name] = extraData.get('extra_pnginfo') ?? null;
       else if (kind === 'UNIQUE_ID') out[name] = id;

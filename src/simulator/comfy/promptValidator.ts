@@ -260,12 +260,14 @@ export class PromptValidator {
         errors.push({ type: 'value_bigger_than_max', message: `Value ${pyStr(val)} bigger than max of ${pyStr(opts.max)}`, details: x, extra_info: { input_name: x, input_config: info, received_value: val } });
         continue;
       }
-      if (Array.isArray(inputType) && !inputType.some((option) => pyEquals(option, val))) {
-        const long = inputType.length > 20;
+      // The v3 schema declares a combo as "COMBO" with its list in the options.
+      const comboOptions = Array.isArray(inputType) ? inputType : inputType === 'COMBO' ? ((opts.options as PyValue[] | undefined) ?? []) : undefined;
+      if (comboOptions && !comboOptions.some((option) => pyEquals(option, val))) {
+        const long = comboOptions.length > 20;
         errors.push({
           type: 'value_not_in_list',
           message: 'Value not in list',
-          details: `${x}: '${pyStr(val)}' not in ${long ? `(list of length ${inputType.length})` : pyRepr(inputType)}`,
+          details: `${x}: '${pyStr(val)}' not in ${long ? `(list of length ${comboOptions.length})` : pyRepr(comboOptions)}`,
           extra_info: { input_name: x, input_config: long ? null : info, received_value: val },
         });
         continue;
