@@ -207,7 +207,8 @@ describe('RunComfyClient (HTTP against the RunComfy simulator)', () => {
     });
 
     it('times out a slow answer, retries idempotent calls, and gives up after the bound', async () => {
-      sim.addFault({ action: 'delay', delayMs: 400, route: 'listMachines' });
+      // The server never answers within the test, so only the client's timeout can end the call.
+      sim.addFault({ action: 'delay', delayMs: 600_000, route: 'listMachines' });
       const once = testClient(sim, { timeoutMs: 100, retry: { maxRetries: 0 } });
       const e = await rejectsWith(once.listMachines(), 'timeout', /^List machines failed: no answer within 0\.1 s\.$/);
       assert.ok(e instanceof TimeoutError);
