@@ -101,7 +101,7 @@ function oneWorkflow(args: readonly string[]): string {
 }
 
 /** The test the analysis uses to call a file a ComfyUI editor (UI-format) workflow. */
-function isUiFormat(text: string): boolean {
+export function isUiFormat(text: string): boolean {
   const doc = parseJsonOrUndefined(text);
   return isObject(doc) && Array.isArray(doc.nodes) && Array.isArray(doc.links);
 }
@@ -119,7 +119,7 @@ async function prepare(file: string, absPath: string, text: string, conversion: 
 }
 
 /** `--allow-inputs-from` folders, each checked to be one (a typo would otherwise only show as a refused input). */
-async function allowedFolders(values: OptionValues): Promise<string[]> {
+export async function allowedFolders(values: OptionValues): Promise<string[]> {
   const dirs = stringList(values['allow-inputs-from']);
   for (const dir of dirs) {
     const info = await fs.stat(path.resolve(dir)).catch(() => undefined);
@@ -128,7 +128,7 @@ async function allowedFolders(values: OptionValues): Promise<string[]> {
   return dirs;
 }
 
-function stringList(v: OptionValues[string]): string[] {
+export function stringList(v: OptionValues[string]): string[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 }
@@ -233,7 +233,7 @@ function jsonOfFailure(e: unknown): Record<string, unknown> {
 }
 
 /** Relative to the current folder when below it, else absolute. */
-function shownPath(absPath: string): string {
+export function shownPath(absPath: string): string {
   const rel = path.relative(process.cwd(), absPath);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absPath;
 }

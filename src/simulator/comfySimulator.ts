@@ -102,6 +102,7 @@ const DEFAULT_CONFIG: ComfySimulatorConfig = {
   nodeDelayMs: 2,
   classDelayMs: { ImageBlur: 40 },
   progressSteps: {},
+  runMs: 0,
   oldServer: false,
   hostile: false,
   maxUploadSizeMb: null,
@@ -550,6 +551,7 @@ function checkConfig(c: ComfySimulatorConfig): void {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`config.${name} must be a non-negative number of milliseconds, got ${JSON.stringify(v)}.`);
   };
   nonNegative('nodeDelayMs', c.nodeDelayMs);
+  nonNegative('runMs', c.runMs);
   for (const [field, map] of [
     ['classDelayMs', c.classDelayMs],
     ['progressSteps', c.progressSteps],

@@ -10,6 +10,9 @@
  *   --boot-seconds S          time from launch to Ready (default 20)
  *   --delete-seconds S        time a stopped machine stays Deleting (default 3)
  *   --comfy-boot-seconds S    a new machine's ComfyUI answers 502 for this long after Ready (default 0)
+ *   --run-seconds S           each prompt takes at least this long on every ComfyUI, so a pool of machines
+ *                             (each with its own queue) can be watched working through a sweep
+ *                             (default: RUNCOMFY_SIM_RUN_SECONDS, else 0)
  */
 import { parseArgs } from 'node:util';
 import { startComfySimulator } from './comfySimulator';
@@ -24,6 +27,7 @@ async function main(): Promise<void> {
       'boot-seconds': { type: 'string', default: '20' },
       'delete-seconds': { type: 'string', default: '3' },
       'comfy-boot-seconds': { type: 'string', default: '0' },
+      'run-seconds': { type: 'string', default: process.env.RUNCOMFY_SIM_RUN_SECONDS?.trim() || '0' },
     },
     strict: true,
   });
@@ -33,13 +37,14 @@ async function main(): Promise<void> {
     return n;
   };
   const comfyBootMs = number('comfy-boot-seconds', values['comfy-boot-seconds']) * 1000;
-  const local = await startComfySimulator({ port: number('local-comfy-port', values['local-comfy-port']) });
+  const runMs = number('run-seconds', values['run-seconds']) * 1000;
+  const local = await startComfySimulator({ port: number('local-comfy-port', values['local-comfy-port']), runMs });
   const runcomfy = await startRunComfySimulator({
     port: number('port', values.port),
     bootMs: number('boot-seconds', values['boot-seconds']) * 1000,
     deleteMs: number('delete-seconds', values['delete-seconds']) * 1000,
     createComfyBackend: async () => {
-      const sim = await startComfySimulator({ bootMs: comfyBootMs });
+      const sim = await startComfySimulator({ bootMs: comfyBootMs, runMs });
       return { url: sim.url, close: () => sim.close() };
     },
   });
