@@ -1,6 +1,5 @@
 import { ComfyClient } from '../../api/comfyClient';
 import { type ApiPrompt } from '../../api/comfyTypes';
-import { isCancellation } from '../../api/errors';
 import { systemClock, type Clock } from '../../base/clock';
 import { Emitter, type Event } from '../../base/event';
 import { DisposableObject } from '../../base/lifecycle';
@@ -238,16 +237,18 @@ export class SweepDispatcher extends DisposableObject {
   private async pollQueues(): Promise<void> {
     await Promise.all(
       [...this.targets.values()].map(async (t) => {
+        const limitMs = Math.max(2000, this.pollMs * 3);
+        const limit = AbortSignal.timeout(limitMs);
         try {
-          const q = await t.client.getQueue(AbortSignal.timeout(Math.max(2000, this.pollMs * 3)));
+          const q = await t.client.getQueue(limit);
           const ours = new Set([...t.engines].map((a) => a.engine.currentPromptId));
           t.others = [...q.running, ...q.pending].filter((i) => !ours.has(i.promptId)).length;
           t.failures = 0;
         } catch (e) {
-          if (isCancellation(e) && !(e instanceof Error && e.name === 'TimeoutError')) return;
+          // Nothing but the read's own time limit cancels it: a server that hangs counts like one that refuses.
           t.failures++;
           if (t.failures >= this.downAfter && this.targets.get(t.target.id) === t) {
-            const why = `${t.target.label} stopped answering (${(e as Error).message})`;
+            const why = `${t.target.label} stopped answering (${limit.aborted ? `no answer to GET /queue within ${limitMs / 1000} s` : (e as Error).message})`;
             this.warnings.push(`${why}; it left the pool and its runs were sent elsewhere.`);
             this.removeTarget(t.target.id, why);
           }
