@@ -101,6 +101,24 @@ describe('runcomfy sweep (node dist/cli.js against the simulators)', function ()
       assert.strictEqual(lines.filter((l) => l.startsWith(`Run ${n}/6 `) && l.includes(': succeeded on ')).length, 1, stderr);
       assert.ok(lines.some((l) => l.startsWith(`Run ${n}/6 `) && l.includes(': running on ')), stderr);
     }
+    // The next sweep of this workflow next to it estimates from these runs' run.json files.
+    const next = await sweep(['--vary', '1.color=1..8', '--comfy-url', a.url, '--out', 'next-sweep', '--dry-run']).done;
+    assert.strictEqual(next.code, 0, next.stderr);
+    assert.match(next.stderr, /^Sweep: 8 runs \(1\.color \(8\)\); ~[\d.]+ ?m?s per run \(from earlier runs\), ~/m);
+  });
+
+  it('sweeps a UI-format workflow by its API node ids, converted with the server\'s node list, its photo uploaded', async () => {
+    const dir = path.join(work, 'invert-photo-ui');
+    fs.cpSync(path.resolve(__dirname, '../../../samples/invert-photo-ui'), dir, { recursive: true });
+    file = path.join(dir, 'workflow.json');
+    const { code, stdout, stderr } = await sweep(['--vary', '3.filename_prefix=one,two', '--comfy-url', a.url, '--json']).done;
+    assert.strictEqual(code, 0, stderr);
+    const j = JSON.parse(stdout) as SweepJson;
+    assert.deepStrictEqual(j.runs.map((r) => [r.params, r.status]), [[{ '3.filename_prefix': 'one' }, 'success'], [{ '3.filename_prefix': 'two' }, 'success']]);
+    assert.deepStrictEqual(j.runs.map((r) => r.outputs[0].filename.split('_')[0]), ['one', 'two']);
+    const linked = await sweep(['--vary', '2.image=x,y', '--comfy-url', a.url]).done;
+    assert.strictEqual(linked.code, 2);
+    assert.match(linked.stderr, /--vary 2\.image: input "image" of node 2 \(ImageInvert\) is linked to node 1/);
   });
 
   it('--dry-run prints the plan (status planned) and sends nothing to any server', async () => {

@@ -61,7 +61,7 @@ export function estimateSweep(i: EstimateInputs): SweepEstimate {
 /**
  * The median execution time (seconds) of this workflow's earlier runs: the `run.json` files
  * below `folder` (a sweep's folder, or the queue command's `<output>/<workflow name>`), at most
- * two levels down, that ran the same workflow file and succeeded. Undefined when there are none.
+ * three levels down (a sweep keeps them at `<sweep>/<run>/<time>-<id>/`), that ran the same workflow file and succeeded. Undefined when there are none.
  * Only the server's own time counts (`phases.execute`), not uploads or waiting in line.
  */
 export async function earlierRunSeconds(folders: readonly string[], workflowFile: string | undefined, limit = 200): Promise<number | undefined> {
@@ -82,7 +82,7 @@ export async function earlierRunSeconds(folders: readonly string[], workflowFile
       }
     }
   };
-  for (const f of folders) await visit(f, 2);
+  for (const f of folders) await visit(f, 3);
   if (times.length === 0) return undefined;
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
