@@ -164,7 +164,7 @@ async function sweep(ctx: CliContext, args: readonly string[], values: OptionVal
   if (autoscale && values.yes !== true && maxCostUsd === undefined) {
     throw new UsageError(`This sweep may launch up to ${autoscale.max} machine${autoscale.max === 1 ? '' : 's'} (at most ${formatCostEstimate(estimate.maxCostUsd)}). Add --yes to go ahead, or --max-cost <usd> to cap it.`);
   }
-  return runPool(ctx, { workflow, plan, targets, autoscale, ratePerHour: ratePerHour ?? 0, maxCostUsd, outDir, absPath, facts, estimate });
+  return runPool(ctx, values, { workflow, plan, targets, autoscale, ratePerHour: ratePerHour ?? 0, maxCostUsd, outDir, absPath, facts, estimate });
 }
 
 interface PoolInputs {
@@ -180,7 +180,7 @@ interface PoolInputs {
   readonly estimate: SweepEstimate;
 }
 
-async function runPool(ctx: CliContext, p: PoolInputs): Promise<ExitCodeValue> {
+async function runPool(ctx: CliContext, values: OptionValues, p: PoolInputs): Promise<ExitCodeValue> {
   const clock = systemClock;
   const ledger = new SweepLedger(clock, { maxCostUsd: p.maxCostUsd });
   let autoscaler: SweepAutoscaler | undefined;
@@ -200,7 +200,7 @@ async function runPool(ctx: CliContext, p: PoolInputs): Promise<ExitCodeValue> {
     return done.length === 0 ? p.estimate.secondsPerRun : done.reduce((s, r) => s + (r.endedAtMs! - r.startedAtMs!), 0) / done.length / 1000;
   };
   if (p.autoscale) {
-    const { client } = cliClient(ctx, {});
+    const { client } = cliClient(ctx, values);
     autoscaler = new SweepAutoscaler({
       api: client,
       money: new MoneyOperations(clock),
