@@ -169,6 +169,22 @@ describe('runcomfy sweep (node dist/cli.js against the simulators)', function ()
     assert.deepStrictEqual(api.requests().filter((r) => r.method === 'POST'), [], 'no launch was sent');
   });
 
+  it('Ctrl-C still stops every machine the sweep launched, retrying a stop that fails until it lands', async () => {
+    const run = sweep(['--vary', '1.color=1..40', '--autoscale', `max=1,type=medium,version=${fluxV3}`, '--yes', '--json']);
+    await run.stderrIncludes(': running on ');
+    // The first two DELETEs fail: the stop must be tried again, Ctrl-C or not.
+    api.addFault({ action: 'error', route: 'stop', status: 502, times: 2 });
+    run.child.kill('SIGINT');
+    const { code, stdout, stderr } = await run.done;
+    assert.strictEqual(code, 9, stderr);
+    const j = JSON.parse(stdout) as SweepJson;
+    assert.strictEqual(j.status, 'interrupted');
+    assert.strictEqual(j.machines_launched.length, 1);
+    assert.deepStrictEqual(j.machines_stopped, j.machines_launched);
+    assert.strictEqual(api.requests().filter((r) => r.method === 'DELETE').length, 3, 'two failed stops, then the one that landed');
+    assert.ok(api.billing().machines.every((m) => m.stopped_at !== null), 'billing ended');
+  });
+
   it('Ctrl-C interrupts our prompts and exits 9 with status interrupted', async () => {
     a.configure({ runMs: 60_000 });
     const run = sweep(['--vary', '1.color=1..4', '--comfy-url', a.url, '--json']);
