@@ -26,7 +26,7 @@ import { formatJson } from './format';
 import { allowedFolders, isUiFormat, shownPath, stringList } from './queueCommand';
 
 const usage =
-  'sweep <workflow.json> --vary <node>.<input>=<spec>... [--zip] [--machine <server_id>]... [--comfy-url <url>]... [--autoscale <spec>] [--max-cost <usd>] [--expect-seconds <s>] [--out <dir>] [--yes] [--dry-run]';
+  'sweep <workflow.json> --vary <node>.<input>=<spec>... [--zip] [--machine <server_id>]... [--comfy-url <url>]... [--autoscale <spec>] [--max-cost <usd>] [--expect-seconds <s>] [--out <dir>] [--yes] [--dry-run] [--allow-inputs-from <dir>]...';
 
 /**
  * `runcomfy sweep`: one workflow, many runs (the product of the `--vary` axes, or pairwise with
