@@ -6,7 +6,8 @@
 //
 // Options: --code-server (use code-server even if `code` exists), --port N (code-server port, default 8080
 // or the next free one), --skip-setup, --boot-seconds N (simulated machine boot time, default 20),
-// --demo-dir DIR (profile and workspace, default .demo), --json (with code-server: once it is ready, also
+// --run-seconds S (each prompt takes at least this long on every simulated ComfyUI, each machine having its own,
+// default RUNCOMFY_SIM_RUN_SECONDS or 0: set it to watch a sweep spread over a pool), --demo-dir DIR (profile and workspace, default .demo), --json (with code-server: once it is ready, also
 // print one JSON line with the URLs and code-server's process group, for scripts/screenshots.mjs).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,7 +47,8 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 // The simulators print one JSON line with their URLs and the demo account once they listen.
-const sim = spawn(process.execPath, [path.join(root, 'dist/simulator.js'), '--boot-seconds', option('--boot-seconds', '20')], {
+const runSeconds = option('--run-seconds', process.env.RUNCOMFY_SIM_RUN_SECONDS || '0');
+const sim = spawn(process.execPath, [path.join(root, 'dist/simulator.js'), '--boot-seconds', option('--boot-seconds', '20'), '--run-seconds', runSeconds], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 children.push(sim);

@@ -65,7 +65,7 @@ export function helpText(commands: readonly CliCommand[]): string {
     '            an account share that allowance; when RunComfy still says 429, a command retries for 60 s (or its',
     '            --timeout) and says so on stderr, then exits 5. A stop is retried until it lands.',
     'Exit codes: 0 ok, 1 other, 2 usage, 3 auth, 4 not found, 5 rate limited or timed out, 6 server or network,',
-    '            7 workflow rejected, 8 execution error, 9 interrupted',
+    '            7 workflow rejected, 8 execution error, 9 interrupted, 10 the budget ended a sweep',
     '',
   ].join('\n');
 }

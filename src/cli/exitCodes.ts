@@ -18,6 +18,8 @@ export const ExitCode = {
   workflowRejected: 7,
   executionError: 8,
   interrupted: 9,
+  /** `sweep`: the budget (`--max-cost`) ended it; what ran is saved. */
+  budget: 10,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -2,9 +2,10 @@ import { runCli, type CliCommand } from './cli';
 import { convertCommand } from './convertCommand';
 import { machineCommands } from './machineCommands';
 import { queueCommand } from './queueCommand';
+import { sweepCommand } from './sweepCommand';
 
 /** Every command, in the order `runcomfy help` lists them. */
-const commands: CliCommand[] = [...machineCommands, queueCommand, convertCommand];
+const commands: CliCommand[] = [...machineCommands, queueCommand, sweepCommand, convertCommand];
 
 void runCli(process.argv.slice(2), commands).then((code) => {
   process.exitCode = code;

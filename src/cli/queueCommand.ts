@@ -102,7 +102,7 @@ function oneWorkflow(args: readonly string[]): string {
 }
 
 /** `--allow-inputs-from` folders, each checked to be one (a typo would otherwise only show as a refused input). */
-async function allowedFolders(values: OptionValues): Promise<string[]> {
+export async function allowedFolders(values: OptionValues): Promise<string[]> {
   const dirs = stringList(values['allow-inputs-from']);
   for (const dir of dirs) {
     const info = await fs.stat(path.resolve(dir)).catch(() => undefined);
@@ -111,7 +111,7 @@ async function allowedFolders(values: OptionValues): Promise<string[]> {
   return dirs;
 }
 
-function stringList(v: OptionValues[string]): string[] {
+export function stringList(v: OptionValues[string]): string[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 }
@@ -211,7 +211,7 @@ function jsonOfFailure(e: unknown): Record<string, unknown> {
 }
 
 /** Relative to the current folder when below it, else absolute. */
-function shownPath(absPath: string): string {
+export function shownPath(absPath: string): string {
   const rel = path.relative(process.cwd(), absPath);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absPath;
 }

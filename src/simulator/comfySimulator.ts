@@ -108,6 +108,7 @@ const DEFAULT_CONFIG: ComfySimulatorConfig = {
   classDelayMs: { ImageBlur: 40 },
   progressSteps: {},
   stepDelayMs: 2,
+  runMs: 0,
   oldServer: false,
   hostile: false,
   maxUploadSizeMb: null,
@@ -559,6 +560,7 @@ function checkConfig(c: ComfySimulatorConfig): void {
   };
   nonNegative('nodeDelayMs', c.nodeDelayMs);
   nonNegative('stepDelayMs', c.stepDelayMs);
+  nonNegative('runMs', c.runMs);
   for (const [field, map] of [
     ['classDelayMs', c.classDelayMs],
     ['progressSteps', c.progressSteps],

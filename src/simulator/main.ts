@@ -11,6 +11,9 @@
  *   --delete-seconds S        time a stopped machine stays Deleting (default 3)
  *   --comfy-boot-seconds S    a new machine's ComfyUI answers 502 for this long after Ready (default 0)
  *   --step-ms N               time of one sampler step of an imitated class (default 100, so progress shows)
+ *   --run-seconds S           each prompt takes at least this long on every ComfyUI, so a pool of machines
+ *                             (each with its own queue) can be watched working through a sweep
+ *                             (default: RUNCOMFY_SIM_RUN_SECONDS, else 0)
  *
  * Every ComfyUI simulator here has the model names of `DEMO_MODELS`, so the samples' checkpoint
  * workflow validates as it would on a machine with that checkpoint.
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
       'delete-seconds': { type: 'string', default: '3' },
       'comfy-boot-seconds': { type: 'string', default: '0' },
       'step-ms': { type: 'string', default: '100' },
+      'run-seconds': { type: 'string', default: process.env.RUNCOMFY_SIM_RUN_SECONDS?.trim() || '0' },
     },
     strict: true,
   });
@@ -46,7 +50,8 @@ async function main(): Promise<void> {
     return n;
   };
   const comfyBootMs = number('comfy-boot-seconds', values['comfy-boot-seconds']) * 1000;
-  const comfy: ComfySimulatorOptions = { models: DEMO_MODELS, stepDelayMs: number('step-ms', values['step-ms']) };
+  const runMs = number('run-seconds', values['run-seconds']) * 1000;
+  const comfy: ComfySimulatorOptions = { models: DEMO_MODELS, stepDelayMs: number('step-ms', values['step-ms']), runMs };
   const local = await startComfySimulator({ ...comfy, port: number('local-comfy-port', values['local-comfy-port']) });
   const runcomfy = await startRunComfySimulator({
     port: number('port', values.port),

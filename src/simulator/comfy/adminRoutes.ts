@@ -15,7 +15,7 @@ export const ADMIN_ROUTES: Record<string, string> = {
   'POST /__sim/requests/clear': 'empty the request log',
   'POST /__sim/reset': 'empty queue, history, caches, faults, log and folders; saved workflows back to the seeded two',
   'GET /__sim/config': 'current settings',
-  'POST /__sim/config': 'change settings: {nodeDelayMs, classDelayMs, progressSteps, oldServer, hostile, maxUploadSizeMb, corsOrigin, wsCompression}',
+  'POST /__sim/config': 'change settings: {nodeDelayMs, classDelayMs, progressSteps, runMs, oldServer, hostile, maxUploadSizeMb, corsOrigin, wsCompression}',
   'POST /__sim/drop': 'drop every websocket: {now: true} | {afterMessages: n} | {atNode: "id"} (the next prompt)',
   'POST /__sim/stall': 'hold the next prompt silently: {ms?: n, atNode?: "id"}; without ms until /__sim/stall/clear',
   'POST /__sim/stall/clear': 'end a stall',

@@ -23,6 +23,12 @@ export interface ExecutionSettings {
   progressSteps: Record<string, number>;
   /** Time of one step of a class the simulator only imitates that has a `steps` input (a sampler), in ms. */
   stepDelayMs: number;
+  /**
+   * Extra work time (ms) of each prompt, spent in its first node that is not cached, as a sampler
+   * spends most of a real run: a machine's "time per run" for pool and budget demos. Ticks progress
+   * every 250 ms so an interrupt lands within one tick. 0: none.
+   */
+  runMs: number;
   /** Behave like the Dec-2024 server: no progress_state, previews always type 1. */
   oldServer: boolean;
   /** Report hostile file names instead of the real ones (see `HOSTILE_ENTRIES`). */
@@ -282,6 +288,7 @@ export class PromptExecutor {
       }
     };
     const outputOf = (id: string): NodeValue[] | undefined => results.get(id) ?? cachedEntry(id)?.outputs;
+    let runWorkMs = settings.runMs * host.timeScale;
 
     const flood = async (id: string) => {
       const f = faults.flood;
@@ -391,6 +398,8 @@ export class PromptExecutor {
         checkInterrupt();
         await flood(id);
         await holdIfStalled(id, true);
+        await this.runWork(runWorkMs, ctx);
+        runWorkMs = 0;
         await this.work(cls.name, settings, ctx);
         const result = await cls.run(inputs, ctx);
         let ui = result.ui && result.ui.size > 0 ? result.ui : undefined;
@@ -469,6 +478,16 @@ export class PromptExecutor {
 
   private previewMetadata(nodeId: string, promptId: string, imageType = 'image/png'): PyObject {
     return { node_id: nodeId, prompt_id: promptId, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId, image_type: imageType };
+  }
+
+  /** The prompt's own work time (`runMs`), in progress ticks of at most 250 ms that an interrupt stops. */
+  private async runWork(ms: number, ctx: NodeContext): Promise<void> {
+    if (ms <= 0) return;
+    const ticks = Math.ceil(ms / 250);
+    for (let tick = 1; tick <= ticks; tick++) {
+      await abortable(delay(ms / ticks), this.host.signal);
+      await ctx.progress(tick, ticks);
+    }
   }
 
   /** The node's work time, with progress ticks when configured for its class. */
