@@ -5,7 +5,7 @@ import { costOf, machineFigures } from '../machineMath';
 import { machineShortId, machineTarget } from '../machineLabels';
 import { extendConfirmation, launchConfirmation, queueOnMachineConfirmation, stopConfirmation } from '../moneyConfirmations';
 import { checkAgainstObjectInfo } from '../objectInfoCheck';
-import { hourlyRate } from '../pricing';
+import { hourlyRate, serverTypes } from '../pricing';
 import { RunEngine } from '../runEngine';
 import { nodeLabel, describeNodeErrors } from '../runLogFormat';
 import { targetKey, targetLabel, type RunRecord, type RunTarget } from '../runRegistry';
@@ -163,7 +163,7 @@ const launchMachine: ToolDefinition<LaunchInput> = {
   referenceName: 'runcomfyLaunch',
   userDescription: 'Launch a RunComfy cloud GPU machine (asks first, with the rate and the most it can cost).',
   modelDescription:
-    'Launches a RunComfy cloud GPU machine with one of the user\'s workflow versions (version_id from list_workflows). COSTS MONEY: billed per second from Ready until it stops, at the type\'s hourly rate (medium ~$0.99/h, large ~$1.75/h, extra-large ~$2.50/h, 2x-large ~$4.99/h, 2xl-turbo ~$7.49/h); at most rate × duration_minutes. The user is asked to confirm. Choose the smallest type and shortest time that fit; it stops by itself after duration_minutes. Returns at once with status Starting: poll list_machines until it is Ready (a few minutes), then queue_workflow. Never launch again because a launch seemed slow: check list_machines first. Stop it with stop_machine when done.',
+    `Launches a RunComfy cloud GPU machine with one of the user's workflow versions (version_id from list_workflows). COSTS MONEY: billed per second from Ready until it stops, at the type's hourly rate (${serverTypes.map((t) => `${t.id} ~$${t.payAsYouGoPerHour.toFixed(2)}/h`).join(', ')} at pay-as-you-go prices); at most rate × duration_minutes. The user is asked to confirm. Choose the smallest type and shortest time that fit; it stops by itself after duration_minutes. Returns at once with status Starting: poll list_machines until it is Ready (a few minutes), then queue_workflow. Never launch again because a launch seemed slow: check list_machines first. Stop it with stop_machine when done.`,
   tags: ['runcomfy', 'comfyui', 'gpu', 'spends-money'],
   spends: true,
   readOnly: false,
@@ -313,6 +313,7 @@ const queueWorkflow: ToolDefinition<QueueInput> = {
   },
   outputSchema: { ...(runSchema as ObjectSchema), required: ['run_id', 'status'] },
   async confirmation(input, context) {
+    context.host.assertMayQueue?.();
     if (input.server_id === undefined) return undefined;
     const m = requireReady(await findMachine(context, input.server_id), 'used');
     const file = await context.host.openWorkflow(input.workflow_path);
@@ -320,6 +321,7 @@ const queueWorkflow: ToolDefinition<QueueInput> = {
   },
   async run(input, context) {
     const { host } = context;
+    host.assertMayQueue?.();
     const file = await host.openWorkflow(input.workflow_path);
     const target = await resolveTarget(context, input);
     const prepared = await prepareForTarget(context, file, target);

@@ -70,6 +70,8 @@ export interface ToolHost {
   comfyClient(url: string): ComfyClient;
   /** Resolves and reads a workflow path a tool was given; the path is untrusted (see `resolveToolPath`). */
   openWorkflow(rawPath: string): Promise<ToolWorkflowFile>;
+  /** Throws when this host may not queue workspace files now (the editor: an untrusted workspace). */
+  assertMayQueue?(): void;
   /** Where a run of `file` saves its outputs. */
   outputLocation(file: ToolWorkflowFile): Promise<OutputLocation>;
   /** Told of every run a tool starts, before it is queued (the editor attaches its log). */
