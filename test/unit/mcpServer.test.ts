@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -218,6 +219,14 @@ describe('runcomfy mcp (node dist/cli.js mcp, through the MCP SDK client, agains
     assert.equal(((await mcp.ok('run_status')).runs as unknown[]).length, 1);
     assert.equal((await mcp.error('run_status', { run_id: 'run-99' })).code, 'run_not_found');
 
+    // Forced past the check, ComfyUI itself refuses: the result names each node error.
+    write('flows/zero.api.json', { ...slowBlurs, '1': { class_type: 'EmptyImage', inputs: { width: 0, height: 64, batch_size: 1, color: 9 } } });
+    assert.equal((await mcp.error('queue_workflow', { workflow_path: 'flows/zero.api.json', local_server: 'desk' })).code, 'known_problems');
+    const rejected = await mcp.ok('queue_workflow', { workflow_path: 'flows/zero.api.json', local_server: 'desk', force: true, wait_seconds: 50 });
+    assert.equal(rejected.status, 'error');
+    const rejection = rejected.error as { type: string; node_errors: string[] };
+    assert.match(rejection.node_errors.join('\n'), /^node 1 \(EmptyImage\): Value 0 smaller than min of 1 \[width\]$/m);
+
     assert.equal((await mcp.error('check_workflow', { workflow_path: '../elsewhere.json', local_server: 'desk' })).code, 'not_found');
     assert.equal((await mcp.error('check_workflow', { workflow_path: outside, local_server: 'desk' })).code, 'outside_workspace');
     assert.equal((await mcp.error('queue_workflow', { workflow_path: 'link.json', local_server: 'desk' })).code, 'outside_workspace', 'a symbolic link out is followed, then refused');
@@ -247,6 +256,26 @@ describe('runcomfy mcp (node dist/cli.js mcp, through the MCP SDK client, agains
     assert.equal(run.status, 'success', JSON.stringify(run));
     assert.match(String(run.target), /^medium machine [0-9a-f]{8}$/);
     assert.equal((run.outputs as string[]).length, 1);
+  });
+
+  it('writes nothing but JSON-RPC messages on stdout', async () => {
+    write('workflow_api.json', slowBlurs);
+    const child = spawn(process.execPath, [cliPath, 'mcp', '--local-server', `desk=${comfy.url}`], { cwd: work, env: { PATH: process.env.PATH ?? '', ...cliEnv(sim) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    const send = (m: unknown) => child.stdin.write(`${JSON.stringify(m)}\n`);
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'queue_workflow', arguments: { workflow_path: 'workflow_api.json', local_server: 'desk', wait_seconds: 50 } } });
+    send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_machines', arguments: {} } });
+    await eventually(() => stdout.includes('"id":2') && stdout.includes('"id":3'), 'both answers', 30_000);
+    child.stdin.end();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, 'the server ends when its client closes stdin');
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 3);
+    for (const line of lines) assert.equal((JSON.parse(line) as { jsonrpc: string }).jsonrpc, '2.0', line);
+    assert.ok(!stdout.includes(token1));
   });
 
   it('answers with a next step when RUNCOMFY_TOKEN is missing, and local servers still work', async () => {
