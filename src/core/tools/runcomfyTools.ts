@@ -1,6 +1,7 @@
 import { maskUrl } from '../../api/redact';
 import { knownServerTypes, type Machine } from '../../api/runcomfyTypes';
 import { type Disposable } from '../../base/lifecycle';
+import { type RunComfyAccount } from '../account';
 import { costOf, machineFigures } from '../machineMath';
 import { machineShortId, machineTarget } from '../machineLabels';
 import { extendConfirmation, launchConfirmation, queueOnMachineConfirmation, stopConfirmation } from '../moneyConfirmations';
@@ -466,7 +467,7 @@ async function knownProblems(context: ToolContext, prepared: PreparedWorkflow, t
   return checkAgainstObjectInfo(prepared.analysis, objectInfo, target.where).filter((p) => p.severity === 'error');
 }
 
-async function findVersion(account: ReturnType<ToolContext['host']['account']>, versionId: string): Promise<{ label: string }> {
+async function findVersion(account: RunComfyAccount, versionId: string): Promise<{ label: string }> {
   const found = account.workflows.findVersion(versionId) ?? (await account.workflows.load(), account.workflows.findVersion(versionId));
   if (!found) throw new ToolError('version_not_found', `Workflow version ${versionId} is not in this RunComfy account. Call list_workflows for the version ids.`);
   return { label: `${found.workflow.name} (${versionLabel(found.workflow.versions[found.versionIndex], { timeZone: 'UTC' })})` };
