@@ -29,6 +29,8 @@ import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
 import { SavedWorkflowCatalog } from './core/savedWorkflowCatalog';
 import { RunLog } from './output/runLog';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
+import { editorToolHost } from './tools/editorToolHost';
+import { registerLanguageModelTools } from './tools/languageModelTools';
 import { MoneyStatusBar } from './ui/moneyStatusBar';
 import { WindowPrompter } from './ui/prompter';
 import { ScriptedPrompter } from './ui/scriptedPrompter';
@@ -130,6 +132,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.saveToComfyUI, (uri?: unknown, target?: unknown) => saveToComfyUI(services, uri, isRunTarget(target) ? target : undefined)),
   );
   context.subscriptions.push(reportUnattendedStopFailures(services));
+  // Under the host tests the tools ask through the scripted Prompter: VS Code's own dialog cannot be answered there.
+  context.subscriptions.push(registerLanguageModelTools(editorToolHost(services), prompter, testMode ? 'prompter' : 'vscode'));
   context.subscriptions.push(proxySettings.onDidChange(() => void refreshAfterNetworkChange(services)));
 
   if (testMode && scripted) {

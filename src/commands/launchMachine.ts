@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../api/errors';
 import { type Machine, type Workflow } from '../api/runcomfyTypes';
 import { costOf, formatCostEstimate } from '../core/machineMath';
+import { describeMinutes, launchConfirmation, rateText } from '../core/moneyConfirmations';
 import { machineShortId } from '../core/machineLabels';
 import { hourlyRate, serverTypes } from '../core/pricing';
 import { versionLabel } from '../core/workflowCatalog';
@@ -66,18 +67,8 @@ export async function launchFlow(services: Services, args: LaunchArgs): Promise<
   const minutes = args.durationMinutes ?? (await pickDuration(services, workflow.name, rate));
   if (!Number.isFinite(minutes) || minutes <= 0) throw new UserError(`The running time must be a positive number of minutes, got ${minutes}.`);
   const seconds = Math.round(minutes * 60);
-  const rateText = rate === undefined ? 'an unknown rate (set runcomfy.pricing)' : `~$${rate.toFixed(2)}/h`;
-  const most = rate === undefined ? 'an unknown amount' : formatCostEstimate(costOf(seconds, rate));
-  const confirmed = await services.prompter.confirm(
-    `Launch a ${serverType} machine for ${describeMinutes(minutes)}?`,
-    [
-      `Workflow: ${workflow.name} (${versionLabel})`,
-      `Rate: ${rateText}, an estimate (pay-as-you-go prices unless runcomfy.pricing says otherwise).`,
-      `Billing runs per second from Ready until the machine stops: at most ${most} if it runs the full ${describeMinutes(minutes)}.`,
-      'It stops by itself at the end unless you extend it; stop it earlier from the Machines view.',
-    ].join('\n'),
-    'Launch',
-  );
+  const question = launchConfirmation({ serverType, minutes, workflow: `${workflow.name} (${versionLabel})`, rate });
+  const confirmed = await services.prompter.confirm(question.message, question.detail, question.confirmLabel);
   if (!confirmed) return undefined;
   // The account as it is now (a settings change while the questions were open rebuilt it), if it is
   // still the same user at the same API URL: the answers were given for that account.
@@ -93,7 +84,7 @@ export async function launchFlow(services: Services, args: LaunchArgs): Promise<
     // Once sent, nothing cancels the launch (see MachineStore.launch).
     () => account.machines.launch({ workflow_version_id: versionId, server_type: serverType, estimated_duration: seconds }),
   );
-  services.log.info(`Launched ${serverType} machine ${machine.serverId} for ${workflow.name} (${versionLabel}), ${describeMinutes(minutes)} at ${rateText}.`);
+  services.log.info(`Launched ${serverType} machine ${machine.serverId} for ${workflow.name} (${versionLabel}), ${describeMinutes(minutes)} at ${rateText(rate)}.`);
   return machine;
 }
 
@@ -187,12 +178,4 @@ async function pickDuration(services: Services, workflowName: string, rate: numb
     validate: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 5 && Number(v) <= 1440 ? undefined : 'Enter a whole number of minutes between 5 and 1440.'),
   });
   return Number(text);
-}
-
-/** `90` → `1 h 30 min`, `60` → `1 h`, `45` → `45 min`. */
-export function describeMinutes(minutes: number): string {
-  const h = Math.floor(minutes / 60);
-  const m = Math.round(minutes % 60);
-  if (h === 0) return `${m} min`;
-  return m === 0 ? `${h} h` : `${h} h ${m} min`;
 }

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { ApiError } from '../api/errors';
-import { formatCostEstimate, formatDuration, machineFigures } from '../core/machineMath';
+import { formatCostEstimate, machineFigures } from '../core/machineMath';
+import { stopConfirmation } from '../core/moneyConfirmations';
 import { machineShortId } from '../core/machineLabels';
 import { rateTable, resolveMachine } from './machinePicker';
 import { type Services } from './services';
@@ -29,15 +30,8 @@ export async function stopMachine(services: Services, arg?: unknown, args: StopA
   const f = machineFigures(machine, services.clock.now(), rateTable(services));
   const active = services.runs.forTarget(`machine:${machine.serverId}`).filter((r) => r.finishedAtMs === undefined).length;
   if (!args.confirmed) {
-    const ok = await services.prompter.confirm(
-      `Stop RunComfy machine ${short}?`,
-      [
-        `${machine.serverType ?? 'unknown type'} · ${machine.status}${f.billedMs === undefined ? '' : ` for ${formatDuration(f.billedMs)}`}`,
-        `Cost so far: ${formatCostEstimate(f.costSoFar)} (estimate). Billing stops when the stop is confirmed.`,
-        active > 0 ? `${active} run${active === 1 ? '' : 's'} in progress on it will be lost.` : 'Nothing of yours is running on it.',
-      ].join('\n'),
-      'Stop Machine',
-    );
+    const question = stopConfirmation(machine, services.clock.now(), rateTable(services), active);
+    const ok = await services.prompter.confirm(question.message, question.detail, question.confirmLabel);
     if (!ok) return undefined;
   }
   const store = services.accounts.requireAccount().machines;

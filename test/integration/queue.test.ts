@@ -77,9 +77,11 @@ describe('queueing workflows from the editor', function () {
     assert.strictEqual(record.status, 'success');
 
     const s = await state();
+    // This run's own end: earlier runs of the window (other suites' runs of hello) are in the log too.
     const log = await waitFor('the run in the log', () => {
       const text = readLog(s.logDirectory);
-      return text.includes('✔ Succeeded') ? text : '';
+      const queued = text.indexOf(`Queued as prompt ${result.promptId}`);
+      return queued >= 0 && text.includes('✔ Succeeded', queued) ? text : '';
     });
     assert.ok(log.includes(`▶ Run hello/workflow_api.json on medium machine ${serverId.split('-')[0]}`), 'no run header in the log');
     assert.ok(log.includes(`Queued as prompt ${result.promptId}`), 'no prompt id in the log');
