@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { sleep, systemClock, type Clock } from '../base/clock';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
-import { ComfyClient, WorkflowRejectedError, hasScopedInterrupt } from '../api/comfyClient';
+import * as path from 'node:path';
+import { ComfyClient, WorkflowRejectedError, contentDerivedName, hasScopedInterrupt } from '../api/comfyClient';
+import { LocalFileChangedError } from '../api/multipart';
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
 import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
 import { type DynamicPromptText } from './convert/convertUiWorkflow';
-import { ApiError, isCancellation } from '../api/errors';
+import { ApiError, CancelledError, InvalidRequestError, isCancellation } from '../api/errors';
+import { sharedInputHashCache, type InputHash, type InputHashCache } from './inputHashCache';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
 import { nodeInSentence, rejectionMessage, serverNodeErrorText, type NodeNaming } from './workflowMessages';
 import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
@@ -69,6 +72,8 @@ export interface RunEngineOptions {
    * falls back to the outputs its `executed` messages announced. Default 60 s.
    */
   readonly historyTimeoutMs?: number;
+  /** Where the sha256 of local inputs is remembered between runs; default the process's, in the cache folder (`sharedInputHashCache`). */
+  readonly hashCache?: InputHashCache;
   /** Tries per output download. Default 3. */
   readonly downloadAttempts?: number;
   readonly downloadRetryDelayMs?: number;
@@ -325,20 +330,79 @@ export class RunEngine extends DisposableObject {
     return files;
   }
 
+  /**
+   * Puts every local input on the server under its content-derived name, unless the server has it
+   * already (`HEAD /view`, see `ComfyClient.hasInput`): hashes come from the hash cache when the
+   * file is unchanged, so a second run neither reads nor sends an unchanged file. The bytes sent
+   * are read from the opened, policy-checked handle, and the body is left unfinished (the server
+   * saves nothing) if the file changed since it was hashed.
+   */
   private async uploadInputs(files: readonly { input: RunLocalInput; opened: OpenedInput }[], signal: AbortSignal): Promise<ApiPrompt> {
     if (files.length === 0) return this.options.prompt;
     const prompt: ApiPrompt = {};
     for (const [id, node] of Object.entries(this.options.prompt)) prompt[id] = { ...node, inputs: { ...node.inputs } };
-    for (const { input, opened } of files) {
-      const node = this.nodeRef(input.nodeId);
-      this.emit({ type: 'uploading', node, input: input.inputName, localPath: input.absPath });
-      const uploaded = await this.client.uploadFile(input.absPath, { file: opened.handle }, signal);
-      const target = prompt[input.nodeId];
-      if (target) target.inputs[input.inputName] = uploaded.reference;
-      this.uploads.push({ localPath: input.absPath, serverName: uploaded.reference });
-      this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference: uploaded.reference });
+    const cache = this.options.hashCache ?? sharedInputHashCache();
+    const placed = new Map<string, string>();
+    try {
+      for (const { input, opened } of files) {
+        const node = this.nodeRef(input.nodeId);
+        const hashed = await cache.hash(input.absPath, opened.handle, signal).catch((e: unknown) => {
+          throw signal.aborted ? new CancelledError(`Upload ${path.basename(input.absPath)}: cancelled.`, { cause: e }) : new InvalidRequestError(`Cannot upload ${input.absPath}: ${(e as Error).message}.`, { cause: e });
+        });
+        const name = contentDerivedName(input.absPath, hashed.sha256);
+        let reference = placed.get(name);
+        let sent = false;
+        if (reference === undefined) {
+          const put = await this.place(input, opened, hashed, name, signal);
+          reference = put.reference;
+          sent = put.sent;
+          placed.set(name, reference);
+        }
+        const target = prompt[input.nodeId];
+        if (target) target.inputs[input.inputName] = reference;
+        this.uploads.push({ localPath: input.absPath, serverName: reference });
+        this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference, alreadyOnServer: !sent, bytes: sent ? Number(hashed.stats.size) : 0 });
+      }
+    } finally {
+      await cache.save();
     }
     return prompt;
+  }
+
+  /**
+   * One input onto this server: nothing when the server has its name, else an upload, shared with
+   * any run of this process putting the same name on the same server at the same moment.
+   * @returns the reference for the prompt, and whether this run sent the file.
+   */
+  private async place(input: RunLocalInput, opened: OpenedInput, hashed: InputHash, name: string, signal: AbortSignal): Promise<{ reference: string; sent: boolean }> {
+    const key = `${this.client.baseUrl.href}\u0000${name}`;
+    const elsewhere = placementsInFlight.get(key);
+    if (elsewhere) {
+      try {
+        return { reference: await elsewhere, sent: false };
+      } catch {
+        // That run's placement failed (cancelled, say): this run tries its own.
+      }
+    }
+    let sent = false;
+    const placing = (async () => {
+      if (await this.client.hasInput(name, { size: Number(hashed.stats.size) }, signal)) return name;
+      sent = true;
+      this.emit({ type: 'uploading', node: this.nodeRef(input.nodeId), input: input.inputName, localPath: input.absPath });
+      const beforeEnd = async () => {
+        const now = await opened.handle.stat({ bigint: true });
+        if (now.size !== hashed.stats.size || now.mtimeNs !== hashed.stats.mtimeNs) {
+          throw new LocalFileChangedError(`${input.absPath} changed while it was being uploaded; the server kept nothing of it. Run again once the file is no longer being written.`);
+        }
+      };
+      return (await this.client.uploadFile(input.absPath, { file: opened.handle, sha256: hashed.sha256, verifySha256: hashed.racy, beforeEnd }, signal)).reference;
+    })();
+    placementsInFlight.set(key, placing);
+    try {
+      return { reference: await placing, sent };
+    } finally {
+      if (placementsInFlight.get(key) === placing) placementsInFlight.delete(key);
+    }
   }
 
   /**
@@ -943,6 +1007,13 @@ const noVerdict: RunFailure = {
   details: '',
   nodeErrors: null,
 };
+
+/**
+ * Inputs being put on a server by a run of this process (asked for, then uploaded if missing), by
+ * server and name, so runs that need the same file on the same server at once (a sweep) send it
+ * once. Kept only while in flight; afterwards the server is asked again (`HEAD /view`).
+ */
+const placementsInFlight = new Map<string, Promise<string>>();
 
 /** The policy of an engine given none: no folder is allowed, so no local file is uploaded. */
 const noUploads: InputPolicy = { roots: [], scope: 'an allowed folder', remedy: 'This run was given no folder to upload from.' };

@@ -65,10 +65,13 @@ export interface RunResult {
  * subscribe to these; nothing else about a run is observable.
  */
 export type RunEvent =
-  /** A local file is being uploaded for a node input. */
+  /** A local file is being sent for a node input (not said for a file the server has already). */
   | { readonly type: 'uploading'; readonly node: NodeRef; readonly input: string; readonly localPath: string }
-  /** Uploaded; the prompt now uses `reference`. */
-  | { readonly type: 'uploaded'; readonly node: NodeRef; readonly input: string; readonly localPath: string; readonly reference: string }
+  /**
+   * On the server; the prompt now uses `reference`. `alreadyOnServer`: nothing was sent, the server
+   * had that content already (or another input of this run, or another run at once, sent it).
+   */
+  | { readonly type: 'uploaded'; readonly node: NodeRef; readonly input: string; readonly localPath: string; readonly reference: string; readonly alreadyOnServer: boolean; readonly bytes: number }
   /** The server accepted the prompt. `position`: 0 = running, n = n-th in line. Sent again when the watchdog sees the position change. */
   | { readonly type: 'queued'; readonly promptId: string; readonly number: number; readonly position: number }
   | { readonly type: 'started' }
