@@ -47,6 +47,24 @@ export interface OutputRef {
   kind?: string;
 }
 
+/**
+ * A place in the run folder taken for one output before its bytes arrive ({@link OutputSaver.reserve}):
+ * outputs saved at once then get the names, and the order in `run.json`, of the order they were
+ * reserved in, whichever download ends first.
+ */
+export interface OutputSlot {
+  /** The order of reservation; `run.json` and {@link OutputSaver.saved} list outputs in this order. */
+  readonly seq: number;
+  /** The safe subfolder segments asked for. */
+  readonly folders: readonly string[];
+  /** The safe file name asked for, before numbering. */
+  readonly name: string;
+  /** The numbered variant of `name` this slot holds (0: `name` itself). */
+  readonly n: number;
+  /** Why the server's name was changed to make it safe. */
+  readonly reasons: readonly string[];
+}
+
 /** Where the run folder goes: `<root>/<workflow name>/<yyyymmdd-hhmmss>-<prompt id prefix>/`. */
 export interface RunFolderOptions {
   /** Usually `<workspace>/runcomfy-outputs`. */
@@ -189,7 +207,10 @@ export function hashPrompt(prompt: ApiPrompt | string): string {
  */
 export class OutputSaver {
   private readonly _warnings: string[] = [];
-  private readonly _saved: (SavedOutput & { ref: OutputRef })[] = [];
+  private readonly _saved: (SavedOutput & { ref: OutputRef; seq: number })[] = [];
+  /** Names held by slots, by path relative to the run folder: a later slot numbers past them. */
+  private readonly claimed = new Map<string, number>();
+  private nextSeq = 0;
 
   /** Use {@link OutputSaver.create} for a new run; this opens a folder that exists. */
   constructor(readonly dir: string) {}
@@ -218,9 +239,22 @@ export class OutputSaver {
     return this._warnings;
   }
 
-  /** Every file saved so far. */
+  /** Every file saved so far, in the order their slots were reserved. */
   get saved(): readonly SavedOutput[] {
-    return this._saved;
+    return this.inOrder();
+  }
+
+  /**
+   * Takes the name `ref` will be saved under, now and without waiting: the first of its safe name,
+   * `name (1)`, … that no earlier slot holds (a file already in the folder still moves it on when
+   * saved). Reserve in the order the outputs should be named and listed, then save in any order.
+   */
+  reserve(ref: OutputRef): OutputSlot {
+    const { segments, reasons } = safeRelativePath(ref.subfolder ?? '', ref.filename);
+    const name = segments.pop()!;
+    const seq = this.nextSeq++;
+    const n = this.claim(segments, name, 0, seq);
+    return { seq, folders: segments, name, n, reasons };
   }
 
   /**
@@ -231,10 +265,10 @@ export class OutputSaver {
    * @throws the signal's reason when aborted; the source's own error when it fails; an Error
    *   naming the file and folder when the file system refuses.
    */
-  async saveStream(ref: OutputRef, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<SavedOutput> {
+  async saveStream(ref: OutputRef, source: AsyncIterable<Uint8Array>, signal?: AbortSignal, slot: OutputSlot = this.reserve(ref)): Promise<SavedOutput> {
     if (signal?.aborted) throw abortReason(signal);
-    const { segments: wanted, reasons } = safeRelativePath(ref.subfolder ?? '', ref.filename);
-    const name = wanted.pop()!;
+    const wanted = [...slot.folders];
+    const { name, reasons } = slot;
     const shown = JSON.stringify(ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename);
     let segments: string[];
     try {
@@ -246,7 +280,7 @@ export class OutputSaver {
     const temp = await this.writeTemp(folder, source, signal, shown);
     let finalName: string;
     try {
-      finalName = await this.commit(temp, folder, name, segments.length === 0);
+      finalName = await this.commit(temp, folder, segments, name, slot);
     } catch (e) {
       await removeQuietly(temp);
       throw new Error(`Could not save output ${shown} in ${folder}: ${describe(e)}.`, { cause: e });
@@ -261,7 +295,7 @@ export class OutputSaver {
     this._warnings.push(...warnings);
     const bytes = (await fs.stat(finalPath)).size;
     const saved: SavedOutput = { path: finalPath, relativePath, bytes, warnings };
-    this._saved.push({ ...saved, ref });
+    this._saved.push({ ...saved, ref, seq: slot.seq });
     return saved;
   }
 
@@ -286,7 +320,7 @@ export class OutputSaver {
       outputsFrom: input.outputsFrom,
       convertedFrom: input.convertedFrom,
       ...(input.dynamicPrompts?.length ? { dynamicPrompts: input.dynamicPrompts.map((d) => ({ ...d })) } : {}),
-      outputs: this._saved.map((s) => ({
+      outputs: this.inOrder().map((s) => ({
         node: s.ref.nodeId ?? '',
         filename: s.ref.filename,
         subfolder: s.ref.subfolder ?? '',
@@ -295,7 +329,7 @@ export class OutputSaver {
       })),
       // `outputs` predates this list and other tools read it as is; `files` adds what a reader needs
       // to find each file without knowing how the server named it.
-      files: this._saved.map((s) => ({ path: s.relativePath, node: s.ref.nodeId ?? '', kind: s.ref.kind ?? '', bytes: s.bytes })),
+      files: this.inOrder().map((s) => ({ path: s.relativePath, node: s.ref.nodeId ?? '', kind: s.ref.kind ?? '', bytes: s.bytes })),
       warnings: [...this._warnings, ...(input.warnings ?? [])],
     };
     const target = path.join(this.dir, RUN_RECORD_NAME);
@@ -353,16 +387,38 @@ export class OutputSaver {
     }
   }
 
+  /** The saved files in the order of their slots. */
+  private inOrder(): (SavedOutput & { ref: OutputRef; seq: number })[] {
+    return [...this._saved].sort((a, b) => a.seq - b.seq);
+  }
+
   /**
-   * Gives the finished temp file its final name, the first of `name`, `name (1)`, … that is free.
-   * A hard link fails when the name exists, so taking a name and filling it is one atomic step
-   * even against other writers; where the file system has no hard links, an existence check and a
-   * rename come close.
+   * Holds the first of `name`, `name (1)`, … from the `from`-th on that no other slot holds (and,
+   * at the top, that is not `run.json`) for slot `seq`, and returns its number.
    */
-  private async commit(temp: string, folder: string, name: string, atTop: boolean): Promise<string> {
-    for (let n = 0; n <= MAX_NUMBERED_NAMES; n++) {
+  private claim(folders: readonly string[], name: string, from: number, seq: number): number {
+    for (let n = from; n <= MAX_NUMBERED_NAMES; n++) {
       const candidate = n === 0 ? name : numbered(name, n);
-      if (atTop && candidate.toLowerCase() === RUN_RECORD_NAME) continue;
+      if (folders.length === 0 && candidate.toLowerCase() === RUN_RECORD_NAME) continue;
+      const key = [...folders, candidate].join('/');
+      const holder = this.claimed.get(key);
+      if (holder !== undefined && holder !== seq) continue;
+      this.claimed.set(key, seq);
+      return n;
+    }
+    throw new Error(`"${name}" and ${MAX_NUMBERED_NAMES} numbered variants of it already exist`);
+  }
+
+  /**
+   * Gives the finished temp file its final name: the slot's, or when a file already has that one,
+   * the next of `name (1)`, … that is free and held by no other slot. A hard link fails when the
+   * name exists, so taking a name and filling it is one atomic step even against other writers;
+   * where the file system has no hard links, an existence check and a rename come close.
+   */
+  private async commit(temp: string, folder: string, folders: readonly string[], name: string, slot: OutputSlot): Promise<string> {
+    for (let n = slot.n; n <= MAX_NUMBERED_NAMES; n++) {
+      n = this.claim(folders, name, n, slot.seq);
+      const candidate = n === 0 ? name : numbered(name, n);
       const target = path.join(folder, candidate);
       try {
         await fs.link(temp, target);

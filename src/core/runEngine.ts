@@ -6,13 +6,13 @@ import * as path from 'node:path';
 import { ComfyClient, WorkflowRejectedError, contentDerivedName, hasScopedInterrupt } from '../api/comfyClient';
 import { LocalFileChangedError } from '../api/multipart';
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
-import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
+import { type ApiPrompt, type HistoryEntry, type NodeOutput, type OutputFileRef } from '../api/comfyTypes';
 import { type DynamicPromptText } from './convert/convertUiWorkflow';
 import { ApiError, CancelledError, InvalidRequestError, isCancellation } from '../api/errors';
 import { sharedInputHashCache, type InputHash, type InputHashCache } from './inputHashCache';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
 import { nodeInSentence, rejectionMessage, serverNodeErrorText, type NodeNaming } from './workflowMessages';
-import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
+import { OutputSaver, listOutputFiles, type OutputFile, type OutputRef, type OutputSlot, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -74,6 +74,8 @@ export interface RunEngineOptions {
   readonly historyTimeoutMs?: number;
   /** Where the sha256 of local inputs is remembered between runs; default the process's, in the cache folder (`sharedInputHashCache`). */
   readonly hashCache?: InputHashCache;
+  /** Outputs downloaded at once, as the run announces them. Default 4. */
+  readonly downloadConcurrency?: number;
   /** Tries per output download. Default 3. */
   readonly downloadAttempts?: number;
   readonly downloadRetryDelayMs?: number;
@@ -120,7 +122,13 @@ export class RunEngine extends DisposableObject {
   /** Warnings run.json lists besides the saver's own. */
   private readonly recordWarnings: string[] = [];
   private readonly uploads: { localPath: string; serverName: string }[] = [];
-  private readonly saved: SavedOutput[] = [];
+  /** Saved outputs with the order of their slots (announcement order), whatever order they finished in. */
+  private readonly saved: { readonly output: SavedOutput; readonly seq: number }[] = [];
+  /** Every download started, by file: each file is saved once, whether announced live, by history, or both. */
+  private readonly downloads = new Map<string, Promise<void>>();
+  private readonly downloadSlots: Slots;
+  /** The files of the final list (history's, or the live messages' when history is unreadable), once known. */
+  private listed: Set<string> | undefined;
   /** Output files listed by `executed` messages, a fallback when history cannot be read. */
   private readonly executedOutputs = new Map<string, NodeOutput>();
   private readonly lifetime = new AbortController();
@@ -166,6 +174,7 @@ export class RunEngine extends DisposableObject {
     this.clock = options.clock ?? systemClock;
     this.clientId = options.clientId ?? randomUUID();
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.downloadSlots = new Slots(Math.max(1, options.downloadConcurrency ?? 4));
     this.client = options.createClient?.(options.comfyUrl) ?? new ComfyClient({ baseUrl: options.comfyUrl, clock: this.clock });
     this.socket = this._register(
       options.createSocket?.(options.comfyUrl, this.clientId) ?? new ComfySocket({ baseUrl: options.comfyUrl, clientId: this.clientId, clock: this.clock }),
@@ -489,6 +498,8 @@ export class RunEngine extends DisposableObject {
         this.activity++;
         this.executedOutputs.set(m.node, m.output);
         this.emit({ type: 'executed', node: this.nodeRef(m.node, m.displayNode), output: m.output });
+        // Saved while the run goes on; history, read at the end, adds what the socket missed.
+        this.download(listOutputFiles({ [m.node]: m.output }));
         return;
       case 'execution_success':
         if (m.promptId !== this.promptId) return;
@@ -597,8 +608,10 @@ export class RunEngine extends DisposableObject {
     }
     this.outputsFrom = entry ? 'history' : 'live messages';
     const files = uniqueFiles(listOutputFiles(entry?.outputs ?? Object.fromEntries(this.executedOutputs)));
+    this.listed = new Set(files.map(fileKey));
     this.serverFinishedAt = this.clock.now();
-    await this.downloadAll(files);
+    this.download(files);
+    await this.downloadsDone();
     if (!entry && read.error !== undefined) this.reportWithoutHistory(read.error, files.length);
   }
 
@@ -671,50 +684,76 @@ export class RunEngine extends DisposableObject {
     return this.saver;
   }
 
-  /** Downloads each file once, with bounded retries; a file that still fails is reported and the others are still saved. */
-  private async downloadAll(files: readonly OutputFile[]): Promise<void> {
-    if (files.length === 0) return;
-    const saver = await this.saverFor(this.promptId!);
+  /**
+   * Starts saving each file not yet started, at most `downloadConcurrency` at a time. Slots in the
+   * run folder are reserved in this order (the order of announcement), so names and the order of
+   * run.json do not depend on which download ends first.
+   */
+  private download(files: readonly OutputFile[]): void {
+    if (this.promptId === undefined || this.lifetime.signal.aborted) return;
+    const saver = this.saverFor(this.promptId);
+    for (const file of files) {
+      const key = fileKey(file);
+      if (this.downloads.has(key)) continue;
+      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
+      // Callbacks of one promise run in the order they were added: slots are reserved in this loop's order.
+      const slot = saver.then((s) => ({ saver: s, slot: s.reserve(ref) }));
+      const done = slot.then(({ saver: s, slot: reserved }) => this.downloadSlots.run(() => this.downloadOne(file, ref, s, reserved)));
+      // Failures are reported inside; a failure to create the run folder surfaces in downloadsDone().
+      done.catch(() => undefined);
+      this.downloads.set(key, done);
+    }
+  }
+
+  /** Waits for every download started, including any started while waiting. */
+  private async downloadsDone(): Promise<void> {
+    for (let seen = -1; seen !== this.downloads.size; ) {
+      seen = this.downloads.size;
+      await Promise.all(this.downloads.values());
+    }
+  }
+
+  /** One file, with bounded retries; a file that still fails is reported and the others are still saved. */
+  private async downloadOne(file: OutputFile, ref: OutputRef & OutputFileRef, saver: OutputSaver, slot: OutputSlot): Promise<void> {
     const attempts = this.options.downloadAttempts ?? 3;
     const delay = this.options.downloadRetryDelayMs ?? 500;
-    for (const file of files) {
-      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal), this.lifetime.signal);
-          for (const w of saved.warnings) this.warn(w, false);
-          const output: SavedOutput = {
-            node: file.nodeId,
-            key: file.key,
-            filename: file.filename,
-            subfolder: file.subfolder,
-            type: file.type,
-            path: saved.path,
-            bytes: saved.bytes,
-            source: this.outputsFrom ?? 'history',
-          };
-          this.saved.push(output);
-          this.emit({ type: 'outputSaved', output });
-          break;
-        } catch (e) {
-          if (isCancellation(e)) throw e;
-          // A refusal (/view 400/403) or a missing file will not change on a retry; a dropped connection or a 5xx may.
-          const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)));
-          if (retryable && attempt < attempts) {
-            await sleep(delay * attempt, this.lifetime.signal, this.clock);
-            continue;
-          }
-          const message = `Could not download an output of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
-          this.warn(message);
-          this.fatal ??= {
-            kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
-            type: 'download_failed',
-            message,
-            details: '',
-            nodeErrors: null,
-          };
-          break;
+    for (let attempt = 1; ; attempt++) {
+      if (this.lifetime.signal.aborted) return;
+      try {
+        const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal, slot), this.lifetime.signal);
+        for (const w of saved.warnings) this.warn(w, false);
+        const output: SavedOutput = {
+          node: file.nodeId,
+          key: file.key,
+          filename: file.filename,
+          subfolder: file.subfolder,
+          type: file.type,
+          path: saved.path,
+          bytes: saved.bytes,
+          source: this.listed?.has(fileKey(file)) ? (this.outputsFrom ?? 'history') : 'live messages',
+        };
+        this.saved.push({ output, seq: slot.seq });
+        this.emit({ type: 'outputSaved', output });
+        return;
+      } catch (e) {
+        // A run left (window closed) stops its downloads; what was saved stays, and run.json says so.
+        if (isCancellation(e) || this.lifetime.signal.aborted) return;
+        // A refusal (/view 400/403) or a missing file will not change on a retry; a dropped connection or a 5xx may.
+        const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)));
+        if (retryable && attempt < attempts) {
+          await sleep(delay * attempt, this.lifetime.signal, this.clock).catch(() => undefined);
+          continue;
         }
+        const message = `Could not download an output of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
+        this.warn(message);
+        this.fatal ??= {
+          kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
+          type: 'download_failed',
+          message,
+          details: '',
+          nodeErrors: null,
+        };
+        return;
       }
     }
   }
@@ -844,6 +883,17 @@ export class RunEngine extends DisposableObject {
     }
   }
 
+  /** The saved outputs in the order their files were announced, each labelled with where the final list came from. */
+  private outputsInOrder(): SavedOutput[] {
+    return [...this.saved]
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ output }) => {
+        const key = fileKey(output);
+        const source: OutputsSource = this.listed?.has(key) ? (this.outputsFrom ?? 'history') : 'live messages';
+        return output.source === source ? output : { ...output, source };
+      });
+  }
+
   /** "this ComfyUI (version 0.3.40)", for messages about what the server can do. */
   private serverName(): string {
     const v = this.serverVersion;
@@ -868,6 +918,13 @@ export class RunEngine extends DisposableObject {
     const status: RunStatus = this.fatal ? (this.fatal.kind === 'interrupted' ? 'interrupted' : 'error') : (outcome?.status ?? 'error');
     const error = status === 'success' ? null : (failure ?? (status === 'interrupted' ? interruptedFailure(undefined) : noVerdict));
     let runDir: string | undefined;
+    // Downloads of a run left or failed end quickly; what they saved goes into run.json.
+    await Promise.allSettled(this.downloads.values());
+    if (status !== 'success' && this.saved.length > 0 && this.saver) {
+      const dir = (await this.saver.catch(() => undefined))?.dir;
+      const n = this.saved.length;
+      if (dir) this.warn(`The run did not succeed; the ${n} output${n === 1 ? '' : 's'} saved before it ended ${n === 1 ? 'is' : 'are'} kept in ${dir}.`);
+    }
     if (this.promptId !== undefined) {
       const finishedAt = this.clock.now();
       try {
@@ -898,7 +955,7 @@ export class RunEngine extends DisposableObject {
     const result: RunResult = {
       promptId: this.promptId ?? null,
       status,
-      outputs: [...this.saved],
+      outputs: this.outputsInOrder(),
       warnings: [...this.warnings],
       error,
       runDir,
@@ -915,15 +972,41 @@ function mayPass(e: unknown): boolean {
   return e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)) || e.kind === 'rateLimited');
 }
 
+/** A file on the server: type, subfolder and name. */
+function fileKey(f: { readonly type: string; readonly subfolder: string; readonly filename: string }): string {
+  return `${f.type}\u0000${f.subfolder}\u0000${f.filename}`;
+}
+
 /** Each file once, by type, subfolder and name: a history can list one file under two nodes or keys. */
 function uniqueFiles(files: readonly OutputFile[]): OutputFile[] {
   const seen = new Set<string>();
   return files.filter((f) => {
-    const id = `${f.type}\u0000${f.subfolder}\u0000${f.filename}`;
+    const id = fileKey(f);
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
+}
+
+/** At most `size` tasks at once; the others wait their turn, first come first served. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next waiter, so a newcomer cannot take it in between.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
 }
 
 function outcomeFromHistory(entry: HistoryEntry, nodeRef: (id: string) => NodeRef): Outcome {

@@ -24,7 +24,10 @@ export interface SavedOutput {
   /** Absolute path of the local file. */
   readonly path: string;
   readonly bytes: number;
-  /** Where the file was listed: the server's history, or an `executed` message heard live (history unreadable). */
+  /**
+   * Where the file was listed: the server's history, or an `executed` message heard live (history
+   * unreadable, or, in an `outputSaved` event, a file saved while the run went on, before history was read).
+   */
   readonly source: OutputsSource;
 }
 
@@ -84,7 +87,7 @@ export type RunEvent =
   | { readonly type: 'preview'; readonly node: NodeRef | undefined; readonly mime: string; readonly image: Buffer }
   /** Text a node of our prompt displayed (binary type 3). */
   | { readonly type: 'text'; readonly node: NodeRef; readonly text: string }
-  /** A node finished with UI output (files listed here are downloaded at the end). */
+  /** A node finished with UI output (files listed here are downloaded at once, a few at a time, while the run goes on). */
   | { readonly type: 'executed'; readonly node: NodeRef; readonly output: NodeOutput }
   | { readonly type: 'succeeded' }
   | {
