@@ -9,7 +9,7 @@
  * HTTP client), then measures the transfer alone: its time, the process's CPU time, and its peak
  * RSS above the RSS just before it. `outputs` saves `<prefix>-<i>.bin` for each i below count the
  * way a run saves its outputs: `ComfyClient.download` into `OutputSaver` slots reserved in order,
- * four at a time. Prints one JSON line.
+ * four at a time, each told the response's length. Prints one JSON line.
  */
 import * as fs from 'node:fs';
 import { ComfyClient } from '../src/api/comfyClient';
@@ -35,7 +35,7 @@ async function saveAll(client: ComfyClient, saver: OutputSaver, names: readonly 
   const worker = async () => {
     for (let i = next++; i < refs.length; i = next++) {
       const ref = refs[i];
-      const saved = await client.download(ref, (body) => saver.saveStream(ref, body, undefined, slots[i]));
+      const saved = await client.download(ref, (body, info) => saver.saveStream(ref, body, undefined, slots[i], info.contentLength));
       bytes += saved.bytes;
     }
   };
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     bytes = fs.statSync(name).size;
   } else if (mode === 'download' && saver) {
     const ref = { filename: name, subfolder: '', type: 'output' };
-    bytes = (await client.download(ref, (body) => saver.saveStream(ref, body))).bytes;
+    bytes = (await client.download(ref, (body, info) => saver.saveStream(ref, body, undefined, undefined, info.contentLength))).bytes;
   } else if (mode === 'outputs' && saver) {
     const names = Array.from({ length: Number(rest[0]) }, (_, i) => `${name}-${String(i).padStart(3, '0')}.bin`);
     bytes = await saveAll(client, saver, names, 4);

@@ -720,7 +720,7 @@ export class RunEngine extends DisposableObject {
     for (let attempt = 1; ; attempt++) {
       if (this.lifetime.signal.aborted) return;
       try {
-        const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal, slot), this.lifetime.signal);
+        const saved = await this.client.download(ref, (body, info) => saver.saveStream(ref, body, this.lifetime.signal, slot, info.contentLength), this.lifetime.signal);
         for (const w of saved.warnings) this.warn(w, false);
         const output: SavedOutput = {
           node: file.nodeId,
