@@ -502,8 +502,10 @@ export class ComfyClient {
    * Whether the server has an input file of this name and size: `HEAD /view?filename=&type=input`
    * (protocol reference §1.11; 200 with the file's `Content-Length`, 404 without). Named by content
    * ({@link contentDerivedName}), a file the server has is the file we would upload; the size
-   * check also passes over a file cut short on the server. Any other answer, or none, is a no: the
-   * upload that follows then says what is wrong.
+   * check also passes over a file cut short on the server. As for GET (aiohttp answers HEAD on
+   * every GET route): `subfolder` is joined below the type's folder (403 if it leaves it), only the
+   * base name of `filename` counts, and a name holding `..` is refused (400). Any answer but a 200
+   * of that length, or none, is a no: the upload that follows then says what is wrong.
    */
   async hasInput(name: string, options: { readonly size: number; readonly subfolder?: string; readonly type?: 'input' | 'temp' | 'output' }, signal?: AbortSignal): Promise<boolean> {
     const what = `Look for ${JSON.stringify(name)} on the server`;
