@@ -3,7 +3,7 @@
  * on the same machine, prints a table and writes `bench/results.json`. Not part of `npm test`: the
  * figures depend on the machine, and no test may assert on time.
  *
- *   node out/bench/run.js [--only upload,download,websocket,analysis,politeness,startup,sweep] [--runs N]
+ *   node out/bench/run.js [--only upload,download,outputs,inputs,websocket,analysis,politeness,startup,sweep] [--runs N]
  *
  * The simulators run in a process of their own, and each measured client in another, so neither
  * pollutes the other's CPU or memory. Each measurement runs the measured side and its baseline
@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot, startService, type Service } from './processes';
 import { machine, printTable, writeResults, type BenchRow } from './results';
-import { benchDownload, benchUpload, removeTemps } from './transfers';
+import { benchDownload, benchOutputs, benchUpload, removeTemps } from './transfers';
+import { benchInputs } from './inputs';
 import { benchWebsocket } from './websocket';
 import { benchAnalysis } from './analysis';
 import { benchPoliteness } from './politeness';
@@ -25,7 +26,7 @@ interface SimInfo {
   readonly runcomfyUrl: string;
 }
 
-const sections = ['upload', 'download', 'websocket', 'analysis', 'politeness', 'startup', 'sweep'] as const;
+const sections = ['upload', 'download', 'outputs', 'inputs', 'websocket', 'analysis', 'politeness', 'startup', 'sweep'] as const;
 type Section = (typeof sections)[number];
 
 function options(): { only: Set<Section>; runs: number | undefined } {
@@ -57,12 +58,20 @@ async function main(): Promise<void> {
   try {
     sim = await startService<SimInfo>('simServer');
     if (only.has('upload')) {
-      console.log('upload: 1 GiB, client vs curl -F');
+      console.log('upload: 1 GiB, client vs curl -F (time and CPU)');
       rows.push(...(await benchUpload(sim.info.comfyUrl, runs ?? 3)));
     }
     if (only.has('download')) {
-      console.log('download: 1 GiB, client vs curl -o');
+      console.log('download: 1 GiB, client vs curl -o (time and CPU)');
       rows.push(...(await benchDownload(sim.info.comfyUrl, runs ?? 3)));
+    }
+    if (only.has('outputs')) {
+      console.log('outputs: 200 × 1 MiB, client (4 at a time) vs curl --parallel --parallel-max 4');
+      rows.push(...(await benchOutputs(sim.info.comfyUrl, runs ?? 3)));
+    }
+    if (only.has('inputs')) {
+      console.log('inputs: a second run of a workflow with a 512 MiB input vs the same run with no input to upload');
+      rows.push(...(await benchInputs(sim.info.comfyUrl, runs ?? 5)));
     }
     if (only.has('websocket')) {
       console.log('websocket: flood through the run engine vs a bare ws loop');

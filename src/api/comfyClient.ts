@@ -7,6 +7,7 @@ import { type ApiPrompt, type HistoryEntry, type NodeValidationError, type Objec
 import {
   ApiError,
   AuthError,
+  isCancellation,
   ConfigError,
   InvalidRequestError,
   NotFoundError,
@@ -14,7 +15,7 @@ import {
   type ApiErrorOptions,
 } from './errors';
 import { undici } from './lazy';
-import { createMultipartBody } from './multipart';
+import { LocalFileChangedError, createMultipartBody } from './multipart';
 import { processProxy, type ProxyRouter } from './proxy';
 import { maskUrl } from './redact';
 import { mapTransportError } from './transportErrors';
@@ -88,6 +89,18 @@ export interface UploadOptions {
    * the file a caller checked is the file uploaded. Read from the start; left open.
    */
   readonly file?: FileHandle;
+  /** The sha256 (hex) of the file's bytes, when the caller knows it (a hash cache): the file is then not hashed again. */
+  readonly sha256?: string;
+  /**
+   * Hash the bytes as they are sent and end the body unfinished if they differ from `sha256`: for a
+   * file written so recently that its time stamps cannot prove it unchanged since it was hashed.
+   */
+  readonly verifySha256?: boolean;
+  /**
+   * Called once the file's last byte was read, before the body ends; throwing (a file that changed
+   * since it was hashed) drops the request unfinished, so the server saves nothing under the name.
+   */
+  readonly beforeEnd?: () => Promise<void>;
 }
 
 /** What a download sink is told about the response before it reads the body. */
@@ -219,14 +232,18 @@ export function comfyEndpoint(base: URL, route: string): URL {
 
 /**
  * The name an upload gets: `<stem>-<first 12 hex of sha256><ext>`. Identical bytes always get the
- * same name, so the server's hash dedupe makes re-uploads free; different bytes never share a
- * name, so concurrent runs cannot clobber each other's inputs. The stem keeps only safe characters.
+ * same name, so a server that has the name has the content ({@link ComfyClient.hasInput} asks
+ * before uploading, and the server's own hash dedupe makes a re-upload land on the same name);
+ * different bytes never share a name, so concurrent runs cannot clobber each other's inputs. The
+ * stem keeps only safe characters, never `..` (which `/view` refuses).
  */
 export function contentDerivedName(localPath: string, sha256Hex: string): string {
   const ext = path.extname(localPath).replace(/[^A-Za-z0-9.]/g, '').slice(0, 12);
+  // No ".." anywhere: `/view` refuses such a name (400), so the server could not be asked whether it has it.
   const stem = path
     .basename(localPath, path.extname(localPath))
     .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/\.{2,}/g, '.')
     .replace(/^[._]+/, '')
     .slice(0, 64);
   return `${stem || 'input'}-${sha256Hex.slice(0, 12)}${ext}`;
@@ -263,7 +280,7 @@ export async function hashFile(source: string | FileHandle, signal?: AbortSignal
   return hash.digest('hex');
 }
 
-type Method = 'GET' | 'POST';
+type Method = 'GET' | 'HEAD' | 'POST';
 
 interface Call {
   /** Sentence-case operation name for messages ("Read the queue"). */
@@ -279,6 +296,8 @@ interface Call {
 interface RawResponse {
   readonly status: number;
   readonly text: string;
+  /** `Content-Length`, when the answer had a valid one. */
+  readonly contentLength?: number;
 }
 
 /**
@@ -480,31 +499,61 @@ export class ComfyClient {
   }
 
   /**
+   * Whether the server has an input file of this name and size: `HEAD /view?filename=&type=input`
+   * (protocol reference §1.11; 200 with the file's `Content-Length`, 404 without). Named by content
+   * ({@link contentDerivedName}), a file the server has is the file we would upload; the size
+   * check also passes over a file cut short on the server. As for GET (aiohttp answers HEAD on
+   * every GET route): `subfolder` is joined below the type's folder (403 if it leaves it), only the
+   * base name of `filename` counts, and a name holding `..` is refused (400). Any answer but a 200
+   * of that length, or none, is a no: the upload that follows then says what is wrong.
+   */
+  async hasInput(name: string, options: { readonly size: number; readonly subfolder?: string; readonly type?: 'input' | 'temp' | 'output' }, signal?: AbortSignal): Promise<boolean> {
+    const what = `Look for ${JSON.stringify(name)} on the server`;
+    const query: Record<string, string> = { filename: name, type: options.type ?? 'input' };
+    if (options.subfolder) query.subfolder = options.subfolder;
+    try {
+      const res = await this.exchange({ what, method: 'HEAD', route: '/view', query, idempotent: true }, signal);
+      return res.status === 200 && res.contentLength === options.size;
+    } catch (e) {
+      if (isCancellation(e)) throw e;
+      return false;
+    }
+  }
+
+  /**
    * Uploads a local file with `POST /upload/image`, streamed (never read whole), without
    * overwrite, under a content-derived name (see {@link contentDerivedName}). Returns where the
    * server put it; always use the returned `name`, the server may rename.
    */
   async uploadFile(localPath: string, options: UploadOptions = {}, signal?: AbortSignal): Promise<UploadedFile> {
     const what = `Upload ${path.basename(localPath)}`;
-    let name: string;
+    let sha256: string;
     try {
-      name = contentDerivedName(localPath, await hashFile(options.file ?? localPath, signal));
+      sha256 = options.sha256 ?? (await hashFile(options.file ?? localPath, signal));
     } catch (e) {
       throw localFileError(e, localPath, signal);
     }
+    const name = contentDerivedName(localPath, sha256);
     const fields: { name: string; value: string }[] = [{ name: 'type', value: options.type ?? 'input' }];
     if (options.subfolder) fields.push({ name: 'subfolder', value: options.subfolder });
-    const body = await createMultipartBody(fields, [{ name: 'image', filename: name, path: localPath, handle: options.file }]).catch((e: unknown) => {
+    const part = { name: 'image', filename: name, path: localPath, handle: options.file, sha256: options.verifySha256 ? sha256 : undefined, beforeEnd: options.beforeEnd };
+    const body = await createMultipartBody(fields, [part]).catch((e: unknown) => {
       throw localFileError(e, localPath, signal);
     });
     const onProgress = options.onProgress;
     const res = await this.withRetries(what, true, signal, () => {
+      let bodyFailure: unknown;
       const stream = body.stream(onProgress && ((sent) => onProgress(sent, body.length)));
+      stream.once('error', (e) => (bodyFailure = e));
       return this.send(
         { what, method: 'POST', route: '/upload/image', idempotent: true },
         { body: stream, headers: { 'content-type': body.contentType, 'content-length': String(body.length) } },
         signal,
-      );
+      ).catch((e: unknown) => {
+        // The file, not the network, ended the body (it changed while being sent): an error of its own, never retried.
+        if (bodyFailure instanceof LocalFileChangedError) throw new InvalidRequestError(`Cannot upload ${localPath}: ${bodyFailure.message}`, { cause: bodyFailure });
+        throw e;
+      });
     });
     const json = parseJsonOrUndefined(res.text);
     if (res.status === 413) {
@@ -621,7 +670,8 @@ export class ComfyClient {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      return { status: res.statusCode, text: await res.body.text() };
+      const length = Number(res.headers['content-length']);
+      return { status: res.statusCode, text: await res.body.text(), contentLength: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
     } catch (e) {
       throw this.transport(e, call.what, signal, via);
     }

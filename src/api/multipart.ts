@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
@@ -19,6 +19,18 @@ export interface MultipartFile {
   /** The file already open: read from it (from the start) instead of opening `path`; left open. */
   readonly handle?: FileHandle;
   readonly contentType?: string;
+  /** When set, the bytes read are hashed, and the body fails before its end if their sha256 (hex) differs. */
+  readonly sha256?: string;
+  /** Called after the file's last byte was read, before the body goes on; throwing fails the body there. */
+  readonly beforeEnd?: () => Promise<void>;
+}
+
+/**
+ * A file of the body changed while the body was read (size, content, or what `beforeEnd` checks).
+ * The body fails before its end, so the server gets an unfinished request and saves nothing.
+ */
+export class LocalFileChangedError extends Error {
+  override readonly name = 'LocalFileChangedError';
 }
 
 /** A multipart/form-data body whose length is known before a byte is read. */
@@ -54,7 +66,7 @@ export async function createMultipartBody(fields: readonly MultipartField[], fil
     const head =
       `--${boundary}${crlf}Content-Disposition: form-data; name="${quote(f.name)}"; filename="${quote(f.filename)}"${crlf}` +
       `Content-Type: ${f.contentType ?? 'application/octet-stream'}${crlf}${crlf}`;
-    parts.push(Buffer.from(head, 'utf8'), { path: f.path, handle: f.handle, size: info.size }, Buffer.from(crlf));
+    parts.push(Buffer.from(head, 'utf8'), { path: f.path, handle: f.handle, size: info.size, sha256: f.sha256, beforeEnd: f.beforeEnd }, Buffer.from(crlf));
   }
   parts.push(Buffer.from(`--${boundary}--${crlf}`));
   const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
@@ -72,6 +84,8 @@ interface FilePart {
   readonly path: string;
   readonly handle: FileHandle | undefined;
   readonly size: number;
+  readonly sha256: string | undefined;
+  readonly beforeEnd: (() => Promise<void>) | undefined;
 }
 
 /** Bytes of a file are read in chunks of this size. */
@@ -91,6 +105,7 @@ async function* generate(parts: readonly (Buffer | FilePart)[], onProgress?: (se
     }
     // Positional reads: a handle given by the caller is read from its start on every attempt.
     const file = p.handle ?? (await open(p.path, 'r'));
+    const hash = p.sha256 === undefined ? undefined : createHash('sha256');
     let read = 0;
     try {
       while (read < p.size) {
@@ -98,14 +113,34 @@ async function* generate(parts: readonly (Buffer | FilePart)[], onProgress?: (se
         const { bytesRead } = await file.read(buf, 0, buf.length, read);
         if (bytesRead === 0) break;
         read += bytesRead;
-        yield out(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        hash?.update(chunk);
+        // The last chunk waits for the checks below: a body that fails before its last file byte is surely unfinished.
+        if (read < p.size) yield out(chunk);
+        else {
+          // A file that grew would send a body longer than declared if read to its end: say so instead.
+          if ((await file.read(Buffer.alloc(1), 0, 1, read)).bytesRead > 0) read++;
+          else await checkEnd(p, hash);
+          if (read === p.size) yield out(chunk);
+        }
       }
-      // A file that grew would send a body longer than declared if read to its end: say so instead.
-      if (read === p.size && (await file.read(Buffer.alloc(1), 0, 1, read)).bytesRead > 0) read++;
     } finally {
       if (!p.handle) await file.close();
     }
-    if (read !== p.size) throw new Error(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${read < p.size ? read : 'more'} read).`);
+    if (read !== p.size) throw new LocalFileChangedError(`${p.path} changed size while it was being uploaded (${p.size} bytes expected, ${read < p.size ? read : 'more'} read).`);
+    if (p.size === 0) await checkEnd(p, hash);
+  }
+}
+
+/** The checks of a file part once all its bytes were read: its sha256, then the caller's own. */
+async function checkEnd(p: FilePart, hash: Hash | undefined): Promise<void> {
+  if (hash !== undefined && hash.digest('hex') !== p.sha256) {
+    throw new LocalFileChangedError(`${p.path} changed after it was hashed: the bytes read for the upload are not the ones its name was made from.`);
+  }
+  try {
+    await p.beforeEnd?.();
+  } catch (e) {
+    throw e instanceof LocalFileChangedError ? e : new LocalFileChangedError(e instanceof Error ? e.message : String(e), { cause: e });
   }
 }
 

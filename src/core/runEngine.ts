@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { sleep, systemClock, type Clock } from '../base/clock';
 import { Emitter, type Event } from '../base/event';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
-import { ComfyClient, WorkflowRejectedError, hasScopedInterrupt } from '../api/comfyClient';
+import * as path from 'node:path';
+import { ComfyClient, WorkflowRejectedError, contentDerivedName, hasScopedInterrupt } from '../api/comfyClient';
+import { LocalFileChangedError } from '../api/multipart';
 import { ComfySocket, type ComfyMessage } from '../api/comfySocket';
-import { type ApiPrompt, type HistoryEntry, type NodeOutput } from '../api/comfyTypes';
+import { type ApiPrompt, type HistoryEntry, type NodeOutput, type OutputFileRef } from '../api/comfyTypes';
 import { type DynamicPromptText } from './convert/convertUiWorkflow';
-import { ApiError, isCancellation } from '../api/errors';
+import { ApiError, CancelledError, InvalidRequestError, isCancellation } from '../api/errors';
+import { sharedInputHashCache, type InputHash, type InputHashCache } from './inputHashCache';
 import { InputRefusedError, inputLabel, openInput, refusalMessage, type InputPolicy, type OpenedInput } from './inputPolicy';
 import { nodeInSentence, rejectionMessage, serverNodeErrorText, type NodeNaming } from './workflowMessages';
-import { OutputSaver, listOutputFiles, type OutputFile, type OutputsSource } from './outputSaver';
+import { OutputSaver, listOutputFiles, type OutputFile, type OutputRef, type OutputSlot, type OutputsSource } from './outputSaver';
 import { type NodeRef, type RunEvent, type RunFailure, type RunResult, type RunStatus, type SavedOutput } from './runEvents';
 import { backoffDelayMs } from '../base/backoff';
 
@@ -69,6 +72,10 @@ export interface RunEngineOptions {
    * falls back to the outputs its `executed` messages announced. Default 60 s.
    */
   readonly historyTimeoutMs?: number;
+  /** Where the sha256 of local inputs is remembered between runs; default the process's, in the cache folder (`sharedInputHashCache`). */
+  readonly hashCache?: InputHashCache;
+  /** Outputs downloaded at once, as the run announces them. Default 4. */
+  readonly downloadConcurrency?: number;
   /** Tries per output download. Default 3. */
   readonly downloadAttempts?: number;
   readonly downloadRetryDelayMs?: number;
@@ -115,7 +122,13 @@ export class RunEngine extends DisposableObject {
   /** Warnings run.json lists besides the saver's own. */
   private readonly recordWarnings: string[] = [];
   private readonly uploads: { localPath: string; serverName: string }[] = [];
-  private readonly saved: SavedOutput[] = [];
+  /** Saved outputs with the order of their slots (announcement order), whatever order they finished in. */
+  private readonly saved: { readonly output: SavedOutput; readonly seq: number }[] = [];
+  /** Every download started, by file: each file is saved once, whether announced live, by history, or both. */
+  private readonly downloads = new Map<string, Promise<void>>();
+  private readonly downloadSlots: Slots;
+  /** The files of the final list (history's, or the live messages' when history is unreadable), once known. */
+  private listed: Set<string> | undefined;
   /** Output files listed by `executed` messages, a fallback when history cannot be read. */
   private readonly executedOutputs = new Map<string, NodeOutput>();
   private readonly lifetime = new AbortController();
@@ -161,6 +174,7 @@ export class RunEngine extends DisposableObject {
     this.clock = options.clock ?? systemClock;
     this.clientId = options.clientId ?? randomUUID();
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.downloadSlots = new Slots(Math.max(1, options.downloadConcurrency ?? 4));
     this.client = options.createClient?.(options.comfyUrl) ?? new ComfyClient({ baseUrl: options.comfyUrl, clock: this.clock });
     this.socket = this._register(
       options.createSocket?.(options.comfyUrl, this.clientId) ?? new ComfySocket({ baseUrl: options.comfyUrl, clientId: this.clientId, clock: this.clock }),
@@ -325,20 +339,79 @@ export class RunEngine extends DisposableObject {
     return files;
   }
 
+  /**
+   * Puts every local input on the server under its content-derived name, unless the server has it
+   * already (`HEAD /view`, see `ComfyClient.hasInput`): hashes come from the hash cache when the
+   * file is unchanged, so a second run neither reads nor sends an unchanged file. The bytes sent
+   * are read from the opened, policy-checked handle, and the body is left unfinished (the server
+   * saves nothing) if the file changed since it was hashed.
+   */
   private async uploadInputs(files: readonly { input: RunLocalInput; opened: OpenedInput }[], signal: AbortSignal): Promise<ApiPrompt> {
     if (files.length === 0) return this.options.prompt;
     const prompt: ApiPrompt = {};
     for (const [id, node] of Object.entries(this.options.prompt)) prompt[id] = { ...node, inputs: { ...node.inputs } };
-    for (const { input, opened } of files) {
-      const node = this.nodeRef(input.nodeId);
-      this.emit({ type: 'uploading', node, input: input.inputName, localPath: input.absPath });
-      const uploaded = await this.client.uploadFile(input.absPath, { file: opened.handle }, signal);
-      const target = prompt[input.nodeId];
-      if (target) target.inputs[input.inputName] = uploaded.reference;
-      this.uploads.push({ localPath: input.absPath, serverName: uploaded.reference });
-      this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference: uploaded.reference });
+    const cache = this.options.hashCache ?? sharedInputHashCache();
+    const placed = new Map<string, string>();
+    try {
+      for (const { input, opened } of files) {
+        const node = this.nodeRef(input.nodeId);
+        const hashed = await cache.hash(input.absPath, opened.handle, signal).catch((e: unknown) => {
+          throw signal.aborted ? new CancelledError(`Upload ${path.basename(input.absPath)}: cancelled.`, { cause: e }) : new InvalidRequestError(`Cannot upload ${input.absPath}: ${(e as Error).message}.`, { cause: e });
+        });
+        const name = contentDerivedName(input.absPath, hashed.sha256);
+        let reference = placed.get(name);
+        let sent = false;
+        if (reference === undefined) {
+          const put = await this.place(input, opened, hashed, name, signal);
+          reference = put.reference;
+          sent = put.sent;
+          placed.set(name, reference);
+        }
+        const target = prompt[input.nodeId];
+        if (target) target.inputs[input.inputName] = reference;
+        this.uploads.push({ localPath: input.absPath, serverName: reference });
+        this.emit({ type: 'uploaded', node, input: input.inputName, localPath: input.absPath, reference, alreadyOnServer: !sent, bytes: sent ? Number(hashed.stats.size) : 0 });
+      }
+    } finally {
+      await cache.save();
     }
     return prompt;
+  }
+
+  /**
+   * One input onto this server: nothing when the server has its name, else an upload, shared with
+   * any run of this process putting the same name on the same server at the same moment.
+   * @returns the reference for the prompt, and whether this run sent the file.
+   */
+  private async place(input: RunLocalInput, opened: OpenedInput, hashed: InputHash, name: string, signal: AbortSignal): Promise<{ reference: string; sent: boolean }> {
+    const key = `${this.client.baseUrl.href}\u0000${name}`;
+    const elsewhere = placementsInFlight.get(key);
+    if (elsewhere) {
+      try {
+        return { reference: await elsewhere, sent: false };
+      } catch {
+        // That run's placement failed (cancelled, say): this run tries its own.
+      }
+    }
+    let sent = false;
+    const placing = (async () => {
+      if (await this.client.hasInput(name, { size: Number(hashed.stats.size) }, signal)) return name;
+      sent = true;
+      this.emit({ type: 'uploading', node: this.nodeRef(input.nodeId), input: input.inputName, localPath: input.absPath });
+      const beforeEnd = async () => {
+        const now = await opened.handle.stat({ bigint: true });
+        if (now.size !== hashed.stats.size || now.mtimeNs !== hashed.stats.mtimeNs) {
+          throw new LocalFileChangedError(`${input.absPath} changed while it was being uploaded; the server kept nothing of it. Run again once the file is no longer being written.`);
+        }
+      };
+      return (await this.client.uploadFile(input.absPath, { file: opened.handle, sha256: hashed.sha256, verifySha256: hashed.racy, beforeEnd }, signal)).reference;
+    })();
+    placementsInFlight.set(key, placing);
+    try {
+      return { reference: await placing, sent };
+    } finally {
+      if (placementsInFlight.get(key) === placing) placementsInFlight.delete(key);
+    }
   }
 
   /**
@@ -425,6 +498,8 @@ export class RunEngine extends DisposableObject {
         this.activity++;
         this.executedOutputs.set(m.node, m.output);
         this.emit({ type: 'executed', node: this.nodeRef(m.node, m.displayNode), output: m.output });
+        // Saved while the run goes on; history, read at the end, adds what the socket missed.
+        this.download(listOutputFiles({ [m.node]: m.output }));
         return;
       case 'execution_success':
         if (m.promptId !== this.promptId) return;
@@ -533,8 +608,10 @@ export class RunEngine extends DisposableObject {
     }
     this.outputsFrom = entry ? 'history' : 'live messages';
     const files = uniqueFiles(listOutputFiles(entry?.outputs ?? Object.fromEntries(this.executedOutputs)));
+    this.listed = new Set(files.map(fileKey));
     this.serverFinishedAt = this.clock.now();
-    await this.downloadAll(files);
+    this.download(files);
+    await this.downloadsDone();
     if (!entry && read.error !== undefined) this.reportWithoutHistory(read.error, files.length);
   }
 
@@ -607,50 +684,76 @@ export class RunEngine extends DisposableObject {
     return this.saver;
   }
 
-  /** Downloads each file once, with bounded retries; a file that still fails is reported and the others are still saved. */
-  private async downloadAll(files: readonly OutputFile[]): Promise<void> {
-    if (files.length === 0) return;
-    const saver = await this.saverFor(this.promptId!);
+  /**
+   * Starts saving each file not yet started, at most `downloadConcurrency` at a time. Slots in the
+   * run folder are reserved in this order (the order of announcement), so names and the order of
+   * run.json do not depend on which download ends first.
+   */
+  private download(files: readonly OutputFile[]): void {
+    if (this.promptId === undefined || this.lifetime.signal.aborted) return;
+    const saver = this.saverFor(this.promptId);
+    for (const file of files) {
+      const key = fileKey(file);
+      if (this.downloads.has(key)) continue;
+      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
+      // Callbacks of one promise run in the order they were added: slots are reserved in this loop's order.
+      const slot = saver.then((s) => ({ saver: s, slot: s.reserve(ref) }));
+      const done = slot.then(({ saver: s, slot: reserved }) => this.downloadSlots.run(() => this.downloadOne(file, ref, s, reserved)));
+      // Failures are reported inside; a failure to create the run folder surfaces in downloadsDone().
+      done.catch(() => undefined);
+      this.downloads.set(key, done);
+    }
+  }
+
+  /** Waits for every download started, including any started while waiting. */
+  private async downloadsDone(): Promise<void> {
+    for (let seen = -1; seen !== this.downloads.size; ) {
+      seen = this.downloads.size;
+      await Promise.all(this.downloads.values());
+    }
+  }
+
+  /** One file, with bounded retries; a file that still fails is reported and the others are still saved. */
+  private async downloadOne(file: OutputFile, ref: OutputRef & OutputFileRef, saver: OutputSaver, slot: OutputSlot): Promise<void> {
     const attempts = this.options.downloadAttempts ?? 3;
     const delay = this.options.downloadRetryDelayMs ?? 500;
-    for (const file of files) {
-      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const saved = await this.client.download(ref, (body) => saver.saveStream(ref, body, this.lifetime.signal), this.lifetime.signal);
-          for (const w of saved.warnings) this.warn(w, false);
-          const output: SavedOutput = {
-            node: file.nodeId,
-            key: file.key,
-            filename: file.filename,
-            subfolder: file.subfolder,
-            type: file.type,
-            path: saved.path,
-            bytes: saved.bytes,
-            source: this.outputsFrom ?? 'history',
-          };
-          this.saved.push(output);
-          this.emit({ type: 'outputSaved', output });
-          break;
-        } catch (e) {
-          if (isCancellation(e)) throw e;
-          // A refusal (/view 400/403) or a missing file will not change on a retry; a dropped connection or a 5xx may.
-          const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)));
-          if (retryable && attempt < attempts) {
-            await sleep(delay * attempt, this.lifetime.signal, this.clock);
-            continue;
-          }
-          const message = `Could not download an output of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
-          this.warn(message);
-          this.fatal ??= {
-            kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
-            type: 'download_failed',
-            message,
-            details: '',
-            nodeErrors: null,
-          };
-          break;
+    for (let attempt = 1; ; attempt++) {
+      if (this.lifetime.signal.aborted) return;
+      try {
+        const saved = await this.client.download(ref, (body, info) => saver.saveStream(ref, body, this.lifetime.signal, slot, info.contentLength), this.lifetime.signal);
+        for (const w of saved.warnings) this.warn(w, false);
+        const output: SavedOutput = {
+          node: file.nodeId,
+          key: file.key,
+          filename: file.filename,
+          subfolder: file.subfolder,
+          type: file.type,
+          path: saved.path,
+          bytes: saved.bytes,
+          source: this.listed?.has(fileKey(file)) ? (this.outputsFrom ?? 'history') : 'live messages',
+        };
+        this.saved.push({ output, seq: slot.seq });
+        this.emit({ type: 'outputSaved', output });
+        return;
+      } catch (e) {
+        // A run left (window closed) stops its downloads; what was saved stays, and run.json says so.
+        if (isCancellation(e) || this.lifetime.signal.aborted) return;
+        // A refusal (/view 400/403) or a missing file will not change on a retry; a dropped connection or a 5xx may.
+        const retryable = e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)));
+        if (retryable && attempt < attempts) {
+          await sleep(delay * attempt, this.lifetime.signal, this.clock).catch(() => undefined);
+          continue;
         }
+        const message = `Could not download an output of node ${file.nodeId}${retryable ? ` after ${attempt} attempts` : ''}: ${(e as Error).message}`;
+        this.warn(message);
+        this.fatal ??= {
+          kind: e instanceof ApiError ? (e.kind === 'network' ? 'network' : 'server') : 'internal',
+          type: 'download_failed',
+          message,
+          details: '',
+          nodeErrors: null,
+        };
+        return;
       }
     }
   }
@@ -780,6 +883,17 @@ export class RunEngine extends DisposableObject {
     }
   }
 
+  /** The saved outputs in the order their files were announced, each labelled with where the final list came from. */
+  private outputsInOrder(): SavedOutput[] {
+    return [...this.saved]
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ output }) => {
+        const key = fileKey(output);
+        const source: OutputsSource = this.listed?.has(key) ? (this.outputsFrom ?? 'history') : 'live messages';
+        return output.source === source ? output : { ...output, source };
+      });
+  }
+
   /** "this ComfyUI (version 0.3.40)", for messages about what the server can do. */
   private serverName(): string {
     const v = this.serverVersion;
@@ -804,6 +918,13 @@ export class RunEngine extends DisposableObject {
     const status: RunStatus = this.fatal ? (this.fatal.kind === 'interrupted' ? 'interrupted' : 'error') : (outcome?.status ?? 'error');
     const error = status === 'success' ? null : (failure ?? (status === 'interrupted' ? interruptedFailure(undefined) : noVerdict));
     let runDir: string | undefined;
+    // Downloads of a run left or failed end quickly; what they saved goes into run.json.
+    await Promise.allSettled(this.downloads.values());
+    if (status !== 'success' && this.saved.length > 0 && this.saver) {
+      const dir = (await this.saver.catch(() => undefined))?.dir;
+      const n = this.saved.length;
+      if (dir) this.warn(`The run did not succeed; the ${n} output${n === 1 ? '' : 's'} saved before it ended ${n === 1 ? 'is' : 'are'} kept in ${dir}.`);
+    }
     if (this.promptId !== undefined) {
       const finishedAt = this.clock.now();
       try {
@@ -834,7 +955,7 @@ export class RunEngine extends DisposableObject {
     const result: RunResult = {
       promptId: this.promptId ?? null,
       status,
-      outputs: [...this.saved],
+      outputs: this.outputsInOrder(),
       warnings: [...this.warnings],
       error,
       runDir,
@@ -851,15 +972,41 @@ function mayPass(e: unknown): boolean {
   return e instanceof ApiError && (e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'server' && (e.status === undefined || e.status >= 500)) || e.kind === 'rateLimited');
 }
 
+/** A file on the server: type, subfolder and name. */
+function fileKey(f: { readonly type: string; readonly subfolder: string; readonly filename: string }): string {
+  return `${f.type}\u0000${f.subfolder}\u0000${f.filename}`;
+}
+
 /** Each file once, by type, subfolder and name: a history can list one file under two nodes or keys. */
 function uniqueFiles(files: readonly OutputFile[]): OutputFile[] {
   const seen = new Set<string>();
   return files.filter((f) => {
-    const id = `${f.type}\u0000${f.subfolder}\u0000${f.filename}`;
+    const id = fileKey(f);
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
+}
+
+/** At most `size` tasks at once; the others wait their turn, first come first served. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next waiter, so a newcomer cannot take it in between.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
 }
 
 function outcomeFromHistory(entry: HistoryEntry, nodeRef: (id: string) => NodeRef): Outcome {
@@ -943,6 +1090,13 @@ const noVerdict: RunFailure = {
   details: '',
   nodeErrors: null,
 };
+
+/**
+ * Inputs being put on a server by a run of this process (asked for, then uploaded if missing), by
+ * server and name, so runs that need the same file on the same server at once (a sweep) send it
+ * once. Kept only while in flight; afterwards the server is asked again (`HEAD /view`).
+ */
+const placementsInFlight = new Map<string, Promise<string>>();
 
 /** The policy of an engine given none: no folder is allowed, so no local file is uploaded. */
 const noUploads: InputPolicy = { roots: [], scope: 'an allowed folder', remedy: 'This run was given no folder to upload from.' };

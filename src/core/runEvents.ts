@@ -24,7 +24,10 @@ export interface SavedOutput {
   /** Absolute path of the local file. */
   readonly path: string;
   readonly bytes: number;
-  /** Where the file was listed: the server's history, or an `executed` message heard live (history unreadable). */
+  /**
+   * Where the file was listed: the server's history, or an `executed` message heard live (history
+   * unreadable, or, in an `outputSaved` event, a file saved while the run went on, before history was read).
+   */
   readonly source: OutputsSource;
 }
 
@@ -65,10 +68,13 @@ export interface RunResult {
  * subscribe to these; nothing else about a run is observable.
  */
 export type RunEvent =
-  /** A local file is being uploaded for a node input. */
+  /** A local file is being sent for a node input (not said for a file the server has already). */
   | { readonly type: 'uploading'; readonly node: NodeRef; readonly input: string; readonly localPath: string }
-  /** Uploaded; the prompt now uses `reference`. */
-  | { readonly type: 'uploaded'; readonly node: NodeRef; readonly input: string; readonly localPath: string; readonly reference: string }
+  /**
+   * On the server; the prompt now uses `reference`. `alreadyOnServer`: nothing was sent, the server
+   * had that content already (or another input of this run, or another run at once, sent it).
+   */
+  | { readonly type: 'uploaded'; readonly node: NodeRef; readonly input: string; readonly localPath: string; readonly reference: string; readonly alreadyOnServer: boolean; readonly bytes: number }
   /** The server accepted the prompt. `position`: 0 = running, n = n-th in line. Sent again when the watchdog sees the position change. */
   | { readonly type: 'queued'; readonly promptId: string; readonly number: number; readonly position: number }
   | { readonly type: 'started' }
@@ -81,7 +87,7 @@ export type RunEvent =
   | { readonly type: 'preview'; readonly node: NodeRef | undefined; readonly mime: string; readonly image: Buffer }
   /** Text a node of our prompt displayed (binary type 3). */
   | { readonly type: 'text'; readonly node: NodeRef; readonly text: string }
-  /** A node finished with UI output (files listed here are downloaded at the end). */
+  /** A node finished with UI output (files listed here are downloaded at once, a few at a time, while the run goes on). */
   | { readonly type: 'executed'; readonly node: NodeRef; readonly output: NodeOutput }
   | { readonly type: 'succeeded' }
   | {

@@ -90,7 +90,7 @@ export class RunLogFormatter {
       case 'uploading':
         return info(`↑ Uploading ${event.localPath} for ${nodeLabel(event.node)}, input "${event.input}"`);
       case 'uploaded':
-        return info(`↑ Uploaded ${event.localPath} as "${event.reference}"`);
+        return info(event.alreadyOnServer ? `↑ Already on the server: ${event.localPath} as "${event.reference}", not uploaded again` : `↑ Uploaded ${event.localPath} as "${event.reference}"`);
       case 'queued':
         return info(event.position === 0 ? `Queued as prompt ${event.promptId}` : `Queued as prompt ${event.promptId}, position ${event.position} in line`);
       case 'started':

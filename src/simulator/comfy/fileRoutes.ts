@@ -281,6 +281,8 @@ export async function handleUpload(req: http.IncomingMessage, res: http.ServerRe
       return sendText(res, 413, e.message);
     }
     if (e instanceof MultipartError) return sendInternalError(res);
+    // The client dropped the request before its body ended (aiohttp logs the disconnect and saves nothing).
+    if (req.destroyed && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return;
     throw e;
   }
   const { fields, staged } = form;

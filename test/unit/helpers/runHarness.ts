@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ComfySocket } from '../../../src/api/comfySocket';
 import { type ApiPrompt } from '../../../src/api/comfyTypes';
+import { InputHashCache } from '../../../src/core/inputHashCache';
 import { RunEngine, type RunEngineOptions } from '../../../src/core/runEngine';
 import { type RunEvent, type RunResult } from '../../../src/core/runEvents';
 import { readRecording } from './runRecordings';
@@ -42,6 +43,8 @@ export async function runEngine(
     createSocket: (url, clientId) => fastSocket(url, clientId),
     historyRetryDelayMs: 20,
     downloadRetryDelayMs: 20,
+    // Hashes stay in this run unless a test passes a cache: tests never touch the user's cache folder.
+    hashCache: new InputHashCache(undefined),
     ...options,
   });
   const events: RunEvent[] = [];
