@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { type FolderPaths } from './folderPaths';
 import { formatValue, ImageTensor, MaskTensor, type NodeClass, type NodeContext, type NodeResult, type NodeValue } from './nodeClass';
 import { recordedObjectInfo, withCombo, writtenObjectInfo, type ObjectInfo } from './objectInfo';
-import { decodePng, PngDecodeError, pngSize } from './png';
+import { decodePng, PngDecodeError, pngSize } from '../../base/png';
 import { PyError, pyRepr } from './pyFormat';
 import { PyFloat, pyDumps, type PyValue } from './pyJson';
 import * as pypath from './pyPath';

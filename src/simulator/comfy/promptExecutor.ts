@@ -4,7 +4,7 @@ import { type ComfyWebSocketHub } from './comfyWebSocketHub';
 import { type FolderPaths } from './folderPaths';
 import { formatValue, type NodeClass, type NodeContext, type NodeValue } from './nodeClass';
 import { imagePng } from './nodeHelpers';
-import { encodePng } from './png';
+import { encodePng } from '../../base/png';
 import { PyError, pyRepr, pyStr } from './pyFormat';
 import { PyFloat, pyDumps, type PyDict, type PyObject, type PyValue } from './pyJson';
 import * as pypath from './pyPath';
