@@ -6,6 +6,7 @@ import { DisposableObject } from '../base/lifecycle';
 import { CommandIds } from '../commands/commandIds';
 import { type Services } from '../commands/services';
 import { UserError } from '../commands/userError';
+import { resolveOutputLocation } from '../core/outputLocation';
 import { hourlyRate } from '../core/pricing';
 import { type RunTarget } from '../core/runRegistry';
 import { isNode } from '../views/treeNodes';
@@ -74,8 +75,9 @@ export class RunPanels extends DisposableObject {
       if (!run) throw new UserError('That run is no longer listed.');
       return this.load().showRun(run.id);
     }
-    const dir = runDirOf(arg) ?? (await this.pickListedRun());
-    return this.load().showRecord(await checkedRunDir(dir));
+    const chosen = runDirOf(arg) ?? (await this.pickRun());
+    if (typeof chosen !== 'string') return this.load().showRun(chosen.runId);
+    return this.load().showRecord(await checkedRunDir(chosen));
   }
 
   /** Compare with…: the run given (or shown) against another run of the same workflow, picked. */
@@ -121,11 +123,17 @@ export class RunPanels extends DisposableObject {
     return host;
   }
 
-  private async pickListedRun(): Promise<string> {
-    const runs = this.services.runs.runs.filter((r) => r.result?.runDir !== undefined);
-    if (runs.length === 0) throw new UserError('No finished run is listed. Open a run folder (or its run.json) from the Explorer instead: right-click it, Open Run.');
-    return this.services.prompter.pick(
-      runs.map((r) => ({ label: r.workflowName, description: `${r.phase} · ${path.basename(r.result!.runDir!)}`, value: r.result!.runDir! })),
+  /** A run of this window (live or finished), or a run folder of an earlier session found under the output folders. */
+  private async pickRun(): Promise<string | { runId: string }> {
+    const listed = this.services.runs.runs;
+    const known = new Set(listed.map((r) => r.result?.runDir).filter((d): d is string => d !== undefined).map((d) => path.resolve(d)));
+    const past = (await pastRunFolders(this.services)).filter((d) => !known.has(d));
+    if (listed.length === 0 && past.length === 0) throw new UserError('No run to open: none ran in this window and no run folder was found under the output folders. Open a run folder (or its run.json) from the Explorer instead: right-click it, Open Run.');
+    return this.services.prompter.pick<string | { runId: string }>(
+      [
+        ...listed.map((r) => ({ label: r.workflowName, description: `${r.phase} · this window`, value: { runId: r.id } })),
+        ...past.map((d) => ({ label: path.basename(path.dirname(d)), description: path.basename(d), detail: d, value: d })),
+      ],
       { title: 'Open which run?' },
     );
   }
@@ -147,6 +155,35 @@ export class RunPanels extends DisposableObject {
       { title: `Compare ${path.basename(runDir)} with which run of ${path.basename(parent)}?` },
     );
   }
+}
+
+/** Most run folders listed from earlier sessions: enough history for a pick, bounded for a huge output folder. */
+const MAX_PAST_RUNS = 500;
+
+/**
+ * Run folders of earlier sessions: `<output folder>/<workflow>/<time>-<prompt>/run.json` under each
+ * workspace folder's `runcomfy.outputDirectory`, newest first (folder names start with the time).
+ */
+async function pastRunFolders(services: Services): Promise<string[]> {
+  const found: string[] = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    let root: string;
+    try {
+      root = resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root;
+    } catch {
+      continue; // A refused setting: queueing says why; the pick just has nothing from here.
+    }
+    for (const workflow of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
+      if (!workflow.isDirectory()) continue;
+      for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
+        const dir = path.join(root, workflow.name, run.name);
+        if (run.isDirectory() && (await fs.stat(path.join(dir, RUN_JSON)).then((st) => st.isFile(), () => false))) found.push(path.resolve(dir));
+      }
+    }
+  }
+  found.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+  return found.slice(0, MAX_PAST_RUNS);
 }
 
 /** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */

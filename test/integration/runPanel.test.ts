@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, state, waitFor, workspaceFile } from './helpers';
+import { activateExtension, script, state, waitFor, workspaceFile } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -190,6 +190,26 @@ describe('the run panel', function () {
     const view = p.view as Extract<PanelView, { kind: 'compare' }>;
     assert.deepStrictEqual(view.comparison.inputs, [{ node: '1', nodeTitle: 'Canvas', input: 'width', before: '64', after: '80' }]);
     assert.strictEqual(view.comparison.imagePairs.length, 2);
+  });
+
+  it('offers runs of earlier sessions, found under the output folder, in Open Run', async () => {
+    // A run folder no run of this window made: what a previous session left under runcomfy-outputs.
+    const outputs = path.dirname(path.dirname(first!.runDir!));
+    const old = vscode.Uri.file(path.join(outputs, 'older-flow', '20250101-000000-deadbeef'));
+    await vscode.workspace.fs.copy(vscode.Uri.file(first!.runDir!), old, { overwrite: true });
+    try {
+      await script([{ pick: 'older-flow' }]);
+      await vscode.commands.executeCommand('runcomfy.openRun');
+      const p = await waitFor('the older run drawn', async () => {
+        const s = await panel();
+        return s.view?.kind === 'run' && s.view.run.name === 'older-flow' && s.rendered?.outputs === 2 ? s : undefined;
+      });
+      assert.strictEqual(path.resolve(p.showing?.runDir ?? ''), path.resolve(old.fsPath));
+      const asked = (await state()).prompts.filter((q) => q.kind === 'pick' && q.text === 'Open which run?').pop();
+      assert.ok(asked?.items?.includes('panel-flow'), `the runs of this window are offered too: ${JSON.stringify(asked?.items)}`);
+    } finally {
+      await vscode.workspace.fs.delete(vscode.Uri.joinPath(old, '..'), { recursive: true });
+    }
   });
 
   it('refuses a folder that holds no run, saying what to pick', async () => {
