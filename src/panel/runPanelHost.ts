@@ -88,7 +88,7 @@ export class RunPanelHost extends DisposableObject {
         const s = this.showing;
         if (s?.kind !== 'live' || s.runId !== record.id) return;
         if (event.type === 'preview') {
-          this.latestPreview = `data:${event.mime === 'image/png' ? 'image/png' : 'image/jpeg'};base64,${event.image.toString('base64')}`;
+          this.latestPreview = previewDataUrl(event.mime, event.image);
           this.lastPreviewBytes = event.image.byteLength;
           this.postPreview.run();
           return;
@@ -96,6 +96,9 @@ export class RunPanelHost extends DisposableObject {
         s.model.apply(event, deps.clock.now());
         if (event.type === 'finished') {
           this.stopTick();
+          // The gallery comes from the run.json just written: node titles from the prompt, phases, overrides.
+          const runDir = event.result.runDir;
+          if (runDir) this.showing = { kind: 'record', runDir: path.resolve(runDir) };
           void this.render();
         } else {
           this.postState.run();
@@ -110,17 +113,19 @@ export class RunPanelHost extends DisposableObject {
   }
 
   /** Shows a run of this window (live or finished) and follows it. */
-  async showRun(runId: string, options: { preserveFocus?: boolean } = {}): Promise<void> {
+  async showRun(runId: string, options: { preserveFocus?: boolean; preview?: { readonly mime: string; readonly image: Buffer } } = {}): Promise<void> {
     const record = this.deps.runs.get(runId);
     if (!record) throw new Error(`Run ${runId} is no longer listed.`);
+    if (record.result?.runDir) return this.showRecord(record.result.runDir, options);
     const now = this.deps.clock.now();
     const model = RunViewModel.following(record, { target: targetLabel(record.target), ratePerHour: this.deps.rateFor(record.target) }, now);
     this.showing = { kind: 'live', runId, model };
-    this.latestPreview = undefined;
+    this.latestPreview = options.preview && !model.finished ? previewDataUrl(options.preview.mime, options.preview.image) : undefined;
     this.ensurePanel(options.preserveFocus ?? false);
     this.stopTick();
     if (!model.finished) this.tick = this.every(TICK_MS, () => this.postState.run());
     await this.render();
+    if (this.latestPreview) this.postPreview.run();
   }
 
   /** Shows a past run from its folder (`run.json` inside). */
@@ -397,6 +402,11 @@ export class RunPanelHost extends DisposableObject {
     this.tick?.dispose();
     this.tick = undefined;
   }
+}
+
+/** A preview frame as a `data:` URL (the CSP allows `img-src data:`); only PNG and JPEG are named, anything else is shown as JPEG. */
+function previewDataUrl(mime: string, image: Buffer): string {
+  return `data:${mime === 'image/png' ? 'image/png' : 'image/jpeg'};base64,${image.toString('base64')}`;
 }
 
 function promptOf(record: unknown): unknown {

@@ -36,6 +36,8 @@ export class RunPanels extends DisposableObject {
   private host?: RunPanelHost;
   private sawRun = false;
   private readonly known = new Set<string>();
+  /** The latest preview frame of each live run, so a panel opened mid-run shows one at once (one frame per run, dropped when it ends). */
+  private readonly latestPreviews = new Map<string, { readonly mime: string; readonly image: Buffer }>();
 
   constructor(
     private readonly services: Services,
@@ -46,6 +48,13 @@ export class RunPanels extends DisposableObject {
     this._register(
       vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
         deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state),
+      }),
+    );
+    this._register(
+      services.runs.onDidRunEvent(({ record, event }) => {
+        // The event's image is a view into the received frame: copied, so the frame itself can go.
+        if (event.type === 'preview') this.latestPreviews.set(record.id, { mime: event.mime, image: Buffer.from(event.image) });
+        else if (event.type === 'finished') this.latestPreviews.delete(record.id);
       }),
     );
     this._register(
@@ -73,10 +82,10 @@ export class RunPanels extends DisposableObject {
     if (isNode(arg, 'run')) {
       const run = this.services.runs.get(arg.runId);
       if (!run) throw new UserError('That run is no longer listed.');
-      return this.load().showRun(run.id);
+      return this.load().showRun(run.id, { preview: this.latestPreviews.get(run.id) });
     }
     const chosen = runDirOf(arg) ?? (await this.pickRun());
-    if (typeof chosen !== 'string') return this.load().showRun(chosen.runId);
+    if (typeof chosen !== 'string') return this.load().showRun(chosen.runId, { preview: this.latestPreviews.get(chosen.runId) });
     return this.load().showRecord(await checkedRunDir(chosen));
   }
 
