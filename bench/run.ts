@@ -3,7 +3,7 @@
  * on the same machine, prints a table and writes `bench/results.json`. Not part of `npm test`: the
  * figures depend on the machine, and no test may assert on time.
  *
- *   node out/bench/run.js [--only upload,download,websocket,analysis,politeness,startup] [--runs N]
+ *   node out/bench/run.js [--only upload,download,websocket,analysis,politeness,startup,panel] [--runs N]
  *
  * The simulators run in a process of their own, and each measured client in another, so neither
  * pollutes the other's CPU or memory. Each measurement runs the measured side and its baseline
@@ -18,13 +18,14 @@ import { benchWebsocket } from './websocket';
 import { benchAnalysis } from './analysis';
 import { benchPoliteness } from './politeness';
 import { benchStartup } from './startup';
+import { benchPanel } from './panel';
 
 interface SimInfo {
   readonly comfyUrl: string;
   readonly runcomfyUrl: string;
 }
 
-const sections = ['upload', 'download', 'websocket', 'analysis', 'politeness', 'startup'] as const;
+const sections = ['upload', 'download', 'websocket', 'analysis', 'politeness', 'startup', 'panel'] as const;
 type Section = (typeof sections)[number];
 
 function options(): { only: Set<Section>; runs: number | undefined } {
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
     if (only.has('startup')) {
       console.log('startup: bundle size, lazy modules, activation in Node and in VS Code');
       rows.push(...(await benchStartup(runs ?? 5)));
+    }
+    if (only.has('panel')) {
+      console.log('panel: thumbnail bytes per tile, a 500-output gallery message, a preview flood');
+      rows.push(...(await benchPanel(runs ?? 3)));
     }
   } finally {
     removeTemps();
