@@ -230,6 +230,10 @@ export class RunPanelHost extends DisposableObject {
 
   private adopt(panel: vscode.WebviewPanel): void {
     this.panel = panel;
+    // What the test hooks report describes this panel's webview, not an earlier one's.
+    this.rendered = undefined;
+    this.received.length = 0;
+    this.previewsPosted = 0;
     panel.iconPath = vscode.Uri.joinPath(this.deps.extensionUri, 'media', 'runcomfy.svg');
     panel.webview.options = this.webviewOptions([]);
     panel.webview.html = this.html(panel.webview);

@@ -85,6 +85,9 @@ describe('the run panel', function () {
     await activateExtension();
     sim = await SimulatorProcess.start();
     await vscode.workspace.getConfiguration('runcomfy').update('showRunPanel', 'always', vscode.ConfigurationTarget.Global);
+    // A run of an earlier test file may have opened the panel (onFirstRun): start from none.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor('no run panel', async () => !(await panel()).open);
     await write(64);
   });
 
