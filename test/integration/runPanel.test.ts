@@ -45,6 +45,9 @@ interface PanelSnapshot {
   received: string[];
 }
 
+/** The webview is a browser page in a busy machine: its waits get a longer deadline than the default. */
+const PANEL_WAIT_MS = 30_000;
+
 const panel = () => Promise.resolve(vscode.commands.executeCommand<PanelSnapshot>('runcomfy.test.panel'));
 const fromWebview = (message: unknown) => Promise.resolve(vscode.commands.executeCommand('runcomfy.test.panelMessage', message));
 
@@ -105,7 +108,7 @@ describe('the run panel', function () {
     const live = await waitFor('the panel with a preview drawn, the run held at node 3', async () => {
       const p = await panel();
       return p.open && p.view?.kind === 'run' && p.view.run.node?.id === '2' && p.view.run.progress?.max === 2 && p.rendered?.preview === true ? p : undefined;
-    });
+    }, PANEL_WAIT_MS);
     const view = live.view as Extract<PanelView, { kind: 'run' }>;
     assert.strictEqual(view.run.source, 'live');
     assert.strictEqual(view.run.name, 'panel-flow');
@@ -114,7 +117,7 @@ describe('the run panel', function () {
     assert.strictEqual(view.cancellable, true);
     assert.ok(live.previewsPosted >= 1 && live.lastPreviewBytes > 0, 'a preview frame reached the webview');
     assert.ok(live.received.includes('ready'), 'the webview started and asked for its state');
-    await waitFor('the webview to draw the node', async () => (await panel()).rendered?.progress?.includes('Stream'));
+    await waitFor('the webview to draw the node', async () => (await panel()).rendered?.progress?.includes('Stream'), PANEL_WAIT_MS);
 
     await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
     first = await pending;
@@ -122,7 +125,7 @@ describe('the run panel', function () {
     const done = await waitFor('the gallery drawn', async () => {
       const p = await panel();
       return p.view?.kind === 'run' && p.view.run.status === 'success' && p.rendered?.status === 'success' && p.rendered.outputs > 0 ? p : undefined;
-    });
+    }, PANEL_WAIT_MS);
     const gallery = done.view as Extract<PanelView, { kind: 'run' }>;
     assert.strictEqual(gallery.cancellable, false);
     assert.deepStrictEqual(
@@ -146,7 +149,7 @@ describe('the run panel', function () {
       const p = await panel();
       const runs = (await state()).runs;
       return p.view?.kind === 'run' && p.view.cancellable && p.view.run.node?.id === '2' && p.showing?.runId === runs[0]?.id ? runs[0] : undefined;
-    });
+    }, PANEL_WAIT_MS);
     await fromWebview({ type: 'cancel' });
     await waitFor('the interrupt at the server', async () => {
       const log = (await (await fetch(`${sim.info.localComfyUrl}/__sim/requests`)).json()) as { requests: { method: string; path: string }[] };
