@@ -50,8 +50,56 @@ const lazyChunks = {
   },
 };
 
+/**
+ * The run panel's host (src/panel/runPanelHost.ts) is a file of its own, dist/panel/runPanelHost.js,
+ * which src/panel/runPanels.ts requires when a panel first opens: activation neither runs nor reads it.
+ */
+const panelHostChunk = {
+  name: 'panel-host-chunk',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/runPanelHost$/ }, () => ({ path: './panel/runPanelHost.js', external: true }));
+  },
+};
+
+/** The codicon font and its stylesheet, beside the webview bundle (`vscode-icon` finds the stylesheet by its id). */
+const copyCodicons = {
+  name: 'copy-codicons',
+  setup(build) {
+    build.onEnd(() => {
+      const fs = require('fs');
+      const path = require('path');
+      const from = path.join(__dirname, 'node_modules', '@vscode', 'codicons', 'dist');
+      const to = path.join(__dirname, 'dist', 'webview');
+      fs.mkdirSync(to, { recursive: true });
+      for (const f of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(from, f), path.join(to, f));
+    });
+  },
+};
+
 const builds = [
-  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [...common.plugins, lazyChunks] },
+  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [...common.plugins, lazyChunks, panelHostChunk] },
+  {
+    ...common,
+    entryPoints: ['src/panel/runPanelHost.ts'],
+    outfile: 'dist/panel/runPanelHost.js',
+    external: ['vscode'],
+    plugins: [...common.plugins, { name: 'lazy-chunks-from-panel', setup: (b) => b.onResolve({ filter: new RegExp(`^(${lazyPackages.join('|')})$`) }, (args) => ({ path: `../lazy/${args.path}.js`, external: true })) }],
+  },
+  // The run panel's page: browser code and CSS (web components, no framework), no Node.
+  {
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    minify: production,
+    sourcemap: !production,
+    sourcesContent: false,
+    logLevel: 'silent',
+    entryPoints: { runPanel: 'src/panel/webview/runPanel.ts', runPanelStyle: 'src/panel/webview/runPanel.css' },
+    outdir: 'dist/webview',
+    entryNames: '[name]',
+    plugins: [...common.plugins, copyCodicons],
+  },
   ...lazyPackages.map((name) => ({
     ...common,
     stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: __dirname, sourcefile: `lazy-${name}.js` },

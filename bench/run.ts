@@ -3,7 +3,7 @@
  * on the same machine, prints a table and writes `bench/results.json`. Not part of `npm test`: the
  * figures depend on the machine, and no test may assert on time.
  *
- *   node out/bench/run.js [--only upload,download,outputs,inputs,websocket,analysis,politeness,startup,sweep] [--runs N]
+ *   node out/bench/run.js [--only upload,download,outputs,inputs,websocket,analysis,politeness,startup,sweep,panel] [--runs N]
  *
  * The simulators run in a process of their own, and each measured client in another, so neither
  * pollutes the other's CPU or memory. Each measurement runs the measured side and its baseline
@@ -20,13 +20,14 @@ import { benchAnalysis } from './analysis';
 import { benchPoliteness } from './politeness';
 import { benchStartup } from './startup';
 import { benchSweep } from './sweep';
+import { benchPanel } from './panel';
 
 interface SimInfo {
   readonly comfyUrl: string;
   readonly runcomfyUrl: string;
 }
 
-const sections = ['upload', 'download', 'outputs', 'inputs', 'websocket', 'analysis', 'politeness', 'startup', 'sweep'] as const;
+const sections = ['upload', 'download', 'outputs', 'inputs', 'websocket', 'analysis', 'politeness', 'startup', 'sweep', 'panel'] as const;
 type Section = (typeof sections)[number];
 
 function options(): { only: Set<Section>; runs: number | undefined } {
@@ -92,6 +93,10 @@ async function main(): Promise<void> {
     if (only.has('sweep')) {
       console.log('sweep: 64 runs of 1 s on 4 simulated machines (each its own ComfyUI) vs the ideal');
       rows.push(...(await benchSweep(runs ?? 2)));
+    }
+    if (only.has('panel')) {
+      console.log('panel: thumbnail bytes per tile, a 500-output gallery message, a preview flood');
+      rows.push(...(await benchPanel(runs ?? 3)));
     }
   } finally {
     removeTemps();

@@ -11,6 +11,10 @@
 //   runs.png        after the CodeLens run: the Runs view and the success notification
 //   log.png         the "RunComfy" output channel with that run
 //   statusbar.png   the money status bar item with its hover
+//   run-panel.png   the run panel during a run on the local simulator, held at a node: node, steps, the latest preview
+//   run-gallery.png the same panel when the run ended: the gallery of outputs, timings, target
+//   run-compare.png Compare Runs…: the inputs that differed, the image slider, both runs side by side
+//   run-gallery-light.png, run-compare-light.png   the same in the Light Modern theme
 //
 // About 45 s. On a failure the page as it was is saved to screenshots-tmp/failure.png (git-ignored).
 // Exit codes: 0 done; 1 a step failed (its error is printed); 124 overall timeout (SCREENSHOTS_TIMEOUT_MS);
@@ -63,6 +67,9 @@ fs.writeFileSync(path.join(tmp, 'user-data/User/settings.json'), JSON.stringify(
   'editor.matchBrackets': 'never',
   'npm.fetchOnlinePackageInfo': false,
   'git.enabled': false,
+  // The CodeLens run below must not open the run panel beside the workflow (runs.png, log.png); the
+  // run panel pictures open it with Open Run.
+  'runcomfy.showRunPanel': 'never',
 }, null, 2));
 
 let starter;
@@ -258,5 +265,90 @@ const bar = await page.locator('.part.statusbar').boundingBox();
 const tip = await hover.boundingBox();
 const top = Math.max(0, Math.floor(tip.y) - 16);
 await shot('statusbar.png', { clip: { x: 0, y: top, width: Math.min(VIEWPORT.width, Math.max(720, Math.ceil(tip.x + tip.width) + 160)), height: bar.y + bar.height - top } });
+
+log('the run panel during a run, held at a node by the local simulator');
+await page.keyboard.press('Escape');
+await runCommand('View: Close All Editors');
+await runCommand('View: Hide Panel');
+await page.locator('.monaco-workbench.nopanel').waitFor();
+// A canvas streamed by SaveImageWebsocket (the preview frames), scaled and saved. The simulator runs
+// output nodes first, so a stall at node 3 holds the run with its previews shown.
+const demoFlow = (color) => ({
+  '1': { class_type: 'EmptyImage', inputs: { width: 512, height: 384, batch_size: 2, color }, _meta: { title: 'Canvas' } },
+  '2': { class_type: 'SaveImageWebsocket', inputs: { images: ['1', 0] }, _meta: { title: 'Stream preview' } },
+  '3': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'nearest-exact', width: 384, height: 288, crop: 'disabled' }, _meta: { title: 'Shrink' } },
+  '4': { class_type: 'SaveImage', inputs: { images: ['3', 0], filename_prefix: 'portrait' }, _meta: { title: 'Save portrait' } },
+});
+const demoDir = path.join(info.workspace, 'panel-demo');
+fs.mkdirSync(demoDir, { recursive: true });
+fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(3368652), null, 2));
+const sim = async (route, body) => {
+  const res = await fetch(`${info.localComfyUrl}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+};
+await sim('stall', { atNode: '3' });
+await page.keyboard.press('Control+P');
+await page.locator('.quick-input-widget input').fill('panel-demo/workflow_api.json');
+await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'panel-demo' }).first().click();
+await page.locator('.part.editor .codelens-decoration a', { hasText: 'Queue on…' }).click();
+await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'Local ComfyUI' }).first().click();
+await page.locator('.notification-toast', { hasText: 'Stream preview' }).waitFor();
+await runCommand('RunComfy: Open Run');
+await pick('panel-demo');
+// The page inside the webview: its outer frame, then the frame VS Code loads the page into.
+const webview = page.frameLocator('iframe.webview.ready[src*="extensionId=runcomfy-tools"]').frameLocator('iframe#active-frame');
+/** The run panel to the front and alone: the run's first image opens in an editor of its own when a run ends. */
+const panelAlone = async () => {
+  await page.locator('.tabs-container .tab', { hasText: 'Run: panel-demo' }).first().click();
+  await runCommand('View: Close Other Editors in Group');
+  await runCommand('View: Close Editors in Other Groups');
+};
+await webview.locator('.preview img[src]').waitFor({ timeout: 60000 });
+await webview.locator('.node-line', { hasText: 'Stream preview' }).waitFor();
+await runCommand('View: Close Editors in Other Groups');
+await webview.locator('.preview img[src]').waitFor();
+await shot('run-panel.png');
+
+log('the gallery when it ends');
+await sim('stall/clear', {});
+await page.locator('iframe.webview.ready[src*="extensionId=vscode.media"]').waitFor({ state: 'attached', timeout: 60000 });
+await panelAlone();
+await webview.locator('.gallery figure.tile img').first().waitFor({ timeout: 60000 });
+await shot('run-gallery.png');
+
+log('a second run with another colour, then Compare Runs…');
+fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(13395456), null, 2));
+await page.keyboard.press('Control+P');
+await page.locator('.quick-input-widget input').fill('panel-demo/workflow_api.json');
+await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'panel-demo' }).first().click();
+await page.locator('.part.editor .codelens-decoration a', { hasText: 'Queue on…' }).click();
+await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'Local ComfyUI' }).first().click();
+// The panel stays on the first run (`never` keeps an open panel where it is): wait for the second's run.json.
+const runsOfDemo = () => fs.readdirSync(path.join(info.workspace, 'runcomfy-outputs', 'panel-demo')).filter((d) => fs.existsSync(path.join(info.workspace, 'runcomfy-outputs', 'panel-demo', d, 'run.json'))).length;
+for (let waited = 0; runsOfDemo() < 2; waited += 100) {
+  if (waited > 60000) throw new Error('the second run of panel-demo did not finish');
+  await new Promise((r) => setTimeout(r, 100));
+}
+// The second run's first image opened beside the panel: closed from its tab, then Compare with… in the panel itself.
+await page.locator('.tabs-container .tab', { hasText: 'portrait_' }).first().waitFor();
+for (const tab of await page.locator('.tabs-container .tab', { hasText: 'portrait_' }).all()) await tab.locator('.codicon-close').click();
+await page.locator('.tabs-container .tab', { hasText: 'Run: panel-demo' }).first().click();
+await webview.locator('vscode-button', { hasText: 'Compare with' }).click();
+await page.locator('.quick-input-list [role="option"]').first().click();
+await webview.locator('.slider img.top').first().waitFor();
+await webview.locator('table.diff').waitFor();
+await shot('run-compare.png');
+
+log('the light theme');
+await page.locator('.tabs-container .tab', { hasText: 'Compare: panel-demo' }).first().click();
+await runCommand('Preferences: Color Theme');
+await page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor();
+await pick('Light Modern');
+await page.locator('.monaco-workbench.vs').waitFor();
+await shot('run-compare-light.png');
+await runCommand('RunComfy: Open Run');
+await pick('panel-demo');
+await webview.locator('.gallery figure.tile img').first().waitFor();
+await shot('run-gallery-light.png');
 
 await finish(0);

@@ -28,6 +28,7 @@ import { type MoneyOperations } from './core/moneyOperations';
 import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
 import { SavedWorkflowCatalog } from './core/savedWorkflowCatalog';
 import { RunLog } from './output/runLog';
+import { RunPanels } from './panel/runPanels';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
 import { editorToolHost } from './tools/editorToolHost';
 import { registerLanguageModelTools } from './tools/languageModelTools';
@@ -131,13 +132,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.queueSavedWorkflow, (arg?: unknown) => queueSavedWorkflow(services, arg)),
     register(CommandIds.saveToComfyUI, (uri?: unknown, target?: unknown) => saveToComfyUI(services, uri, isRunTarget(target) ? target : undefined)),
   );
+  const runPanels = new RunPanels(services, context.extensionUri, context.globalStorageUri);
+  context.subscriptions.push(
+    runPanels,
+    register(CommandIds.openRun, (arg?: unknown) => runPanels.open(arg)),
+    register(CommandIds.compareRuns, (arg?: unknown, other?: unknown) => runPanels.compare(arg, other)),
+  );
   context.subscriptions.push(reportUnattendedStopFailures(services));
   // Under the host tests the tools ask through the scripted Prompter: VS Code's own dialog cannot be answered there.
   context.subscriptions.push(registerLanguageModelTools(editorToolHost(services), prompter, testMode ? 'prompter' : 'vscode'));
   context.subscriptions.push(proxySettings.onDidChange(() => void refreshAfterNetworkChange(services)));
 
   if (testMode && scripted) {
-    context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs }));
+    context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs, panels: runPanels }));
   }
   await demoSignIn(credentials, config.value.apiUrl, log);
   await Promise.all([syncSignedIn(), accounts.initialize()]);

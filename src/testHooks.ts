@@ -28,6 +28,8 @@ export interface TestHookDeps {
   readonly machinesTree: vscode.TreeDataProvider<unknown>;
   readonly workflowsTree: vscode.TreeDataProvider<unknown>;
   readonly runs: { readonly runs: readonly { id: string; workflowName: string; phase: string; promptId?: string; outputs: readonly unknown[]; finishedAtMs?: number }[] };
+  /** The run panel: what it last posted and what its webview reported; `receive` takes a message as the webview would post it. */
+  readonly panels: { snapshot(): unknown; receive(message: unknown): Promise<void> };
 }
 
 interface TreeItemState {
@@ -89,6 +91,8 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
         prompts: deps.prompter.seen,
       };
     }),
+    vscode.commands.registerCommand(TestCommandIds.panel, () => deps.panels.snapshot() ?? { open: false }),
+    vscode.commands.registerCommand(TestCommandIds.panelMessage, (message: unknown) => deps.panels.receive(message)),
     vscode.commands.registerCommand(TestCommandIds.script, (answers: ScriptedAnswer[], reset = true) => {
       if (reset) deps.prompter.reset();
       deps.prompter.script(answers);

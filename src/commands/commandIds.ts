@@ -29,6 +29,8 @@ export const CommandIds = {
   queueSavedWorkflow: 'runcomfy.savedWorkflow.queue',
   saveToComfyUI: 'runcomfy.saveToComfyUI',
   exportApiFormat: 'runcomfy.exportApiFormat',
+  openRun: 'runcomfy.openRun',
+  compareRuns: 'runcomfy.compareRuns',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
@@ -37,6 +39,9 @@ export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
 export const TestCommandIds = {
   state: 'runcomfy.test.state',
   script: 'runcomfy.test.script',
+  /** The run panel: its last posted state, what the webview reported rendering, and a message posted as the webview would. */
+  panel: 'runcomfy.test.panel',
+  panelMessage: 'runcomfy.test.panelMessage',
 } as const;
 
 export const ContextKeys = {

@@ -8,7 +8,7 @@ import { maskUrl } from '../api/redact';
 import { abortReason } from '../base/clock';
 import { assertRealPathInside } from './outputLocation';
 import { resolveInside, safeRelativePath, safeSegment } from './safePath';
-import { isObject } from '../base/json';
+import { isObject, parseJsonOrUndefined } from '../base/json';
 import { type DynamicPromptText } from './convert/convertUiWorkflow';
 
 /** A file a run produced, found in a history entry's (or an `executed` message's) outputs. */
@@ -118,6 +118,8 @@ export interface RunRecord {
   workflowFile?: string;
   /** SHA-256 (hex) of the submitted prompt JSON. */
   workflowHash: string;
+  /** The prompt as submitted: the run panel shows its inputs that differ from the file on disk and from another run. */
+  prompt?: unknown;
   uploads: { localPath: string; serverName: string }[];
   timings: { queued?: string; started?: string; finished?: string; phases: Record<string, number> };
   status: RunRecordInput['status'];
@@ -317,6 +319,7 @@ export class OutputSaver {
       server: maskUrl(input.serverUrl),
       workflowFile: input.workflowFile,
       workflowHash: hashPrompt(input.prompt),
+      prompt: typeof input.prompt === 'string' ? parseJsonOrUndefined(input.prompt) : input.prompt,
       uploads: (input.uploads ?? []).map((u) => ({ localPath: u.localPath, serverName: u.serverName })),
       timings: { queued: iso(t.queued), started: iso(t.started), finished: iso(t.finished), phases: { ...t.phases } },
       status: input.status,

@@ -62,6 +62,9 @@ export interface TrackedRun {
 export class RunRegistry extends DisposableObject {
   private readonly _onDidChange = this._register(new Emitter<RunRecord>());
   readonly onDidChange: Event<RunRecord> = this._onDidChange.event;
+  private readonly _onDidRunEvent = this._register(new Emitter<{ readonly record: RunRecord; readonly event: RunEvent }>());
+  /** Every event of every live run, after its record was updated (the run panel follows previews through it). */
+  readonly onDidRunEvent: Event<{ readonly record: RunRecord; readonly event: RunEvent }> = this._onDidRunEvent.event;
   private readonly records: RunRecord[] = [];
   private readonly live = new Map<string, { run: TrackedRun; sub: Disposable }>();
   private seq = 0;
@@ -106,7 +109,10 @@ export class RunRegistry extends DisposableObject {
   track(info: { workflowPath: string; workflowName: string; target: RunTarget }, run: TrackedRun): RunRecord {
     const record: RunRecord = { id: `run-${++this.seq}`, ...info, startedAtMs: this.clock.now(), phase: 'preparing', outputs: [] };
     this.records.unshift(record);
-    const sub = run.onEvent((e) => this.apply(record, e));
+    const sub = run.onEvent((e) => {
+      this.apply(record, e);
+      this._onDidRunEvent.fire({ record, event: e });
+    });
     this.live.set(record.id, { run, sub });
     this.trim();
     this._onDidChange.fire(record);

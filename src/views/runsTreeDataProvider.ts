@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { type Clock, systemClock } from '../base/clock';
 import { DisposableObject } from '../base/lifecycle';
+import { CommandIds } from '../commands/commandIds';
 import { type RunRegistry } from '../core/runRegistry';
 import { throttle } from '../base/throttle';
 import { runItem } from './treeItems';
@@ -23,7 +24,10 @@ export class RunsTreeDataProvider extends DisposableObject implements vscode.Tre
 
   getTreeItem(node: RunNode): vscode.TreeItem {
     const run = this.runs.get(node.runId);
-    return run ? runItem(run, this.clock.now()) : new vscode.TreeItem('(run no longer listed)');
+    if (!run) return new vscode.TreeItem('(run no longer listed)');
+    const item = runItem(run, this.clock.now());
+    item.command = { command: CommandIds.openRun, title: 'Open Run', arguments: [node] };
+    return item;
   }
 
   getChildren(node?: RunNode): RunNode[] {

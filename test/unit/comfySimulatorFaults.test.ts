@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
-import { decodePng } from '../../src/simulator/comfy/png';
+import { decodePng } from '../../src/base/png';
 import { type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, getJson, isText, postPrompt, SocketRecorder } from './helpers/comfyReplay';
 import { eventually } from './helpers/runcomfyTestKit';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
-import { decodePng, encodePng } from '../../src/simulator/comfy/png';
+import { decodePng, encodePng } from '../../src/base/png';
 import { parsePyJson, pyDumps, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, Canon, getJson, isText, multipartBody, postPrompt, rawRequest, recordedFrames, recording, SocketRecorder, upload, workflow } from './helpers/comfyReplay';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
 import { encodeWav } from '../../src/simulator/comfy/mediaEncoders';
-import { decodePng } from '../../src/simulator/comfy/png';
+import { decodePng } from '../../src/base/png';
 import { PyFloat, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, getJson, isText, postPrompt, SocketRecorder, upload } from './helpers/comfyReplay';
 

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MultipartParser, type MultipartPartInfo } from '../../src/simulator/comfy/multipartParser';
-import { decodePng, encodePng } from '../../src/simulator/comfy/png';
+import { decodePng, encodePng } from '../../src/base/png';
 import { type PyError, pyFloat, pyInt, pyRepr } from '../../src/simulator/comfy/pyFormat';
 import { parsePyJson, PyFloat, pyDumps, pyFloatRepr, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import * as pypath from '../../src/simulator/comfy/pyPath';

@@ -6,7 +6,7 @@ import * as readline from 'node:readline';
 import { type ObjectInfo } from '../../src/api/comfyTypes';
 import { convertUiWorkflow } from '../../src/core/convert/convertUiWorkflow';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
-import { decodePng } from '../../src/simulator/comfy/png';
+import { decodePng } from '../../src/base/png';
 import { parsePyJson, pyDumps, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, getJson, postPrompt, SocketRecorder } from './helpers/comfyReplay';
 import { spawnCli, tempDir } from './helpers/runHarness';

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
-import { encodePng } from '../../src/simulator/comfy/png';
+import { encodePng } from '../../src/base/png';
 import { pyDumps, type PyDict, type PyValue } from '../../src/simulator/comfy/pyJson';
 import { at, Canon, getJson, isText, postPrompt, recordedFrames, recording, RECORDINGS, SocketRecorder, upload, workflow, type Frame } from './helpers/comfyReplay';
 import { eventually } from './helpers/runcomfyTestKit';

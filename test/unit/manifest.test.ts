@@ -67,7 +67,7 @@ describe('package.json', () => {
     const props = manifest.contributes.configuration.properties;
     for (const key of restricted) assert.ok(props[key], `restrictedConfigurations names ${key}, which is not a setting`);
     // A workspace may set these in Restricted Mode: they show or warn, and point at nothing.
-    const harmless = ['runcomfy.codeLens.enabled', 'runcomfy.warnBeforeStopMinutes'];
+    const harmless = ['runcomfy.codeLens.enabled', 'runcomfy.warnBeforeStopMinutes', 'runcomfy.showRunPanel'];
     for (const [key, p] of Object.entries(props)) {
       if (p.scope === 'application') continue;
       assert.ok(restricted.includes(key) || harmless.includes(key), `${key} can be set by a workspace: restrict it, or say here why it is harmless`);

@@ -410,6 +410,7 @@ describe('OutputSaver', () => {
       server: 'https://761a….runcomfy.com',
       workflowFile: 'flows/workflow_api.json',
       workflowHash: createHash('sha256').update(JSON.stringify(prompt)).digest('hex'),
+      prompt,
       uploads: [{ localPath: 'flows/in.png', serverName: 'in (1).png' }],
       timings: {
         queued: '2026-11-28T10:10:12.000Z',

@@ -1,4 +1,4 @@
-import { chunk as pngChunk } from './png';
+import { chunk as pngChunk } from '../../base/png';
 
 /**
  * Small, dependency-free writers for the output kinds beyond PNG (animated WebP, GIF and PNG,

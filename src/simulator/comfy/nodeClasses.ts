@@ -4,7 +4,7 @@ import { type FolderPaths } from './folderPaths';
 import { formatValue, ImageTensor, MaskTensor, type NodeClass, type NodeContext, type NodeResult, type NodeValue } from './nodeClass';
 import { genericNodeClass } from './genericNodes';
 import { recordedEntry, recordedObjectInfo, takesUniqueId, withCombo, type ObjectInfo } from './objectInfo';
-import { decodePng, PngDecodeError, pngSize } from './png';
+import { decodePng, PngDecodeError, pngSize } from '../../base/png';
 import { PyError, pyRepr } from './pyFormat';
 import { PyFloat, pyDumps, type PyValue } from './pyJson';
 import * as pypath from './pyPath';

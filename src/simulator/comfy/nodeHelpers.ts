@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type FolderPaths, guessMimeType, isFile } from './folderPaths';
 import { ImageTensor, type NodeValue } from './nodeClass';
-import { encodePng } from './png';
+import { encodePng } from '../../base/png';
 import { PyError, pyRepr, pyStr } from './pyFormat';
 import { PyFloat, pyDumps, type PyDict, type PyValue } from './pyJson';
 import * as pypath from './pyPath';

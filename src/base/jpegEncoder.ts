@@ -1,6 +1,6 @@
 /**
  * A baseline JPEG encoder (JFIF, 4:4:4, the standard Annex K tables scaled by quality the way
- * libjpeg does), for `/view?preview=jpeg;<quality>`. Small and slow-ish, which is fine for previews.
+ * libjpeg does), for the simulator's `/view?preview=jpeg;<quality>` and the run panel's thumbnails. Small and slow-ish, which is fine for previews.
  */
 
 const ZIGZAG = [

@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 
 /**
- * PNG encoding and decoding for the simulator's images. Encoding follows Pillow's writer (adaptive
+ * PNG encoding and decoding: the simulator's images, and the run panel's thumbnails (decoded here). Encoding follows Pillow's writer (adaptive
  * per-row filter chosen in Pillow's order None, Up, Sub, Paeth; IDAT split at Pillow's block size;
  * tEXt chunks before IDAT), so a SaveImage file is byte-identical to the one a real ComfyUI wrote
  * for the same pixels and prompt (checked against `view_saveimage_output.png`).

@@ -1,0 +1,418 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { type Clock } from '../base/clock';
+import { DisposableObject, type Disposable } from '../base/lifecycle';
+import { throttle, type Throttled } from '../base/throttle';
+import { RUN_RECORD_NAME } from '../core/outputSaver';
+import { thumbnailFor } from '../core/thumbnails';
+import { compareRuns, RunViewModel, runViewFromRecord, type RunViewState } from '../core/runView';
+import { type RunRegistry, type RunTarget, targetLabel } from '../core/runRegistry';
+import { RUN_PANEL_VIEW_TYPE, type HostMessage, type OutputMedia, type PanelPersistedState, type PanelSide, type PanelView, parseWebviewMessage, type WebviewMessage } from './messages';
+
+
+/** At most this many previews a second reach the webview: what the eye follows; the latest frame wins. */
+const PREVIEW_INTERVAL_MS = 100;
+/** State updates (node, step, elapsed, cost) at most this often. */
+const STATE_INTERVAL_MS = 200;
+/** Elapsed time and cost tick this often while a live run is shown. */
+const TICK_MS = 1000;
+
+/** What the host needs of the extension. */
+export interface RunPanelDeps {
+  readonly extensionUri: vscode.Uri;
+  readonly runs: RunRegistry;
+  readonly clock: Clock;
+  /** US dollars per hour of a target, when known. */
+  readonly rateFor: (target: RunTarget) => number | undefined;
+  /** Interrupts a live run through the Interrupt Run command (the one path for every cancel). */
+  readonly interrupt: (runId: string) => Thenable<unknown>;
+  /** Where generated thumbnails are kept (the extension's storage; the webview may load from it). */
+  readonly thumbnailDir: string;
+  /** Compare with…: another run folder of the same workflow, asked of the user. */
+  readonly pickRunToCompare: (runDir: string) => Promise<string | undefined>;
+  /** The workflow's prompt on disk now (API format), for a record's overrides. */
+  readonly promptOnDisk: (record: unknown, runDir: string) => Promise<unknown>;
+}
+
+/** What the panel shows now. */
+type Showing =
+  | { readonly kind: 'live'; readonly runId: string; readonly model: RunViewModel }
+  | { readonly kind: 'record'; readonly runDir: string }
+  | { readonly kind: 'compare'; readonly left: string; readonly right: string };
+
+/** What the test hooks see of the panel. */
+export interface RunPanelSnapshot {
+  readonly open: boolean;
+  readonly showing?: { kind: Showing['kind']; runId?: string; runDir?: string; right?: string };
+  /** The last state posted to the webview. */
+  readonly view?: PanelView;
+  readonly previewsPosted: number;
+  readonly lastPreviewBytes: number;
+  /** The webview's last `rendered` report. */
+  readonly rendered?: WebviewMessage;
+  /** Every message the host received from the webview (types only), in order. */
+  readonly received: readonly string[];
+}
+
+/**
+ * The run panel: one webview panel, reused. It shows the run that started last (or the one the user
+ * opened), follows it live and turns into its gallery when it ends; a past run or a comparison
+ * replaces it. One panel rather than one per run, because runs come in bursts (reruns, sweeps)
+ * and a panel per run would bury the editor; the extension holds every run's state, so switching
+ * the panel to another run costs nothing, and the serializer restores the run folder it showed.
+ */
+export class RunPanelHost extends DisposableObject {
+  private panel?: vscode.WebviewPanel;
+  private panelSubs: Disposable[] = [];
+  private showing?: Showing;
+  private view?: PanelView;
+  private latestPreview?: string;
+  private previewsPosted = 0;
+  private lastPreviewBytes = 0;
+  private rendered?: WebviewMessage;
+  private readonly received: string[] = [];
+  private readonly postPreview: Throttled;
+  private readonly postState: Throttled;
+  private tick?: Disposable;
+  /** Bumped whenever what is shown changes: a slow render for an older choice is dropped. */
+  private generation = 0;
+
+  constructor(private readonly deps: RunPanelDeps) {
+    super();
+    this.postPreview = this._register(throttle(() => this.sendPreview(), PREVIEW_INTERVAL_MS, deps.clock));
+    this.postState = this._register(throttle(() => void this.render(), STATE_INTERVAL_MS, deps.clock));
+    this._register(
+      deps.runs.onDidRunEvent(({ record, event }) => {
+        const s = this.showing;
+        if (s?.kind !== 'live' || s.runId !== record.id) return;
+        if (event.type === 'preview') {
+          this.latestPreview = previewDataUrl(event.mime, event.image);
+          this.lastPreviewBytes = event.image.byteLength;
+          this.postPreview.run();
+          return;
+        }
+        s.model.apply(event, deps.clock.now());
+        if (event.type === 'finished') {
+          this.stopTick();
+          // The gallery comes from the run.json just written: node titles from the prompt, phases, overrides.
+          const runDir = event.result.runDir;
+          if (runDir) this.showing = { kind: 'record', runDir: path.resolve(runDir) };
+          void this.render();
+        } else {
+          this.postState.run();
+        }
+      }),
+    );
+    this._register({ dispose: () => this.disposePanel() });
+  }
+
+  get isOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
+  /** Shows a run of this window (live or finished) and follows it. */
+  async showRun(runId: string, options: { preserveFocus?: boolean; preview?: { readonly mime: string; readonly image: Buffer } } = {}): Promise<void> {
+    const record = this.deps.runs.get(runId);
+    if (!record) throw new Error(`Run ${runId} is no longer listed.`);
+    if (record.result?.runDir) return this.showRecord(record.result.runDir, options);
+    const now = this.deps.clock.now();
+    const model = RunViewModel.following(record, { target: targetLabel(record.target), ratePerHour: this.deps.rateFor(record.target) }, now);
+    this.showing = { kind: 'live', runId, model };
+    this.latestPreview = options.preview && !model.finished ? previewDataUrl(options.preview.mime, options.preview.image) : undefined;
+    this.ensurePanel(options.preserveFocus ?? false);
+    this.stopTick();
+    if (!model.finished) this.tick = this.every(TICK_MS, () => this.postState.run());
+    await this.render();
+    if (this.latestPreview) this.postPreview.run();
+  }
+
+  /** Shows a past run from its folder (`run.json` inside). */
+  async showRecord(runDir: string, options: { preserveFocus?: boolean } = {}): Promise<void> {
+    await this.readRecord(runDir); // fails here, before the panel changes, when it is no run folder
+    this.showing = { kind: 'record', runDir: path.resolve(runDir) };
+    this.stopTick();
+    this.ensurePanel(options.preserveFocus ?? false);
+    await this.render();
+  }
+
+  /** Two runs side by side. */
+  async compare(left: string, right: string): Promise<void> {
+    await Promise.all([this.readRecord(left), this.readRecord(right)]);
+    this.showing = { kind: 'compare', left: path.resolve(left), right: path.resolve(right) };
+    this.stopTick();
+    this.ensurePanel(false);
+    await this.render();
+  }
+
+  /** Takes over a panel VS Code restored after a reload, showing the run folder it showed. */
+  async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const persisted = (typeof state === 'object' && state !== null ? state : {}) as PanelPersistedState;
+    this.disposePanel();
+    this.adopt(panel);
+    const runDir = typeof persisted.runDir === 'string' ? persisted.runDir : undefined;
+    const right = typeof persisted.compareWith === 'string' ? persisted.compareWith : undefined;
+    try {
+      if (runDir && right) await this.compare(runDir, right);
+      else if (runDir) await this.showRecord(runDir, { preserveFocus: true });
+      else panel.dispose();
+    } catch {
+      // The folder is gone or no longer a run: a stale panel would only show an error.
+      panel.dispose();
+    }
+  }
+
+  /** A message from the webview (or from the test hooks, which post what the webview would). */
+  async receive(raw: unknown): Promise<void> {
+    const m = parseWebviewMessage(raw);
+    if (!m) return;
+    this.received.push(m.type);
+    switch (m.type) {
+      case 'ready':
+        await this.render();
+        if (this.latestPreview) this.sendPreview();
+        return;
+      case 'rendered':
+        this.rendered = m;
+        return;
+      case 'cancel':
+        if (this.showing?.kind === 'live') await this.deps.interrupt(this.showing.runId);
+        return;
+      case 'openOutput':
+      case 'revealOutput': {
+        const file = this.outputFile(m.index, m.side);
+        if (!file) return;
+        const uri = vscode.Uri.file(file);
+        if (m.type === 'openOutput') await vscode.commands.executeCommand('vscode.open', uri);
+        else await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+        return;
+      }
+      case 'compareWith': {
+        const dir = this.currentRunDir();
+        if (!dir) return;
+        const other = await this.deps.pickRunToCompare(dir);
+        if (other) await this.compare(dir, other);
+        return;
+      }
+    }
+  }
+
+  /** The run folder shown (the left one of a comparison). */
+  currentRunDir(): string | undefined {
+    const s = this.showing;
+    if (!s) return undefined;
+    if (s.kind === 'live') return s.model.state(this.deps.clock.now()).runDir;
+    return s.kind === 'record' ? s.runDir : s.left;
+  }
+
+  snapshot(): RunPanelSnapshot {
+    const s = this.showing;
+    return {
+      open: this.panel !== undefined,
+      showing: s && (s.kind === 'live' ? { kind: s.kind, runId: s.runId } : s.kind === 'record' ? { kind: s.kind, runDir: s.runDir } : { kind: s.kind, runDir: s.left, right: s.right }),
+      view: this.view,
+      previewsPosted: this.previewsPosted,
+      lastPreviewBytes: this.lastPreviewBytes,
+      rendered: this.rendered,
+      received: [...this.received],
+    };
+  }
+
+  private ensurePanel(preserveFocus: boolean): void {
+    if (this.panel) {
+      if (!this.panel.visible) this.panel.reveal(undefined, preserveFocus);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(RUN_PANEL_VIEW_TYPE, 'RunComfy Run', { viewColumn: vscode.ViewColumn.Beside, preserveFocus }, this.webviewOptions([]));
+    this.adopt(panel);
+  }
+
+  private adopt(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    // What the test hooks report describes this panel's webview, not an earlier one's.
+    this.rendered = undefined;
+    this.received.length = 0;
+    this.previewsPosted = 0;
+    panel.iconPath = vscode.Uri.joinPath(this.deps.extensionUri, 'media', 'runcomfy.svg');
+    panel.webview.options = this.webviewOptions([]);
+    panel.webview.html = this.html(panel.webview);
+    this.panelSubs = [
+      panel.onDidDispose(() => {
+        if (this.panel === panel) {
+          this.panel = undefined;
+          this.showing = undefined;
+          this.view = undefined;
+          this.stopTick();
+          for (const d of this.panelSubs) d.dispose();
+          this.panelSubs = [];
+        }
+      }),
+      panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)),
+      // A hidden webview is torn down (no retainContextWhenHidden): shown again, it asks with `ready`.
+    ];
+  }
+
+  private disposePanel(): void {
+    const p = this.panel;
+    this.panel = undefined;
+    for (const d of this.panelSubs) d.dispose();
+    this.panelSubs = [];
+    this.stopTick();
+    p?.dispose();
+  }
+
+  private webviewOptions(runDirs: readonly string[]): vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.deps.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(this.deps.extensionUri, 'media'), vscode.Uri.file(this.deps.thumbnailDir), ...runDirs.map((d) => vscode.Uri.file(d))],
+    };
+  }
+
+  private html(webview: vscode.Webview): string {
+    const nonce = randomBytes(16).toString('base64');
+    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.deps.extensionUri, 'dist', 'webview', name)).toString();
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} data: blob:`,
+      `media-src ${webview.cspSource}`,
+      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+      `font-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${asset('codicon.css')}" nonce="${nonce}">
+<link rel="stylesheet" href="${asset('runPanelStyle.css')}" nonce="${nonce}">
+<title>RunComfy Run</title>
+</head>
+<body>
+<main id="app" aria-live="polite"></main>
+<script nonce="${nonce}" src="${asset('runPanel.js')}"></script>
+</body>
+</html>`;
+  }
+
+  /** Builds the state of what is shown and posts it. */
+  private async render(): Promise<void> {
+    const s = this.showing;
+    const panel = this.panel;
+    if (!s || !panel) return;
+    const generation = ++this.generation;
+    let view: PanelView;
+    let persist: PanelPersistedState;
+    let dirs: string[];
+    if (s.kind === 'live') {
+      const run = s.model.state(this.deps.clock.now());
+      view = { kind: 'run', run, media: await this.media(panel.webview, run), cancellable: !s.model.finished };
+      persist = { runDir: run.runDir };
+      dirs = run.runDir ? [run.runDir] : [];
+    } else if (s.kind === 'record') {
+      const run = await this.recordState(s.runDir);
+      view = { kind: 'run', run, media: await this.media(panel.webview, run), cancellable: false };
+      persist = { runDir: s.runDir };
+      dirs = [s.runDir];
+    } else {
+      const [l, r] = await Promise.all([this.readRecord(s.left), this.readRecord(s.right)]);
+      const left = await this.recordState(s.left, l);
+      const right = await this.recordState(s.right, r);
+      const comparison = compareRuns(left, promptOf(l), right, promptOf(r));
+      view = { kind: 'compare', comparison, leftMedia: await this.media(panel.webview, left), rightMedia: await this.media(panel.webview, right) };
+      persist = { runDir: s.left, compareWith: s.right };
+      dirs = [s.left, s.right];
+    }
+    if (generation !== this.generation || this.panel !== panel) return;
+    const roots = this.webviewOptions(dirs);
+    const current = panel.webview.options.localResourceRoots?.map((u) => u.toString()).join('\n');
+    if (current !== roots.localResourceRoots?.map((u) => u.toString()).join('\n')) panel.webview.options = roots;
+    panel.title = view.kind === 'run' ? `Run: ${view.run.name}` : `Compare: ${view.comparison.left.name}`;
+    this.view = view;
+    this.post({ type: 'state', view, persist });
+  }
+
+  private async recordState(runDir: string, record?: unknown): Promise<RunViewState> {
+    const r = record ?? (await this.readRecord(runDir));
+    const live = this.deps.runs.runs.find((x) => x.result?.runDir !== undefined && path.resolve(x.result.runDir) === runDir);
+    return runViewFromRecord(r, runDir, {
+      promptOnDisk: await this.deps.promptOnDisk(r, runDir),
+      target: live ? targetLabel(live.target) : undefined,
+      ratePerHour: live ? this.deps.rateFor(live.target) : undefined,
+    });
+  }
+
+  private async readRecord(runDir: string): Promise<unknown> {
+    const file = path.join(runDir, RUN_RECORD_NAME);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (e) {
+      throw new Error(`${runDir} is no run folder: its ${RUN_RECORD_NAME} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { cause: e });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      throw new Error(`${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private async media(webview: vscode.Webview, run: RunViewState): Promise<OutputMedia[]> {
+    const dir = run.runDir;
+    if (!dir) return [];
+    const out: OutputMedia[] = [];
+    for (const o of run.outputs) {
+      const file = path.join(dir, ...o.relativePath.split('/'));
+      const src = webview.asWebviewUri(vscode.Uri.file(file)).toString();
+      const thumbFile = o.kind === 'image' || o.kind === 'animated' ? await thumbnailFor(file, o.bytes, this.deps.thumbnailDir) : undefined;
+      out.push({ src, thumb: thumbFile === undefined ? undefined : webview.asWebviewUri(vscode.Uri.file(thumbFile)).toString() });
+    }
+    return out;
+  }
+
+  private outputFile(index: number, side: PanelSide): string | undefined {
+    const v = this.view;
+    if (!v) return undefined;
+    const run = v.kind === 'run' ? v.run : side === 'right' ? v.comparison.right : v.comparison.left;
+    const o = run.outputs[index];
+    return o && run.runDir ? path.join(run.runDir, ...o.relativePath.split('/')) : undefined;
+  }
+
+  private sendPreview(): void {
+    if (!this.latestPreview) return;
+    this.previewsPosted++;
+    this.post({ type: 'preview', dataUrl: this.latestPreview });
+  }
+
+  private post(m: HostMessage): void {
+    void this.panel?.webview.postMessage(m);
+  }
+
+  private every(ms: number, fn: () => void): Disposable {
+    let timer: Disposable | undefined;
+    const loop = () => {
+      timer = this.deps.clock.setTimeout(() => {
+        fn();
+        loop();
+      }, ms);
+    };
+    loop();
+    return { dispose: () => timer?.dispose() };
+  }
+
+  private stopTick(): void {
+    this.tick?.dispose();
+    this.tick = undefined;
+  }
+}
+
+/** A preview frame as a `data:` URL (the CSP allows `img-src data:`); only PNG and JPEG are named, anything else is shown as JPEG. */
+function previewDataUrl(mime: string, image: Buffer): string {
+  return `data:${mime === 'image/png' ? 'image/png' : 'image/jpeg'};base64,${image.toString('base64')}`;
+}
+
+function promptOf(record: unknown): unknown {
+  return typeof record === 'object' && record !== null ? (record as { prompt?: unknown }).prompt : undefined;
+}

@@ -1,0 +1,239 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isObject } from '../base/json';
+import { DisposableObject } from '../base/lifecycle';
+import { CommandIds } from '../commands/commandIds';
+import { type Services } from '../commands/services';
+import { UserError } from '../commands/userError';
+import { resolveOutputLocation } from '../core/outputLocation';
+import { hourlyRate } from '../core/pricing';
+import { type RunTarget } from '../core/runRegistry';
+import { isNode } from '../views/treeNodes';
+import { RUN_PANEL_VIEW_TYPE } from './messages';
+import type * as HostModule from './runPanelHost';
+import { type RunPanelHost, type RunPanelSnapshot } from './runPanelHost';
+
+/** `runcomfy.showRunPanel`: when a starting run opens the panel. */
+export type ShowRunPanel = 'always' | 'never' | 'onFirstRun';
+
+/** The name of a run's record, beside its outputs (outputSaver's `RUN_RECORD_NAME`, not imported: that module is heavy for activation). */
+const RUN_JSON = 'run.json';
+/** A workflow file larger than this is not read for the overrides. */
+const MAX_WORKFLOW_BYTES = 20 * 1024 * 1024;
+
+/* eslint-disable @typescript-eslint/no-require-imports -- the panel's host is loaded when a panel opens, not at activation */
+/** The panel host, a file of its own in the extension's bundle (dist/panel/runPanelHost.js, see esbuild.js). */
+const hostModule = (): typeof HostModule => require('./runPanelHost') as typeof HostModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The run panel as the rest of the extension sees it: opens it when a run starts (per
+ * `runcomfy.showRunPanel`), restores it after a reload (the serializer), and runs its commands.
+ * The panel's code ({@link RunPanelHost}, the webview bundle) loads only when a panel opens.
+ */
+export class RunPanels extends DisposableObject {
+  private host?: RunPanelHost;
+  private sawRun = false;
+  private readonly known = new Set<string>();
+  /** The latest preview frame of each live run, so a panel opened mid-run shows one at once (one frame per run, dropped when it ends). */
+  private readonly latestPreviews = new Map<string, { readonly mime: string; readonly image: Buffer }>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly extensionUri: vscode.Uri,
+    private readonly storageUri: vscode.Uri,
+  ) {
+    super();
+    this._register(
+      vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
+        deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state),
+      }),
+    );
+    this._register(
+      services.runs.onDidRunEvent(({ record, event }) => {
+        // The event's image is a view into the received frame: copied, so the frame itself can go.
+        if (event.type === 'preview') this.latestPreviews.set(record.id, { mime: event.mime, image: Buffer.from(event.image) });
+        else if (event.type === 'finished') this.latestPreviews.delete(record.id);
+      }),
+    );
+    this._register(
+      services.runs.onDidChange((r) => {
+        if (this.known.has(r.id)) return;
+        this.known.add(r.id);
+        if (r.finishedAtMs !== undefined) return;
+        void this.runStarted(r.id);
+      }),
+    );
+  }
+
+  /** What the test hooks report; undefined until a panel was first opened. */
+  snapshot(): RunPanelSnapshot | undefined {
+    return this.host?.snapshot();
+  }
+
+  /** Posts a message as the webview would (test hooks only). */
+  async receive(message: unknown): Promise<void> {
+    await this.host?.receive(message);
+  }
+
+  /** Open Run: a run of the Runs view, a run folder or its `run.json` (explorer), or a pick among the listed runs. */
+  async open(arg?: unknown): Promise<void> {
+    if (isNode(arg, 'run')) {
+      const run = this.services.runs.get(arg.runId);
+      if (!run) throw new UserError('That run is no longer listed.');
+      return this.load().showRun(run.id, { preview: this.latestPreviews.get(run.id) });
+    }
+    const chosen = runDirOf(arg) ?? (await this.pickRun());
+    if (typeof chosen !== 'string') return this.load().showRun(chosen.runId, { preview: this.latestPreviews.get(chosen.runId) });
+    return this.load().showRecord(await checkedRunDir(chosen));
+  }
+
+  /** Compare with…: the run given (or shown) against another run of the same workflow, picked. */
+  async compare(arg?: unknown, other?: unknown): Promise<void> {
+    let dir: string | undefined;
+    if (isNode(arg, 'run')) dir = this.services.runs.get(arg.runId)?.result?.runDir;
+    else dir = runDirOf(arg) ?? this.host?.currentRunDir();
+    if (!dir) throw new UserError('Open a finished run first (Open Run), then compare it with another run of the same workflow.');
+    dir = await checkedRunDir(dir);
+    const right = runDirOf(other) ?? (await this.pickRunToCompare(dir));
+    if (right) await this.load().compare(dir, await checkedRunDir(right));
+  }
+
+  private async runStarted(runId: string): Promise<void> {
+    const setting = vscode.workspace.getConfiguration('runcomfy').get<ShowRunPanel>('showRunPanel', 'onFirstRun');
+    const first = !this.sawRun;
+    this.sawRun = true;
+    const open = this.host?.isOpen ?? false;
+    // An open panel follows the newest run; a closed one opens again only when the user asked for `always`.
+    if (open ? setting === 'never' : !(setting === 'always' || (setting === 'onFirstRun' && first))) return;
+    try {
+      await this.load().showRun(runId, { preserveFocus: true });
+    } catch (e) {
+      this.services.log.warn(`Could not show the run panel: ${(e as Error).message}`);
+    }
+  }
+
+  private load(): RunPanelHost {
+    if (this.host) return this.host;
+    const { RunPanelHost } = hostModule();
+    const services = this.services;
+    const host = new RunPanelHost({
+      extensionUri: this.extensionUri,
+      runs: services.runs,
+      clock: services.clock,
+      rateFor: (t) => rateFor(services, t),
+      interrupt: (runId) => vscode.commands.executeCommand(CommandIds.interruptRun, { kind: 'run', runId }),
+      thumbnailDir: vscode.Uri.joinPath(this.storageUri, 'thumbnails').fsPath,
+      pickRunToCompare: (dir) => this.pickRunToCompare(dir),
+      promptOnDisk: (record) => promptOnDisk(record),
+    });
+    this.host = this._register(host);
+    return host;
+  }
+
+  /** A run of this window (live or finished), or a run folder of an earlier session found under the output folders. */
+  private async pickRun(): Promise<string | { runId: string }> {
+    const listed = this.services.runs.runs;
+    const known = new Set(listed.map((r) => r.result?.runDir).filter((d): d is string => d !== undefined).map((d) => path.resolve(d)));
+    const past = (await pastRunFolders(this.services)).filter((d) => !known.has(d));
+    if (listed.length === 0 && past.length === 0) throw new UserError('No run to open: none ran in this window and no run folder was found under the output folders. Open a run folder (or its run.json) from the Explorer instead: right-click it, Open Run.');
+    return this.services.prompter.pick<string | { runId: string }>(
+      [
+        ...listed.map((r) => ({ label: r.workflowName, description: `${r.phase} · this window`, value: { runId: r.id } })),
+        ...past.map((d) => ({ label: path.basename(path.dirname(d)), description: path.basename(d), detail: d, value: d })),
+      ],
+      { title: 'Open which run?' },
+    );
+  }
+
+  /** Another run folder of the same workflow (a sibling under `<output>/<workflow>/`), newest first. */
+  private async pickRunToCompare(runDir: string): Promise<string | undefined> {
+    const parent = path.dirname(runDir);
+    const entries = await fs.readdir(parent, { withFileTypes: true }).catch(() => []);
+    const siblings: string[] = [];
+    for (const e of entries) {
+      const dir = path.join(parent, e.name);
+      if (!e.isDirectory() || path.resolve(dir) === path.resolve(runDir)) continue;
+      if (await fs.stat(path.join(dir, RUN_JSON)).then((s) => s.isFile(), () => false)) siblings.push(dir);
+    }
+    if (siblings.length === 0) throw new UserError(`No other run of ${path.basename(parent)} was found beside ${path.basename(runDir)} to compare with.`);
+    siblings.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+    return this.services.prompter.pick(
+      siblings.map((d) => ({ label: path.basename(d), value: d })),
+      { title: `Compare ${path.basename(runDir)} with which run of ${path.basename(parent)}?` },
+    );
+  }
+}
+
+/** Most run folders listed from earlier sessions: enough history for a pick, bounded for a huge output folder. */
+const MAX_PAST_RUNS = 500;
+
+/**
+ * Run folders of earlier sessions: `<output folder>/<workflow>/<time>-<prompt>/run.json` under each
+ * workspace folder's `runcomfy.outputDirectory`, newest first (folder names start with the time).
+ */
+async function pastRunFolders(services: Services): Promise<string[]> {
+  const found: string[] = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    let root: string;
+    try {
+      root = resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root;
+    } catch {
+      continue; // A refused setting: queueing says why; the pick just has nothing from here.
+    }
+    for (const workflow of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
+      if (!workflow.isDirectory()) continue;
+      for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
+        const dir = path.join(root, workflow.name, run.name);
+        if (run.isDirectory() && (await fs.stat(path.join(dir, RUN_JSON)).then((st) => st.isFile(), () => false))) found.push(path.resolve(dir));
+      }
+    }
+  }
+  found.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+  return found.slice(0, MAX_PAST_RUNS);
+}
+
+/** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */
+function runDirOf(arg: unknown): string | undefined {
+  const p = arg instanceof vscode.Uri ? (arg.scheme === 'file' ? arg.fsPath : undefined) : typeof arg === 'string' ? arg : undefined;
+  if (!p) return undefined;
+  return path.basename(p) === RUN_JSON ? path.dirname(p) : p;
+}
+
+async function checkedRunDir(dir: string): Promise<string> {
+  const ok = await fs.stat(path.join(dir, RUN_JSON)).then((s) => s.isFile(), () => false);
+  if (!ok) throw new UserError(`${dir} is no run folder: it has no ${RUN_JSON}. Pick a folder a run saved its outputs in.`);
+  return path.resolve(dir);
+}
+
+function rateFor(services: Services, target: RunTarget): number | undefined {
+  if (target.kind !== 'machine') return undefined;
+  const machine = services.accounts.accountOrUndefined?.machines.machines.find((m) => m.serverId === target.serverId);
+  return hourlyRate(machine?.serverType, services.config.value.rates);
+}
+
+/**
+ * The workflow file a record names, as it is on disk now, when it is an API-format prompt: the panel
+ * lists the inputs the run sent differently (overrides, dynamic prompts). Looked up in each
+ * workspace folder (the record names it relative to one); undefined when absent or not API format.
+ */
+async function promptOnDisk(record: unknown): Promise<unknown> {
+  if (!isObject(record) || typeof record.workflowFile !== 'string' || record.convertedFrom === 'ui') return undefined;
+  const rel = record.workflowFile;
+  if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) return undefined;
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    const file = path.join(folder.uri.fsPath, rel);
+    try {
+      const stat = await fs.stat(file);
+      if (!stat.isFile() || stat.size > MAX_WORKFLOW_BYTES) continue;
+      const prompt = JSON.parse(await fs.readFile(file, 'utf8')) as unknown;
+      if (isObject(prompt) && Object.values(prompt).every((n) => isObject(n) && typeof n.class_type === 'string')) return prompt;
+    } catch {
+      // Not there, or not JSON: no overrides from this folder.
+    }
+  }
+  return undefined;
+}
