@@ -29,6 +29,9 @@ export const CommandIds = {
   queueSavedWorkflow: 'runcomfy.savedWorkflow.queue',
   saveToComfyUI: 'runcomfy.saveToComfyUI',
   exportApiFormat: 'runcomfy.exportApiFormat',
+  queueSweep: 'runcomfy.queueSweep',
+  runSweepFile: 'runcomfy.runSweepFile',
+  cancelSweep: 'runcomfy.cancelSweep',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
