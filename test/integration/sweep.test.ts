@@ -91,6 +91,37 @@ describe('sweeps in the editor', function () {
     assert.strictEqual(g[0].children?.length, 2);
   });
 
+  it('Cancel Sweep interrupts its prompts and ends the group as interrupted', async () => {
+    const comfy = sim.info.localComfyUrl!;
+    const configure = async (runMs: number) => {
+      const res = await fetch(`${comfy}/__sim/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runMs }) });
+      assert.ok(res.ok, `POST /__sim/config answered ${res.status}`);
+    };
+    // Runs far longer than the test: only the cancel can end this sweep.
+    await configure(600_000);
+    try {
+      await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '16,24,32' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
+      const pending = vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', hello());
+      await waitFor('a run of the new sweep running', async () => {
+        const g = (await state()).runsTree.find((n) => n.contextValue === 'sweep liveSweep');
+        return g?.children?.some((c) => String(c.description).startsWith('running'));
+      }, 30_000);
+      await vscode.commands.executeCommand('runcomfy.cancelSweep');
+      const result = await pending;
+      assert.strictEqual(result.status, 'interrupted');
+      assert.strictEqual(result.succeeded, 0);
+      const record = readRecord(result.dir);
+      assert.strictEqual(record.status, 'interrupted');
+      assert.ok(record.runs.some((r) => r.status === 'interrupted'), JSON.stringify(record.runs.map((r) => r.status)));
+      const g = await group('Sweep: hello');
+      assert.match(String(g.description), /^interrupted · /);
+      const queue = (await (await fetch(`${comfy}/queue`)).json()) as { queue_running: unknown[]; queue_pending: unknown[] };
+      assert.deepStrictEqual([queue.queue_running.length, queue.queue_pending.length], [0, 0], 'none of our prompts is left on the server');
+    } finally {
+      await configure(0);
+    }
+  });
+
   it('a *.sweep.json whose workflow leads outside the workspace says so instead of running', async () => {
     fs.writeFileSync(sweepFile().fsPath, JSON.stringify({ workflow: '../../../outside/workflow_api.json', axes: { '1.height': '1..2' } }));
     await waitFor('the lens saying the workflow is outside', async () => ((await lensesOf(sweepFile()))[0]?.command?.title ?? '').includes('leads outside the workspace folder'));
