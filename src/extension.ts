@@ -14,6 +14,8 @@ import { launchMachine, type LaunchArgs } from './commands/launchMachine';
 import { addLocalServer, removeLocalServer, type AddLocalServerArgs } from './commands/localServers';
 import { copyComfyUrl, openComfyUI } from './commands/openComfyUI';
 import { exportApiFormat } from './commands/exportApiFormat';
+import { cancelSweep, queueSweep, runSweepFile } from './commands/queueSweep';
+import { SweepCodeLensProvider } from './codelens/sweepCodeLensProvider';
 import { howToExport, launchAndQueue, queueWorkflow, queueWorkflowOn, rerun } from './commands/queueWorkflow';
 import { interruptRun, openRunOutputs } from './commands/runCommands';
 import { refresh, refreshAfterNetworkChange } from './commands/refresh';
@@ -40,7 +42,7 @@ import { ContextKeyService } from './util/contextKeys';
 import { KnownServers } from './util/knownServers';
 import { ProxySettings } from './util/proxySettings';
 import { MachinesTreeDataProvider } from './views/machinesTreeDataProvider';
-import { RunsTreeDataProvider } from './views/runsTreeDataProvider';
+import { RunsTreeDataProvider, SweepGroups } from './views/runsTreeDataProvider';
 import { SAVED_WORKFLOW_SCHEME, SavedWorkflowDocumentProvider } from './views/savedWorkflowDocuments';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
@@ -79,16 +81,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const codeLens = new WorkflowCodeLensProvider(documents, accounts, config);
   context.subscriptions.push(codeLens, vscode.languages.registerCodeLensProvider(workflowDocumentSelector, codeLens));
+  const sweepLens = new SweepCodeLensProvider(config);
+  context.subscriptions.push(sweepLens, vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.sweep.json' }, sweepLens));
   context.subscriptions.push(new WorkflowEditorContext(documents, contextKeys));
 
   const workflowsTree = new WorkflowsTreeDataProvider(accounts, contextKeys);
   const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, saved, clock);
-  const runsTree = new RunsTreeDataProvider(runs, clock);
+  const sweeps = new SweepGroups();
+  const runsTree = new RunsTreeDataProvider(runs, clock, sweeps);
   const workflowsView = vscode.window.createTreeView(ViewIds.workflows, { treeDataProvider: workflowsTree, showCollapseAll: true });
   const machinesView = vscode.window.createTreeView(ViewIds.machines, { treeDataProvider: machinesTree });
   const runsView = vscode.window.createTreeView(ViewIds.runs, { treeDataProvider: runsTree });
   const statusBar = new MoneyStatusBar(accounts, config, runs, servers, prompter, log, clock);
-  context.subscriptions.push(workflowsTree, machinesTree, runsTree, workflowsView, machinesView, runsView, statusBar);
+  context.subscriptions.push(sweeps, workflowsTree, machinesTree, runsTree, workflowsView, machinesView, runsView, statusBar);
   context.subscriptions.push(
     workflowsView.onDidChangeVisibility((e) => workflowsTree.setVisible(e.visible)),
     machinesView.onDidChangeVisibility((e) => machinesTree.setVisible(e.visible)),
@@ -131,6 +136,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.saveSavedWorkflowToWorkspace, (arg?: unknown) => saveSavedWorkflowToWorkspace(services, arg)),
     register(CommandIds.queueSavedWorkflow, (arg?: unknown) => queueSavedWorkflow(services, arg)),
     register(CommandIds.saveToComfyUI, (uri?: unknown, target?: unknown) => saveToComfyUI(services, uri, isRunTarget(target) ? target : undefined)),
+    register(CommandIds.queueSweep, (uri?: unknown) => queueSweep(services, sweeps, uri)),
+    register(CommandIds.runSweepFile, (uri?: unknown) => runSweepFile(services, sweeps, uri)),
+    register(CommandIds.cancelSweep, (arg?: unknown) => cancelSweep(sweeps, arg)),
   );
   const runPanels = new RunPanels(services, context.extensionUri, context.globalStorageUri);
   context.subscriptions.push(
@@ -144,7 +152,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(proxySettings.onDidChange(() => void refreshAfterNetworkChange(services)));
 
   if (testMode && scripted) {
-    context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runs, panels: runPanels }));
+    context.subscriptions.push(registerTestHooks({ logDirectory: context.logUri.fsPath, contextKeys, accounts, prompter: scripted, statusBar, machinesTree, workflowsTree, runsTree, runs, panels: runPanels }));
   }
   await demoSignIn(credentials, config.value.apiUrl, log);
   await Promise.all([syncSignedIn(), accounts.initialize()]);

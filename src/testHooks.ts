@@ -27,6 +27,7 @@ export interface TestHookDeps {
   readonly statusBar: { readonly state: { readonly text: string; readonly visible: boolean; readonly warning: boolean; readonly tooltip?: string } };
   readonly machinesTree: vscode.TreeDataProvider<unknown>;
   readonly workflowsTree: vscode.TreeDataProvider<unknown>;
+  readonly runsTree: vscode.TreeDataProvider<unknown>;
   readonly runs: { readonly runs: readonly { id: string; workflowName: string; phase: string; promptId?: string; outputs: readonly unknown[]; finishedAtMs?: number }[] };
   /** The run panel: what it last posted and what its webview reported; `receive` takes a message as the webview would post it. */
   readonly panels: { snapshot(): unknown; receive(message: unknown): Promise<void> };
@@ -86,6 +87,7 @@ export function registerTestHooks(deps: TestHookDeps): vscode.Disposable {
         machines: (account?.machines.machines ?? []).map((m) => ({ ...maskedWire(m), description: machineDescription(m, now) })),
         machinesTree: await snapshot(deps.machinesTree, options?.machinesTreeDepth ?? 2),
         workflowsTree: await snapshot(deps.workflowsTree, 2),
+        runsTree: await snapshot(deps.runsTree, 2),
         statusBar: deps.statusBar.state,
         runs: deps.runs.runs.map((r) => ({ id: r.id, workflowName: r.workflowName, phase: r.phase, promptId: r.promptId ?? null, outputs: r.outputs.length, live: r.finishedAtMs === undefined })),
         prompts: deps.prompter.seen,

@@ -31,6 +31,9 @@ export const CommandIds = {
   exportApiFormat: 'runcomfy.exportApiFormat',
   openRun: 'runcomfy.openRun',
   compareRuns: 'runcomfy.compareRuns',
+  queueSweep: 'runcomfy.queueSweep',
+  runSweepFile: 'runcomfy.runSweepFile',
+  cancelSweep: 'runcomfy.cancelSweep',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

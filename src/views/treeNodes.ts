@@ -10,6 +10,10 @@ export interface VersionNode { readonly kind: 'version'; readonly workflowId: st
 export interface MachineNode { readonly kind: 'machine'; readonly serverId: string }
 export interface LocalServerNode { readonly kind: 'localServer'; readonly server: LocalServerSetting }
 export interface RunNode { readonly kind: 'run'; readonly runId: string }
+/** A sweep in the Runs view (its runs are its children). */
+export interface SweepNode { readonly kind: 'sweep'; readonly sweepId: string }
+/** One run of a sweep, by its index in the plan. */
+export interface SweepRunNode { readonly kind: 'sweepRun'; readonly sweepId: string; readonly index: number }
 export interface QueueNode { readonly kind: 'queue'; readonly parent: string }
 /** "Saved in ComfyUI" under a Ready machine or a local server: the workflows its web UI saved. */
 export interface SavedFolderNode { readonly kind: 'savedFolder'; readonly target: RunTarget }
@@ -26,7 +30,7 @@ export interface MessageNode {
   readonly args?: readonly unknown[];
 }
 
-export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | QueueNode | SavedFolderNode | SavedWorkflowNode | MessageNode;
+export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | SweepNode | SweepRunNode | QueueNode | SavedFolderNode | SavedWorkflowNode | MessageNode;
 
 /** True when `v` is a tree node of `kind` (commands get `unknown` arguments). */
 export function isNode<K extends TreeNode['kind']>(v: unknown, kind: K): v is Extract<TreeNode, { kind: K }> {

@@ -42,6 +42,7 @@ export interface TestState {
   machines: MachineState[];
   machinesTree: TreeItemState[];
   workflowsTree: TreeItemState[];
+  runsTree: TreeItemState[];
   statusBar: { text: string; visible: boolean; warning: boolean; tooltip?: string };
   prompts: SeenPrompt[];
   runs: { id: string; workflowName: string; phase: string; promptId: string | null; outputs: number; live: boolean }[];

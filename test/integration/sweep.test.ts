@@ -1,0 +1,129 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { activateExtension, lensesOf, script, state, waitFor, workspaceFile, type TreeItemState } from './helpers';
+import { SimulatorProcess } from './simulator';
+
+interface EditorSweepResult {
+  status: string;
+  dir: string;
+  runs: number;
+  succeeded: number;
+}
+
+interface SweepRecord {
+  status: string;
+  runs: { index: number; params: Record<string, unknown>; status: string; outputs: unknown[] }[];
+}
+
+function readRecord(dir: string): SweepRecord {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8')) as SweepRecord;
+}
+
+/** The Runs view's newest sweep group labelled `label`, once listed. */
+async function group(label: string): Promise<TreeItemState> {
+  return waitFor(`the sweep group "${label}" with its runs`, async () => (await state()).runsTree.find((n) => n.label === label && n.contextValue === 'sweep'));
+}
+
+describe('sweeps in the editor', function () {
+  this.timeout(120_000);
+  let sim: SimulatorProcess;
+  const hello = () => workspaceFile('hello', 'workflow_api.json');
+  const sweepFile = () => workspaceFile('sweeps', 'widths.sweep.json');
+
+  before(async () => {
+    await activateExtension();
+    sim = await SimulatorProcess.start();
+    assert.ok(await vscode.commands.executeCommand<boolean>('runcomfy.addLocalServer', { name: 'Desk GPU', url: sim.info.localComfyUrl! }));
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.workspace.getConfiguration('runcomfy').update('localServers', undefined, vscode.ConfigurationTarget.Global);
+    fs.rmSync(path.dirname(sweepFile().fsPath), { recursive: true, force: true });
+    sim.stop();
+  });
+
+  it('Queue Sweep… picks an input with its value, confirms the estimate and runs 3 runs as a group with sweep.json', async () => {
+    await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '64,96,128' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
+    const result = await vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', hello());
+    assert.strictEqual(result.status, 'success');
+    assert.strictEqual(result.succeeded, 3);
+    const seen = (await state()).prompts;
+    const confirm = seen.find((p) => p.kind === 'confirm');
+    assert.match(confirm?.text ?? '', /^Run the sweep\? 3 runs, ~.+, at most /);
+    const pickInputs = seen.find((p) => p.text === 'Which input should the sweep vary?');
+    assert.ok(pickInputs?.items?.includes('1.width = 256'), JSON.stringify(pickInputs?.items));
+
+    const record = readRecord(result.dir);
+    assert.strictEqual(record.status, 'success');
+    assert.deepStrictEqual(record.runs.map((r) => r.params['1.width']), [64, 96, 128]);
+    for (const r of record.runs) {
+      assert.strictEqual(r.status, 'success');
+      assert.ok(r.outputs.length > 0);
+    }
+    const g = await group('Sweep: hello');
+    assert.strictEqual(g.children?.length, 3);
+    assert.deepStrictEqual(g.children.map((c) => c.label), ['1.width=64', '1.width=96', '1.width=128']);
+    assert.match(String(g.description), /^success · 3 done$/);
+  });
+
+  it('a *.sweep.json file shows "Run sweep" with its run count and runs it', async () => {
+    fs.mkdirSync(path.dirname(sweepFile().fsPath), { recursive: true });
+    const spec = { workflow: '../hello/workflow_api.json', axes: { '1.height': [32, 48] }, targets: [sim.info.localComfyUrl], expectSeconds: 30 };
+    fs.writeFileSync(sweepFile().fsPath, JSON.stringify(spec, null, 2));
+    const lenses = await waitFor('the sweep lens', async () => {
+      const l = await lensesOf(sweepFile());
+      return l.length > 0 ? l : undefined;
+    });
+    assert.strictEqual(lenses.length, 1);
+    assert.match(lenses[0].command?.title ?? '', /^▶ Run sweep: 2 runs, ~.+, at most /);
+    assert.doesNotMatch(lenses[0].command?.title ?? '', /~\? min/, 'expectSeconds gives a wall time');
+    assert.strictEqual(lenses[0].command?.command, 'runcomfy.runSweepFile');
+
+    await script([{ confirm: true }]);
+    const result = await vscode.commands.executeCommand<EditorSweepResult>(lenses[0].command.command, ...((lenses[0].command.arguments ?? []) as unknown[]));
+    assert.strictEqual(result.status, 'success');
+    assert.deepStrictEqual(readRecord(result.dir).runs.map((r) => r.params['1.height']), [32, 48]);
+    const g = (await state()).runsTree.filter((n) => n.contextValue === 'sweep');
+    assert.strictEqual(g.length, 2, 'both sweeps are listed');
+    assert.strictEqual(g[0].children?.length, 2);
+  });
+
+  it('Cancel Sweep interrupts its prompts and ends the group as interrupted', async () => {
+    const comfy = sim.info.localComfyUrl!;
+    const configure = async (runMs: number) => {
+      const res = await fetch(`${comfy}/__sim/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runMs }) });
+      assert.ok(res.ok, `POST /__sim/config answered ${res.status}`);
+    };
+    // Runs far longer than the test: only the cancel can end this sweep.
+    await configure(600_000);
+    try {
+      await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '16,24,32' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
+      const pending = vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', hello());
+      await waitFor('a run of the new sweep running', async () => {
+        const g = (await state()).runsTree.find((n) => n.contextValue === 'sweep liveSweep');
+        return g?.children?.some((c) => String(c.description).startsWith('running'));
+      }, 30_000);
+      await vscode.commands.executeCommand('runcomfy.cancelSweep');
+      const result = await pending;
+      assert.strictEqual(result.status, 'interrupted');
+      assert.strictEqual(result.succeeded, 0);
+      const record = readRecord(result.dir);
+      assert.strictEqual(record.status, 'interrupted');
+      assert.ok(record.runs.some((r) => r.status === 'interrupted'), JSON.stringify(record.runs.map((r) => r.status)));
+      const g = await group('Sweep: hello');
+      assert.match(String(g.description), /^interrupted · /);
+      const queue = (await (await fetch(`${comfy}/queue`)).json()) as { queue_running: unknown[]; queue_pending: unknown[] };
+      assert.deepStrictEqual([queue.queue_running.length, queue.queue_pending.length], [0, 0], 'none of our prompts is left on the server');
+    } finally {
+      await configure(0);
+    }
+  });
+
+  it('a *.sweep.json whose workflow leads outside the workspace says so instead of running', async () => {
+    fs.writeFileSync(sweepFile().fsPath, JSON.stringify({ workflow: '../../../outside/workflow_api.json', axes: { '1.height': '1..2' } }));
+    await waitFor('the lens saying the workflow is outside', async () => ((await lensesOf(sweepFile()))[0]?.command?.title ?? '').includes('leads outside the workspace folder'));
+  });
+});
