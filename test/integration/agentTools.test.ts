@@ -146,6 +146,26 @@ describe('agent tools through vscode.lm.invokeTool (no chat: scripted confirmati
     assert.deepStrictEqual(await confirms(), [], 'a local server costs nothing: no question');
   });
 
+  it('estimates a sweep of a workspace file, free: no question, nothing sent, time per run from the runs just saved', async () => {
+    await script([]);
+    const posts = async () => (await sim.requests()).filter((r) => r.method !== 'GET').length;
+    const postsBefore = await posts();
+    const axes = { '2.width': '64,96,128', '2.upscale_method': ['bilinear', 'nearest-exact'] };
+    const estimate = await ok('estimate_sweep', { workflow_path: 'hello/workflow_api.json', axes, targets: 2, server_type: 'large', max_cost_usd: 0.05 });
+    assert.strictEqual(estimate.runs, 6);
+    assert.deepStrictEqual((estimate.first_runs as Json[])[1], { run: 2, params: { '2.width': 64, '2.upscale_method': 'nearest-exact' } });
+    assert.strictEqual(estimate.seconds_per_run_from, 'earlier_runs', 'the queue test above saved runs of this file');
+    assert.ok(typeof estimate.wall_seconds === 'number' && estimate.wall_seconds >= 60, 'a launched machine boots first');
+    assert.ok(typeof estimate.max_cost_usd === 'number' && estimate.max_cost_usd > 0 && estimate.max_cost_usd <= 0.05, JSON.stringify(estimate));
+    assert.deepStrictEqual(await confirms(), [], 'an estimate asks nothing');
+
+    assert.strictEqual((await error('estimate_sweep', { workflow_path: 'invert-photo-ui/workflow.json', axes: { '3.filename_prefix': ['a/x', 'b/y'] } })).code, 'target_needed');
+    const ui = await ok('estimate_sweep', { workflow_path: 'invert-photo-ui/workflow.json', axes: { '3.filename_prefix': ['a/x', 'b/y'] }, local_server: 'desk' });
+    assert.deepStrictEqual({ format: ui.format, runs: ui.runs, cost: ui.max_cost_usd }, { format: 'ui', runs: 2, cost: 0 });
+    assert.strictEqual((await error('estimate_sweep', { workflow_path: 'hello/workflow_api.json', axes: { '2.width': '@../../etc/passwd' } })).code, 'invalid_axes');
+    assert.strictEqual(await posts(), postsBefore, 'nothing was launched, extended or stopped');
+  });
+
   it('reads workflow files only inside the workspace', async () => {
     const outside = await error('check_workflow', { workflow_path: '../../etc/passwd.json', local_server: 'desk' });
     assert.ok(['outside_workspace', 'not_found'].includes(outside.code), JSON.stringify(outside));

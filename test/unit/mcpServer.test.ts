@@ -234,6 +234,68 @@ describe('runcomfy mcp (node dist/cli.js mcp, through the MCP SDK client, agains
     assert.equal((await mcp.error('queue_workflow', { workflow_path: 'flows/workflow_a_api.json', local_server: 'nope' })).code, 'unknown_local_server');
   });
 
+  it('estimates a sweep without sending anything: runs, params, time per run from earlier runs, wall time and the most it can cost', async () => {
+    write('blur.api.json', slowBlurs);
+    fs.writeFileSync(path.join(work, 'prompts.txt'), 'a\nb\n');
+    mcp = await McpProcess.start(sim, work, ['--local-server', `desk=${comfy.url}`]);
+    const sent = () => sim.requests().length + comfy.requests().length;
+    const before = sent();
+    const axes = { '1.width': '64..66', '20.blur_radius': [1, '2'] };
+
+    const blind = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes });
+    assert.equal(blind.runs, 6);
+    assert.equal(blind.mode, 'product');
+    assert.deepEqual(blind.axes, [{ key: '1.width', values: 3 }, { key: '20.blur_radius', values: 2 }]);
+    assert.deepEqual(blind.first_runs, [
+      { run: 1, params: { '1.width': 64, '20.blur_radius': 1 } },
+      { run: 2, params: { '1.width': 64, '20.blur_radius': 2 } },
+      { run: 3, params: { '1.width': 65, '20.blur_radius': 1 } },
+      { run: 4, params: { '1.width': 65, '20.blur_radius': 2 } },
+      { run: 5, params: { '1.width': 66, '20.blur_radius': 1 } },
+    ]);
+    assert.deepEqual({ s: blind.seconds_per_run, from: blind.seconds_per_run_from, wall: blind.wall_seconds, cost: blind.max_cost_usd }, { s: null, from: 'unknown', wall: null, cost: 0 });
+    assert.match((blind.warnings as string[]).join('\n'), /expect_seconds/);
+
+    // Two large machines launched for it: a minute of boot, then 3 rounds of 30 s; each billed for the wall time and a minute idle.
+    const priced = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes, zip: false, targets: 2, server_type: 'large', expect_seconds: 30 });
+    assert.deepEqual({ s: priced.seconds_per_run, from: priced.seconds_per_run_from, pool: priced.pool_size, wall: priced.wall_seconds }, { s: 30, from: 'expect_seconds', pool: 2, wall: 150 });
+    assert.equal(priced.max_cost_usd, 0.2042, '2 × $1.75/h × 210 s');
+    assert.match(String(priced.cost_basis), /2 large machines .*~\$1\.75\/h/);
+    const capped = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes, targets: 2, server_type: 'large', expect_seconds: 30, max_cost_usd: 0.1 });
+    assert.equal(capped.max_cost_usd, 0.1);
+    const zipped = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes: { '1.width': '64,65', '20.blur_radius': '1..2' }, zip: true });
+    assert.deepEqual({ runs: zipped.runs, mode: zipped.mode, last: (zipped.first_runs as unknown[])[1] }, { runs: 2, mode: 'zip', last: { run: 2, params: { '1.width': 65, '20.blur_radius': 2 } } });
+
+    const refusals: [Record<string, unknown>, string, RegExp][] = [
+      [{ '6.text': '@prompts.txt' }, 'invalid_axes', /not read by this tool; give them as an array/],
+      [{ '99.seed': '1..3' }, 'invalid_axes', /axis 99\.seed: there is no node 99/],
+      [{ '1.width': 'big' }, 'invalid_axes', /"big" is not a number/],
+      [{ width: '1,2' }, 'invalid_axes', /not NODE\.INPUT/],
+      [{}, 'invalid_axes', /at least one axis/],
+    ];
+    for (const [bad, code, message] of refusals) {
+      const e = await mcp.error('estimate_sweep', { workflow_path: 'blur.api.json', axes: bad });
+      assert.equal(e.code, code, JSON.stringify(bad));
+      assert.match(e.message, message);
+    }
+    assert.match((await mcp.error('estimate_sweep', { workflow_path: 'blur.api.json', axes: { '1.width': '1,2', '1.height': '1..3' }, zip: true })).message, /zip pairs the axes/);
+    assert.equal((await mcp.error('estimate_sweep', { workflow_path: '../blur.api.json', axes })).code, 'not_found');
+    // The SDK checks the input schema first: axes is an object, not a --vary string.
+    const notObject = await mcp.call('estimate_sweep', { workflow_path: 'blur.api.json', axes: '1.width=1,2' });
+    assert.equal(notObject.isError, true);
+    assert.match(String(notObject.content[0]?.text), /expected object.*axes/);
+    assert.equal(sent(), before, 'an estimate sends nothing to RunComfy or ComfyUI');
+
+    // A run of the same file saves its timings; the next estimate takes its time per run from them.
+    const run = await mcp.ok('queue_workflow', { workflow_path: 'blur.api.json', local_server: 'desk', wait_seconds: 50 });
+    assert.equal(run.status, 'success', JSON.stringify(run));
+    const record = JSON.parse(fs.readFileSync(path.join(String(run.output_folder), 'run.json'), 'utf8')) as { timings: { phases: { execute: number } } };
+    const learned = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes, expect_seconds: 1000 });
+    assert.equal(learned.seconds_per_run_from, 'earlier_runs');
+    assert.equal(learned.seconds_per_run, Math.round(record.timings.phases.execute / 100) / 10);
+    assert.match((learned.warnings as string[]).join('\n'), /expect_seconds \(1000\) was not used/);
+  });
+
   it('queues on a Ready machine only with --allow-spend, and says when a machine is not Ready', async () => {
     await sim.close();
     sim = await startTestSimulator({ bootMs: 60_000, createComfyBackend: () => Promise.resolve({ url: comfy.url, close: () => Promise.resolve() }) });

@@ -57,6 +57,10 @@ describe('agent tool definitions (src/core/tools)', () => {
     ]);
     assert.match(validateToolInput(launch.inputSchema, {})[0], /^"version_id" is required: /);
     assert.deepEqual(validateToolInput(launch.inputSchema, 'launch'), ['The input must be a JSON object.']);
+    // A sweep's axes are an object keyed NODE.INPUT; the CLI's --vary string is refused in words.
+    const sweep = runcomfyTools.find((t) => t.name === 'estimate_sweep')!;
+    assert.deepEqual(validateToolInput(sweep.inputSchema, { workflow_path: 'a.json', axes: { '3.seed': '1..4' } }), []);
+    assert.deepEqual(validateToolInput(sweep.inputSchema, { workflow_path: 'a.json', axes: '3.seed=1..4' }), ['"axes" must be a JSON object.']);
   });
 
   it('read workflow paths only as .json files inside the allowed roots, symbolic links followed', async () => {

@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { ConfigError } from '../../api/errors';
 import { maskUrl } from '../../api/redact';
 import { knownServerTypes, type Machine } from '../../api/runcomfyTypes';
 import { type Disposable } from '../../base/lifecycle';
@@ -10,10 +12,13 @@ import { hourlyRate, serverTypes } from '../pricing';
 import { RunEngine } from '../runEngine';
 import { nodeLabel, describeNodeErrors } from '../runLogFormat';
 import { targetKey, targetLabel, type RunRecord, type RunTarget } from '../runRegistry';
+import { safeSegment } from '../safePath';
+import { earlierRunSeconds, estimateSweep, type RunTimeSource } from '../sweep/sweepEstimate';
+import { parseAxis, planSweep, type AxisSpec } from '../sweep/sweepPlan';
 import { versionLabel } from '../workflowCatalog';
 import { knownProblemsSentence } from '../workflowMessages';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../workflowPreparation';
-import { ToolError, type JsonSchema, type ObjectSchema, type ToolContext, type ToolData, type ToolDefinition, type ToolInput, type ToolWorkflowFile } from './toolDefinition';
+import { ToolError, toolErrorOf, type JsonSchema, type ObjectSchema, type ToolContext, type ToolData, type ToolDefinition, type ToolInput, type ToolWorkflowFile } from './toolDefinition';
 
 /**
  * The RunComfy agent tools: one definition each, shared by the VS Code language model tools and the
@@ -425,8 +430,125 @@ const checkWorkflow: ToolDefinition<TargetInput> = {
   },
 };
 
+interface SweepInput extends TargetInput {
+  readonly axes: Readonly<Record<string, unknown>>;
+  readonly zip?: boolean;
+  readonly targets?: number;
+  readonly server_type?: string;
+  readonly expect_seconds?: number;
+  readonly max_cost_usd?: number;
+}
+
+/** estimate_sweep shows the params of this many runs. */
+const shownSweepRuns = 5;
+/**
+ * How estimate_sweep prices machines launched for a sweep: `runcomfy sweep --autoscale`'s defaults
+ * (each runs an hour at most and stops after a minute idle) and the minute of boot its estimate adds.
+ */
+const launchedMachine = { durationS: 3600, idleS: 60, bootS: 60 };
+
+const estimateSweepTool: ToolDefinition<SweepInput> = {
+  name: 'estimate_sweep',
+  title: 'Estimate a ComfyUI Sweep',
+  referenceName: 'runcomfySweepEstimate',
+  userDescription: 'Estimate a sweep of a workflow file (one run per combination of values): runs, time and the most it can cost, without running it.',
+  modelDescription:
+    "Plans a sweep of a ComfyUI workflow file of the workspace (one run per combination of input values, or value by value with zip) and estimates it without running or sending anything: how many runs, the params of the first runs, seconds per run (from the workflow's earlier saved runs, else expect_seconds), wall time on a pool of targets servers, and the most it can cost when the sweep launches machines of server_type. Free: it spends nothing and queues nothing (a UI-format file reads the node list of server_id or local_server to convert it). Use it before queueing many runs, and show the user the runs and the cost before any of them is queued.",
+  tags: ['runcomfy', 'comfyui', 'workflow', 'sweep'],
+  spends: false,
+  readOnly: true,
+  inputSchema: {
+    type: 'object',
+    properties: {
+      workflow_path: workflowPathProperty,
+      axes: {
+        type: 'object',
+        description:
+          'What to vary, keyed NODE.INPUT (the API node id and the input name): a SPEC string (a list "4,6,8", a range "1..16" with both ends included, a stepped range "0.3..0.9:0.2") or an array of values (["a cat", "a dog"], for texts with commas). Example: {"3.seed": "1..16", "3.cfg": "4,6,8"}. Values take the type of the input in the workflow. Values from a file (@file) are not read: give them as an array.',
+        additionalProperties: { type: ['string', 'array'], items: { type: ['string', 'number', 'boolean'] } },
+      },
+      zip: { type: 'boolean', description: 'Pair the axes value by value (equal lengths) instead of every combination (the default).' },
+      targets: { type: 'integer', minimum: 1, maximum: 100, description: 'How many servers share the runs (default 1): Ready machines, local servers, or machines the sweep would launch (server_type).' },
+      server_type: { type: 'string', enum: knownServerTypes, description: 'Price the sweep as launching targets machines of this type for it (as runcomfy sweep --autoscale does): each billed from Ready for the wall time plus a minute idle, an hour at most. Omit when the runs go to machines already running (they bill by time anyway) or to local servers.' },
+      expect_seconds: { type: 'number', minimum: 0.1, maximum: 86400, description: 'Seconds one run takes, when no earlier run of this workflow was saved (earlier runs win).' },
+      max_cost_usd: { type: 'number', minimum: 0, description: 'A cap in US dollars on what the launched machines may cost (with server_type).' },
+      server_id: { ...targetProperties.server_id, description: 'Only for a UI-format file: a Ready machine whose node list converts it (nothing is queued).' },
+      local_server: { ...targetProperties.local_server, description: 'Only for a UI-format file: a local ComfyUI whose node list converts it (nothing is queued).' },
+    },
+    required: ['workflow_path', 'axes'],
+    additionalProperties: false,
+  },
+  outputSchema: {
+    type: 'object',
+    properties: {
+      workflow: { type: 'string' },
+      format: { type: 'string', description: "api, or ui (converted with the server's node list first)." },
+      runs: { type: 'integer', description: 'How many runs the sweep makes.' },
+      mode: { type: 'string', description: 'product (every combination; the first axis changes slowest) or zip.' },
+      axes: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, values: { type: 'integer' } } }, description: 'Each axis and how many values it has.' },
+      first_runs: { type: 'array', items: { type: 'object', properties: { run: { type: 'integer' }, params: { type: 'object' } } }, description: `The params of the first ${shownSweepRuns} runs, keyed NODE.INPUT, as they go into the prompt.` },
+      seconds_per_run: nullableNumber('Expected seconds per run; null when unknown until a first run ends.'),
+      seconds_per_run_from: { type: 'string', description: 'earlier_runs (the median of the saved runs of this workflow), expect_seconds, or unknown.' },
+      pool_size: { type: 'integer', description: 'The servers the runs are spread over.' },
+      wall_seconds: nullableNumber('Expected wall time on the pool; null while the time per run is unknown.'),
+      max_cost_usd: nullableNumber('The most the machines the sweep launches can cost (0 when it launches none); null when no rate is known.'),
+      cost_basis: { type: 'string', description: 'What max_cost_usd counts.' },
+      warnings: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['runs', 'first_runs', 'max_cost_usd', 'warnings'],
+  },
+  async run(input, context) {
+    const { host } = context;
+    const file = await host.openWorkflow(input.workflow_path);
+    const specs = sweepAxes(input.axes);
+    let prepared = prepareWorkflow(file.text, file.absPath, [], file.displayPath, file.inputPolicy);
+    if (prepared.analysis.format === 'ui') {
+      if (input.server_id === undefined && input.local_server === undefined) {
+        throw new ToolError('target_needed', `${file.displayPath} is a UI-format workflow: it is converted with a server's node list first. Give server_id (a Ready machine) or local_server; nothing is queued there.`);
+      }
+      prepared = await prepareForTarget(context, file, await resolveTarget(context, input));
+    }
+    const prompt = prepared.prompt;
+    if (!prompt) throw new ToolError('workflow_rejected', `${file.displayPath} cannot be queued: ${prepared.problems.join(' ')}`);
+    const plan = inToolWords(() => planSweep(prompt, specs, input.zip === true ? 'zip' : 'product'));
+
+    const warnings = [...prepared.warnings];
+    const earlier = await earlierRunTime(context, file, warnings);
+    const secondsPerRun = earlier ?? input.expect_seconds;
+    const source: RunTimeSource = earlier !== undefined ? 'history' : input.expect_seconds !== undefined ? 'flag' : 'probe';
+    if (earlier !== undefined && input.expect_seconds !== undefined) warnings.push(`expect_seconds (${input.expect_seconds}) was not used: earlier runs of this workflow took ~${roundSeconds(earlier)} s each.`);
+    if (secondsPerRun === undefined) warnings.push('No earlier run of this workflow saved its timings and no expect_seconds was given: the time per run, and so the wall time, is unknown until a first run ends.');
+    const pool = input.targets ?? 1;
+    const type = input.server_type;
+    const rate = type === undefined ? undefined : hourlyRate(type, host.rates);
+    const estimate = estimateSweep({
+      runs: plan.runs.length,
+      targets: type === undefined ? pool : 0,
+      secondsPerRun,
+      source,
+      autoscale: type === undefined ? undefined : { max: pool, ratePerHour: rate, ...launchedMachine },
+      maxCostUsd: input.max_cost_usd,
+    });
+    return {
+      workflow: file.displayPath,
+      format: prepared.convertedFrom ?? 'api',
+      runs: plan.runs.length,
+      mode: plan.mode,
+      axes: plan.axes.map((a) => ({ key: a.key, values: a.values.length })),
+      first_runs: plan.runs.slice(0, shownSweepRuns).map((r) => ({ run: r.index + 1, params: r.params })),
+      seconds_per_run: estimate.secondsPerRun === undefined ? null : roundSeconds(estimate.secondsPerRun),
+      seconds_per_run_from: source === 'history' ? 'earlier_runs' : source === 'flag' ? 'expect_seconds' : 'unknown',
+      pool_size: estimate.poolSize,
+      wall_seconds: estimate.wallSeconds === undefined ? null : roundSeconds(estimate.wallSeconds),
+      max_cost_usd: usdOrNull(estimate.maxCostUsd),
+      cost_basis: costBasis(type, pool, rate, input.max_cost_usd),
+      warnings,
+    };
+  },
+};
+
 /** Every tool, in the order hosts list them. */
-export const runcomfyTools: readonly ToolDefinition[] = [listWorkflows, listMachines, launchMachine, extendMachine, stopMachine, queueWorkflow, runStatus, checkWorkflow];
+export const runcomfyTools: readonly ToolDefinition[] = [listWorkflows, listMachines, launchMachine, extendMachine, stopMachine, queueWorkflow, runStatus, checkWorkflow, estimateSweepTool];
 
 /** A resolved place to run: the run target, its ComfyUI URL, and how messages name its node list. */
 interface ResolvedTarget {
@@ -542,6 +664,67 @@ function machineJson(m: Machine, { host }: ToolContext, now: number): ToolData {
     stops_at: isoOrNull(m.estimatedStoppingAtMs),
     comfyui: m.mainServiceUrl ? maskUrl(m.mainServiceUrl) : null,
   };
+}
+
+/**
+ * A sweep's axes as the sweep planner takes them. A SPEC string is parsed as `--vary` parses it; an
+ * array is the values themselves. `@file` values are refused: the file would be a path the model
+ * chose, and the tools read only workflow files.
+ */
+function sweepAxes(axes: Readonly<Record<string, unknown>>): AxisSpec[] {
+  const example = 'for example {"3.seed": "1..16", "3.cfg": "4,6,8"}';
+  const entries = Object.entries(axes);
+  if (entries.length === 0) throw new ToolError('invalid_axes', `Give at least one axis in axes, keyed NODE.INPUT, ${example}.`);
+  return entries.map(([key, value]): AxisSpec => {
+    const dot = key.lastIndexOf('.');
+    const [nodeId, name] = [key.slice(0, Math.max(dot, 0)).trim(), key.slice(dot + 1).trim()];
+    if (dot === -1 || !nodeId || !name || key.includes('=')) throw new ToolError('invalid_axes', `axes key "${key}" is not NODE.INPUT (the API node id and the input name, separated by a dot), ${example}.`);
+    if (typeof value === 'string') {
+      if (value.trim().startsWith('@')) {
+        throw new ToolError('invalid_axes', `axes["${key}"] = "${value}": values from a file are not read by this tool; give them as an array instead, e.g. {"${key}": ["first value", "second value"]}.`);
+      }
+      return inToolWords(() => parseAxis(`${key}=${value}`, () => []));
+    }
+    const ok = Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)));
+    if (!ok) throw new ToolError('invalid_axes', `axes["${key}"] must be a SPEC string ("4,6,8", "1..16", "0.3..0.9:0.2") or a non-empty array of strings, numbers or booleans.`);
+    const values = (value as readonly (string | number | boolean)[]).map((v) => (typeof v === 'boolean' ? String(v) : v));
+    return { nodeId, input: name, key: `${nodeId}.${name}`, values, spec: JSON.stringify(value) };
+  });
+}
+
+/** Runs the sweep planner, its refusals said in this tool's words (axes, zip) instead of the CLI's flags. */
+function inToolWords<T>(plan: () => T): T {
+  try {
+    return plan();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ToolError('invalid_axes', e.message.replace(/--vary /g, 'axis ').replace(/--zip/g, 'zip'));
+    throw e;
+  }
+}
+
+/** The median time of this workflow's earlier saved runs (queue_workflow, the editor, the CLI and sweeps all save run.json). */
+async function earlierRunTime(context: ToolContext, file: ToolWorkflowFile, warnings: string[]): Promise<number | undefined> {
+  try {
+    const output = await context.host.outputLocation(file);
+    return await earlierRunSeconds([path.join(output.root, safeSegment(workflowDisplayName(file.absPath)).name)], file.displayPath);
+  } catch (e) {
+    warnings.push(`Earlier runs were not read: ${toolErrorOf(e).message}`);
+    return undefined;
+  }
+}
+
+function costBasis(type: string | undefined, pool: number, rate: number | undefined, capUsd: number | undefined): string {
+  if (type === undefined) {
+    return "The sweep launches no machine, so nothing is charged to it: machines already running bill by time as always (list_machines shows their rates). Give server_type to price launching machines for it.";
+  }
+  if (rate === undefined) return `No hourly rate is known for ${type}.`;
+  const machines = `${pool} ${type} machine${pool === 1 ? '' : 's'}`;
+  const cap = capUsd === undefined ? '' : `, capped by max_cost_usd ($${capUsd.toFixed(2)})`;
+  return `${machines} launched for the sweep at ~$${rate.toFixed(2)}/h each (estimate), each billed from Ready for the wall time plus ${launchedMachine.idleS} s idle, ${launchedMachine.durationS / 60} min at most${cap}.`;
+}
+
+function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
 }
 
 function roundUsd(dollars: number): number {

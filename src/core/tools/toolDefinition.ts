@@ -23,7 +23,8 @@ export interface JsonSchema {
   readonly description?: string;
   readonly properties?: Readonly<Record<string, JsonSchema>>;
   readonly required?: readonly string[];
-  readonly additionalProperties?: boolean;
+  /** False refuses other keys; a schema types the values of an object used as a map (a sweep's axes). */
+  readonly additionalProperties?: boolean | JsonSchema;
   readonly items?: JsonSchema;
   readonly enum?: readonly string[];
   readonly minimum?: number;
@@ -183,6 +184,8 @@ function valueProblem(schema: JsonSchema, value: unknown): string | undefined {
     }
     case 'boolean':
       return typeof value === 'boolean' ? undefined : 'must be true or false.';
+    case 'object':
+      return isObject(value) ? undefined : 'must be a JSON object.';
     default:
       return undefined;
   }
