@@ -11,9 +11,10 @@
 //   runs.png        after the CodeLens run: the Runs view and the success notification
 //   log.png         the "RunComfy" output channel with that run
 //   statusbar.png   the money status bar item with its hover
-//   run-panel.png   the run panel during a run on the local simulator, held at a node: node, steps, the latest preview
-//   run-gallery.png the same panel when the run ended: the gallery of outputs, timings, target
-//   run-compare.png Compare Runs…: the inputs that differed, the image slider, both runs side by side
+//   run-panel.png   the run panel during a text-to-image run on the machine, mid-way through the KSampler:
+//                   node title and class, step bar, the latest JPEG latent preview, the cost so far
+//   run-gallery.png the same panel when the run ended: images, an animated PNG, a video and an MP3, timings, target
+//   run-compare.png Compare Runs…: a second run with another seed and cfg, the inputs that differed, the image slider
 //   run-gallery-light.png, run-compare-light.png   the same in the Light Modern theme
 //
 // About 45 s. On a failure the page as it was is saved to screenshots-tmp/failure.png (git-ignored).
@@ -266,73 +267,93 @@ const tip = await hover.boundingBox();
 const top = Math.max(0, Math.floor(tip.y) - 16);
 await shot('statusbar.png', { clip: { x: 0, y: top, width: Math.min(VIEWPORT.width, Math.max(720, Math.ceil(tip.x + tip.width) + 160)), height: bar.y + bar.height - top } });
 
-log('the run panel during a run, held at a node by the local simulator');
+log('the run panel during a KSampler run on the machine');
 await page.keyboard.press('Escape');
 await runCommand('View: Close All Editors');
 await runCommand('View: Hide Panel');
 await page.locator('.monaco-workbench.nopanel').waitFor();
-// A canvas streamed by SaveImageWebsocket (the preview frames), scaled and saved. The simulator runs
-// output nodes first, so a stall at node 3 holds the run with its previews shown.
-const demoFlow = (color) => ({
-  '1': { class_type: 'EmptyImage', inputs: { width: 512, height: 384, batch_size: 2, color }, _meta: { title: 'Canvas' } },
-  '2': { class_type: 'SaveImageWebsocket', inputs: { images: ['1', 0] }, _meta: { title: 'Stream preview' } },
-  '3': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'nearest-exact', width: 384, height: 288, crop: 'disabled' }, _meta: { title: 'Shrink' } },
-  '4': { class_type: 'SaveImage', inputs: { images: ['3', 0], filename_prefix: 'portrait' }, _meta: { title: 'Save portrait' } },
+// Text to image with every kind of output the simulator writes: the images (PNG), an animated PNG of the
+// batch, an MP4 of it and an MP3. The simulated KSampler takes 100 ms a step and streams a JPEG latent
+// preview with each, so 200 steps keep it sampling long enough to catch mid-way.
+const demoFlow = (seed, cfg) => ({
+  '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd_xl_base_1.0.safetensors' }, _meta: { title: 'Load Checkpoint' } },
+  '2': { class_type: 'CLIPTextEncode', inputs: { text: 'a lighthouse on a cliff at dusk, oil painting', clip: ['1', 1] }, _meta: { title: 'Positive prompt' } },
+  '3': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry, text, watermark', clip: ['1', 1] }, _meta: { title: 'Negative prompt' } },
+  '4': { class_type: 'EmptyLatentImage', inputs: { width: 768, height: 512, batch_size: 2 }, _meta: { title: 'Canvas' } },
+  '5': { class_type: 'KSampler', inputs: { model: ['1', 0], seed, steps: 200, cfg, sampler_name: 'euler', scheduler: 'karras', positive: ['2', 0], negative: ['3', 0], latent_image: ['4', 0], denoise: 1 }, _meta: { title: 'Sampler' } },
+  '6': { class_type: 'VAEDecode', inputs: { samples: ['5', 0], vae: ['1', 2] }, _meta: { title: 'Decode' } },
+  '7': { class_type: 'SaveImage', inputs: { images: ['6', 0], filename_prefix: 'lighthouse' }, _meta: { title: 'Save images' } },
+  '8': { class_type: 'SaveAnimatedPNG', inputs: { images: ['6', 0], filename_prefix: 'lighthouse_loop', fps: 2, compress_level: 4 }, _meta: { title: 'Animated loop' } },
+  '9': { class_type: 'CreateVideo', inputs: { images: ['6', 0], fps: 8 }, _meta: { title: 'Frames to video' } },
+  '10': { class_type: 'SaveVideo', inputs: { video: ['9', 0], filename_prefix: 'video/lighthouse', format: 'auto', codec: 'auto' }, _meta: { title: 'Save video' } },
+  '11': { class_type: 'EmptyLatentAudio', inputs: { seconds: 4, batch_size: 1 }, _meta: { title: 'Audio latent' } },
+  '12': { class_type: 'VAEDecodeAudio', inputs: { samples: ['11', 0], vae: ['1', 2] }, _meta: { title: 'Decode audio' } },
+  '13': { class_type: 'SaveAudioMP3', inputs: { audio: ['12', 0], filename_prefix: 'audio/lighthouse', quality: 'V0' }, _meta: { title: 'Save soundtrack' } },
 });
-const demoDir = path.join(info.workspace, 'panel-demo');
+const demoName = 'lighthouse';
+const demoDir = path.join(info.workspace, demoName);
 fs.mkdirSync(demoDir, { recursive: true });
-fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(3368652), null, 2));
-const sim = async (route, body) => {
-  const res = await fetch(`${info.localComfyUrl}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(156680208700286, 7), null, 2));
+/** Opens the demo workflow and queues it on the machine from its CodeLens. */
+const queueDemo = async () => {
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget input').fill(`${demoName}/workflow_api.json`);
+  await page.locator('.quick-input-list [role="option"]').filter({ hasText: demoName }).first().click();
+  await page.locator('.part.editor .codelens-decoration a', { hasText: `▶ Queue on RunComfy (large ${machineId})` }).click();
 };
-await sim('stall', { atNode: '3' });
-await page.keyboard.press('Control+P');
-await page.locator('.quick-input-widget input').fill('panel-demo/workflow_api.json');
-await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'panel-demo' }).first().click();
-await page.locator('.part.editor .codelens-decoration a', { hasText: 'Queue on…' }).click();
-await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'Local ComfyUI' }).first().click();
-await page.locator('.notification-toast', { hasText: 'Stream preview' }).waitFor();
+await queueDemo();
+await page.locator('.notification-toast', { hasText: 'Sampler' }).waitFor({ timeout: 60000 });
+// The panel alone in the window: the workflow closed, its run opened with Open Run; the run's progress
+// toast (and the one when it ends) kept out of the pictures by Do Not Disturb.
+await runCommand('Notifications: Toggle Do Not Disturb Mode');
+await page.locator('.notification-toast').first().waitFor({ state: 'hidden' });
+await runCommand('View: Close All Editors');
 await runCommand('RunComfy: Open Run');
-await pick('panel-demo');
+await pick(demoName);
 // The page inside the webview: its outer frame, then the frame VS Code loads the page into.
 const webview = page.frameLocator('iframe.webview.ready[src*="extensionId=runcomfy-tools"]').frameLocator('iframe#active-frame');
+/** Waits until the gallery's video shows its first frame (not the player's loading spinner). */
+const videoShown = async () => {
+  const video = webview.locator('.gallery video').first();
+  for (let waited = 0; !(await video.evaluate((v) => v.readyState >= 2 && v.networkState !== v.NETWORK_LOADING)); waited += 100) {
+    if (waited > STEP_MS) throw new Error('the gallery\'s video did not load');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
 /** The run panel to the front and alone: the run's first image opens in an editor of its own when a run ends. */
 const panelAlone = async () => {
-  await page.locator('.tabs-container .tab', { hasText: 'Run: panel-demo' }).first().click();
+  await page.locator('.tabs-container .tab', { hasText: `Run: ${demoName}` }).first().click();
   await runCommand('View: Close Other Editors in Group');
   await runCommand('View: Close Editors in Other Groups');
 };
+// Mid-way: a latent preview shown and the step bar a good part along (steps 40 to 179 of 200).
 await webview.locator('.preview img[src]').waitFor({ timeout: 60000 });
-await webview.locator('.node-line', { hasText: 'Stream preview' }).waitFor();
-await runCommand('View: Close Editors in Other Groups');
-await webview.locator('.preview img[src]').waitFor();
+await webview.locator('.node-line', { hasText: /Sampler \(KSampler\)\s*step ([4-9]\d|1[0-7]\d) of 200/ }).waitFor({ timeout: 60000 });
 await shot('run-panel.png');
 
 log('the gallery when it ends');
-await sim('stall/clear', {});
+await webview.locator('.gallery video').first().waitFor({ timeout: 60000 });
 await page.locator('iframe.webview.ready[src*="extensionId=vscode.media"]').waitFor({ state: 'attached', timeout: 60000 });
 await panelAlone();
 await webview.locator('.gallery figure.tile img').first().waitFor({ timeout: 60000 });
+await webview.locator('.gallery audio').first().waitFor();
+await videoShown();
 await shot('run-gallery.png');
 
-log('a second run with another colour, then Compare Runs…');
-fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(13395456), null, 2));
-await page.keyboard.press('Control+P');
-await page.locator('.quick-input-widget input').fill('panel-demo/workflow_api.json');
-await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'panel-demo' }).first().click();
-await page.locator('.part.editor .codelens-decoration a', { hasText: 'Queue on…' }).click();
-await page.locator('.quick-input-list [role="option"]').filter({ hasText: 'Local ComfyUI' }).first().click();
+log('a second run with another seed and cfg, then Compare Runs…');
+fs.writeFileSync(path.join(demoDir, 'workflow_api.json'), JSON.stringify(demoFlow(884213705511, 4.5), null, 2));
+await queueDemo();
 // The panel stays on the first run (`never` keeps an open panel where it is): wait for the second's run.json.
-const runsOfDemo = () => fs.readdirSync(path.join(info.workspace, 'runcomfy-outputs', 'panel-demo')).filter((d) => fs.existsSync(path.join(info.workspace, 'runcomfy-outputs', 'panel-demo', d, 'run.json'))).length;
+const outputsOfDemo = path.join(info.workspace, 'runcomfy-outputs', demoName);
+const runsOfDemo = () => fs.readdirSync(outputsOfDemo).filter((d) => fs.existsSync(path.join(outputsOfDemo, d, 'run.json'))).length;
 for (let waited = 0; runsOfDemo() < 2; waited += 100) {
-  if (waited > 60000) throw new Error('the second run of panel-demo did not finish');
+  if (waited > 90000) throw new Error(`the second run of ${demoName} did not finish`);
   await new Promise((r) => setTimeout(r, 100));
 }
 // The second run's first image opened beside the panel: closed from its tab, then Compare with… in the panel itself.
-await page.locator('.tabs-container .tab', { hasText: 'portrait_' }).first().waitFor();
-for (const tab of await page.locator('.tabs-container .tab', { hasText: 'portrait_' }).all()) await tab.locator('.codicon-close').click();
-await page.locator('.tabs-container .tab', { hasText: 'Run: panel-demo' }).first().click();
+await page.locator('.tabs-container .tab', { hasText: 'lighthouse_' }).first().waitFor();
+for (const tab of await page.locator('.tabs-container .tab', { hasText: 'lighthouse_' }).all()) await tab.locator('.codicon-close').click();
+await page.locator('.tabs-container .tab', { hasText: `Run: ${demoName}` }).first().click();
 await webview.locator('vscode-button', { hasText: 'Compare with' }).click();
 await page.locator('.quick-input-list [role="option"]').first().click();
 await webview.locator('.slider img.top').first().waitFor();
@@ -340,15 +361,16 @@ await webview.locator('table.diff').waitFor();
 await shot('run-compare.png');
 
 log('the light theme');
-await page.locator('.tabs-container .tab', { hasText: 'Compare: panel-demo' }).first().click();
+await page.locator('.tabs-container .tab', { hasText: `Compare: ${demoName}` }).first().click();
 await runCommand('Preferences: Color Theme');
 await page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor();
 await pick('Light Modern');
 await page.locator('.monaco-workbench.vs').waitFor();
 await shot('run-compare-light.png');
 await runCommand('RunComfy: Open Run');
-await pick('panel-demo');
+await pick(demoName);
 await webview.locator('.gallery figure.tile img').first().waitFor();
+await videoShown();
 await shot('run-gallery-light.png');
 
 await finish(0);
