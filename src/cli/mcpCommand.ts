@@ -46,8 +46,8 @@ export const mcpCommand: CliCommand = {
   },
   help: [
     'Start it from an MCP client (VS Code\'s mcp.json, Claude Desktop, …) with RUNCOMFY_TOKEN and RUNCOMFY_USER_ID',
-    'in its environment. Tools: list_workflows, list_machines, launch_machine, extend_machine, stop_machine,',
-    'queue_workflow, run_status, check_workflow, estimate_sweep.',
+    'in its environment. Tools:',
+    `  ${runcomfyTools.map((t) => t.name).join(', ')}.`,
     '',
     '--allow-spend          Allow the tools that spend money: launch_machine, extend_machine and queue_workflow',
     '                       on a machine. Without it they are listed but refused with a result that says so.',

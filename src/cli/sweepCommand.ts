@@ -11,7 +11,7 @@ import { MoneyOperations } from '../core/moneyOperations';
 import { formatRunTime } from '../core/outputSaver';
 import { createRateTable, hourlyRate, type RateTable } from '../core/pricing';
 import { parseAutoscaleSpec, SweepAutoscaler, type AutoscaleSpec } from '../core/sweep/sweepAutoscaler';
-import { SweepDispatcher, type SweepRunState, type SweepTarget } from '../core/sweep/sweepDispatcher';
+import { pendingRun, SweepDispatcher, type SweepRunState, type SweepTarget } from '../core/sweep/sweepDispatcher';
 import { earlierRunSeconds, estimateSweep, type RunTimeSource, type SweepEstimate } from '../core/sweep/sweepEstimate';
 import { SweepLedger } from '../core/sweep/sweepLedger';
 import { parseAxis, planSweep, type SweepPlan } from '../core/sweep/sweepPlan';
@@ -143,7 +143,7 @@ async function sweep(ctx: CliContext, args: readonly string[], values: OptionVal
     workflowFile: shownPath(absPath),
     axes: plan.axes,
     mode: plan.mode,
-    runs: dryRun ? planned(plan) : [],
+    runs: dryRun ? plan.runs.map(pendingRun) : [],
     machinesLaunched: [],
     machinesStopped: [],
     machines: [],
@@ -295,25 +295,6 @@ function exitCodeOf(status: SweepStatus, runs: readonly SweepRunState[]): ExitCo
 /** Each run's warnings once, naming the run. */
 function runWarnings(runs: readonly SweepRunState[]): string[] {
   return runs.flatMap((r) => [...new Set(r.warnings)].map((w) => `run ${r.index + 1}: ${w}`));
-}
-
-function planned(plan: SweepPlan): SweepRunState[] {
-  return plan.runs.map((r) => ({
-    ...r,
-    status: 'pending',
-    promptId: null,
-    target: null,
-    attempts: 0,
-    outputs: [],
-    error: null,
-    warnings: [],
-    runDir: undefined,
-    queuedAtMs: undefined,
-    startedAtMs: undefined,
-    endedAtMs: undefined,
-    requeued: [],
-    failedOn: new Set<string>(),
-  }));
 }
 
 function estimateLines(plan: SweepPlan, e: SweepEstimate, autoscale: AutoscaleSpec | undefined, maxCostUsd: number | undefined): string[] {

@@ -45,6 +45,26 @@ export interface SweepRunState extends SweepRunPlan {
   readonly failedOn: Set<string>;
 }
 
+/** A planned run's state before it was sent anywhere (also what a dry run reports). */
+export function pendingRun(run: SweepRunPlan): SweepRunState {
+  return {
+    ...run,
+    status: 'pending',
+    promptId: null,
+    target: null,
+    attempts: 0,
+    outputs: [],
+    error: null,
+    warnings: [],
+    runDir: undefined,
+    queuedAtMs: undefined,
+    startedAtMs: undefined,
+    endedAtMs: undefined,
+    requeued: [],
+    failedOn: new Set<string>(),
+  };
+}
+
 /** What the dispatcher needs. */
 export interface SweepDispatcherOptions {
   /** The sweep's prompt, after analysis (and conversion for a UI-format file); each run sets its params on a copy. */
@@ -128,22 +148,7 @@ export class SweepDispatcher extends DisposableObject {
     this.perTarget = options.perTarget ?? 2;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.downAfter = options.downAfterFailures ?? 3;
-    this.runs = options.plan.runs.map((r) => ({
-      ...r,
-      status: 'pending',
-      promptId: null,
-      target: null,
-      attempts: 0,
-      outputs: [],
-      error: null,
-      warnings: [],
-      runDir: undefined,
-      queuedAtMs: undefined,
-      startedAtMs: undefined,
-      endedAtMs: undefined,
-      requeued: [],
-      failedOn: new Set<string>(),
-    }));
+    this.runs = options.plan.runs.map(pendingRun);
     this.queue = [...this.runs];
   }
 
