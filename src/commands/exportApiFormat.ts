@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../api/errors';
+import { writeFileAtomic } from '../base/atomicFile';
 import { UiConversionError } from '../core/convert/errors';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { analyzeWorkflow } from '../core/workflowAnalysis';
@@ -45,7 +45,7 @@ export async function exportApiFormat(services: Services, uriArg?: unknown): Pro
     const overwrite = await services.prompter.confirm(`${outRelative} already exists. Replace it?`, `It is replaced by ${relative} converted for ${targetLabel(target)}.`, 'Replace');
     if (!overwrite) throw new CancelledError();
   }
-  await writeAtomically(out, `${JSON.stringify(converted.prompt, null, 2)}\n`);
+  await writeFileAtomic(out, `${JSON.stringify(converted.prompt, null, 2)}\n`);
   const written = vscode.Uri.file(out);
   await vscode.window.showTextDocument(written, { preview: false });
   if (converted.warnings.length > 0) void services.prompter.notify('warning', `${outRelative} was written, but the conversion left out what only a browser can fill: ${converted.warnings.join(' ')}`);
@@ -77,16 +77,4 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Temp file beside the target, then rename: a reader never sees half a file, and a failure leaves the old one. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await fs.writeFile(temp, text, { flag: 'wx' });
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
 }

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { type BigIntStats } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { hashFile } from '../api/comfyClient';
+import { writeFileAtomic } from '../base/atomicFile';
 import { runcomfyCacheDir } from '../base/cacheDir';
 import { systemClock, type Clock } from '../base/clock';
 import { isObject, parseJsonOrUndefined } from '../base/json';
@@ -171,14 +171,7 @@ export class InputHashCache {
     this.entries = new Map(kept);
     const text = JSON.stringify({ v: fileVersion, entries: kept.map(([p, e]) => ({ path: p, ...e })) });
     await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await fs.writeFile(tmp, text, { mode: 0o600 });
-      await fs.rename(tmp, this.file);
-    } catch (e) {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
-      throw e;
-    }
+    await writeFileAtomic(this.file, text, { mode: 0o600 });
   }
 }
 

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../base/atomicFile';
 import { encodeJpeg } from '../base/jpegEncoder';
 import { decodePng, pngSize } from '../base/png';
 import { extensionOf } from './mediaSignature';
@@ -36,9 +37,7 @@ export async function thumbnailFor(file: string, bytes: number, cacheDir: string
     const jpeg = pngThumbnail(await fs.readFile(file), THUMBNAIL_MAX_SIDE);
     if (!jpeg) return undefined;
     await fs.mkdir(cacheDir, { recursive: true });
-    const temp = path.join(cacheDir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
-    await fs.writeFile(temp, jpeg);
-    await fs.rename(temp, thumb);
+    await writeFileAtomic(thumb, jpeg);
     return thumb;
   } catch {
     return undefined;

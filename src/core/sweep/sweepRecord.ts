@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../../base/atomicFile';
 import { type SweepRunState } from './sweepDispatcher';
 import { type SweepEstimate } from './sweepEstimate';
 import { type LedgerMachine } from './sweepLedger';
@@ -116,14 +116,7 @@ export class SweepRecordWriter {
     const text = `${JSON.stringify(sweepRecord(facts), null, 2)}\n`;
     this.chain = this.chain.catch(() => undefined).then(async () => {
       await fs.mkdir(this.dir, { recursive: true });
-      const temp = path.join(this.dir, `.${SWEEP_RECORD_NAME}.${randomBytes(6).toString('hex')}.tmp`);
-      try {
-        await fs.writeFile(temp, text, { flag: 'wx' });
-        await fs.rename(temp, this.file);
-      } catch (e) {
-        await fs.rm(temp, { force: true });
-        throw e;
-      }
+      await writeFileAtomic(this.file, text);
     });
     return this.chain;
   }
