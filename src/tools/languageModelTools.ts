@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
+import { markdownText } from '../base/untrustedText';
 import { runcomfyTools } from '../core/tools/runcomfyTools';
 import { invokeTool, toolErrorOf, validateToolInput, type ToolConfirmation, type ToolContext, type ToolDefinition, type ToolHost, type ToolInput, type ToolOutcome } from '../core/tools/toolDefinition';
 import { type Prompter } from '../ui/prompter';
+import { plainMarkdown } from '../util/markdown';
 
 /** The VS Code name of a core tool: its MCP name under our prefix (tool names are global to the window). */
 export function languageModelToolName(tool: Pick<ToolDefinition, 'name'>): string {
@@ -56,7 +58,7 @@ class RunComfyLanguageModelTool implements vscode.LanguageModelTool<ToolInput> {
     const question = await this.confirmationFor(options.input, token).catch(() => undefined);
     if (!question) return { invocationMessage };
     this.prepared.set(key, this.host.clock.now());
-    return { invocationMessage, confirmationMessages: { title: question.message, message: new vscode.MarkdownString(question.detail.split('\n').join('  \n')) } };
+    return { invocationMessage, confirmationMessages: { title: question.message, message: plainMarkdown(question.detail.split('\n').map((line) => `${markdownText(line)}  `)) } };
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ToolInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
