@@ -7,6 +7,7 @@ import { CommandIds } from '../commands/commandIds';
 import { type Services } from '../commands/services';
 import { UserError } from '../commands/userError';
 import { resolveOutputLocation } from '../core/outputLocation';
+import { RUN_RECORD_NAME } from '../core/outputSaver';
 import { hourlyRate } from '../core/pricing';
 import { type RunTarget } from '../core/runRegistry';
 import { isNode } from '../views/treeNodes';
@@ -17,8 +18,6 @@ import { type RunPanelHost, type RunPanelSnapshot } from './runPanelHost';
 /** `runcomfy.showRunPanel`: when a starting run opens the panel. */
 export type ShowRunPanel = 'always' | 'never' | 'onFirstRun';
 
-/** The name of a run's record, beside its outputs (outputSaver's `RUN_RECORD_NAME`, not imported: that module is heavy for activation). */
-const RUN_JSON = 'run.json';
 /** A workflow file larger than this is not read for the overrides. */
 const MAX_WORKFLOW_BYTES = 20 * 1024 * 1024;
 
@@ -155,7 +154,7 @@ export class RunPanels extends DisposableObject {
     for (const e of entries) {
       const dir = path.join(parent, e.name);
       if (!e.isDirectory() || path.resolve(dir) === path.resolve(runDir)) continue;
-      if (await fs.stat(path.join(dir, RUN_JSON)).then((s) => s.isFile(), () => false)) siblings.push(dir);
+      if (await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((s) => s.isFile(), () => false)) siblings.push(dir);
     }
     if (siblings.length === 0) throw new UserError(`No other run of ${path.basename(parent)} was found beside ${path.basename(runDir)} to compare with.`);
     siblings.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
@@ -187,7 +186,7 @@ async function pastRunFolders(services: Services): Promise<string[]> {
       if (!workflow.isDirectory()) continue;
       for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
         const dir = path.join(root, workflow.name, run.name);
-        if (run.isDirectory() && (await fs.stat(path.join(dir, RUN_JSON)).then((st) => st.isFile(), () => false))) found.push(path.resolve(dir));
+        if (run.isDirectory() && (await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((st) => st.isFile(), () => false))) found.push(path.resolve(dir));
       }
     }
   }
@@ -199,12 +198,12 @@ async function pastRunFolders(services: Services): Promise<string[]> {
 function runDirOf(arg: unknown): string | undefined {
   const p = arg instanceof vscode.Uri ? (arg.scheme === 'file' ? arg.fsPath : undefined) : typeof arg === 'string' ? arg : undefined;
   if (!p) return undefined;
-  return path.basename(p) === RUN_JSON ? path.dirname(p) : p;
+  return path.basename(p) === RUN_RECORD_NAME ? path.dirname(p) : p;
 }
 
 async function checkedRunDir(dir: string): Promise<string> {
-  const ok = await fs.stat(path.join(dir, RUN_JSON)).then((s) => s.isFile(), () => false);
-  if (!ok) throw new UserError(`${dir} is no run folder: it has no ${RUN_JSON}. Pick a folder a run saved its outputs in.`);
+  const ok = await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((s) => s.isFile(), () => false);
+  if (!ok) throw new UserError(`${dir} is no run folder: it has no ${RUN_RECORD_NAME}. Pick a folder a run saved its outputs in.`);
   return path.resolve(dir);
 }
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { isObject, parseJsonOrUndefined } from '../../base/json';
+import { RUN_RECORD_NAME } from '../outputSaver';
 
 /** Where the expected time of one run came from. */
 export type RunTimeSource = 'history' | 'flag' | 'probe';
@@ -73,7 +74,7 @@ export async function earlierRunSeconds(folders: readonly string[], workflowFile
       if (times.length >= limit) return;
       const p = path.join(dir, e.name);
       if (e.isDirectory() && depth > 0) await visit(p, depth - 1);
-      else if (e.isFile() && e.name === 'run.json') {
+      else if (e.isFile() && e.name === RUN_RECORD_NAME) {
         const record = parseJsonOrUndefined(await fs.readFile(p, 'utf8').catch(() => ''));
         if (!isObject(record) || record.status !== 'success' || !isObject(record.timings) || !isObject(record.timings.phases)) continue;
         if (workflowFile !== undefined && record.workflowFile !== workflowFile) continue;
