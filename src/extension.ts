@@ -46,6 +46,8 @@ import { RunsTreeDataProvider, SweepGroups } from './views/runsTreeDataProvider'
 import { SAVED_WORKFLOW_SCHEME, SavedWorkflowDocumentProvider } from './views/savedWorkflowDocuments';
 import { WorkflowsTreeDataProvider } from './views/workflowsTreeDataProvider';
 
+/** The window's sweeps: `deactivate` cancels the running ones, so the machines they launched are stopped. */
+let windowSweeps: SweepGroups | undefined;
 /** Launches and stops in flight, which `deactivate` waits for; see there. */
 let money: { readonly operations: MoneyOperations; readonly log: vscode.LogOutputChannel } | undefined;
 
@@ -88,6 +90,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const workflowsTree = new WorkflowsTreeDataProvider(accounts, contextKeys);
   const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, saved, clock);
   const sweeps = new SweepGroups();
+  windowSweeps = sweeps;
   const runsTree = new RunsTreeDataProvider(runs, clock, sweeps);
   const workflowsView = vscode.window.createTreeView(ViewIds.workflows, { treeDataProvider: workflowsTree, showCollapseAll: true });
   const machinesView = vscode.window.createTreeView(ViewIds.machines, { treeDataProvider: machinesTree });
@@ -173,6 +176,11 @@ function restrictedConfigurations(manifest: unknown): string[] {
  * asks at sign-in), so a machine that still bills shows up.
  */
 export async function deactivate(): Promise<void> {
+  if (windowSweeps?.all.some((g) => g.status === 'running')) {
+    windowSweeps.cancelAll();
+    // The sweeps' stops start on the next turns of the event loop; then they are in flight below.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
   const inFlight = money?.operations.inFlight ?? [];
   if (!money || inFlight.length === 0) return;
   const what = inFlight.map((o) => (o.kind === 'stop' ? `the stop of machine ${o.serverId}` : 'a launch')).join(', ');

@@ -10,13 +10,13 @@ import { cliInputPolicy } from '../core/inputPolicy';
 import { MoneyOperations } from '../core/moneyOperations';
 import { formatRunTime } from '../core/outputSaver';
 import { createRateTable, hourlyRate, type RateTable } from '../core/pricing';
-import { parseAutoscaleSpec, SweepAutoscaler, type AutoscaleSpec } from '../core/sweep/sweepAutoscaler';
-import { pendingRun, SweepDispatcher, type SweepRunState, type SweepTarget } from '../core/sweep/sweepDispatcher';
+import { parseAutoscaleSpec, type AutoscaleSpec } from '../core/sweep/sweepAutoscaler';
+import { pendingRun, type SweepRunState, type SweepTarget } from '../core/sweep/sweepDispatcher';
 import { earlierRunSeconds, estimateSweep, type RunTimeSource, type SweepEstimate } from '../core/sweep/sweepEstimate';
-import { SweepLedger } from '../core/sweep/sweepLedger';
 import { parseAxis, planSweep, type SweepPlan } from '../core/sweep/sweepPlan';
-import { costScope, sweepJson, SweepRecordWriter, type SweepFacts } from '../core/sweep/sweepRecord';
-import { runSweep, type SweepStatus } from '../core/sweep/sweepRunner';
+import { costScope, sweepJson, type SweepFacts } from '../core/sweep/sweepRecord';
+import { type SweepStatus } from '../core/sweep/sweepRunner';
+import { SweepSession } from '../core/sweep/sweepSession';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { type CliCommand, type CliContext, type OptionValues } from './cli';
 import { cliClient } from './cliClient';
@@ -74,7 +74,8 @@ export const sweepCommand: CliCommand = {
     'pay-as-you-go prices, or RUNCOMFY_PRICING (JSON, e.g. {"large": 1.39}).',
     '',
     'Estimate (printed first): runs, seconds per run (earlier run.json files of this workflow below the output',
-    'folder, else --expect-seconds, else measured by the first run), wall time, most it can cost.',
+    'folder on the same machine type, else --expect-seconds, else a probe run: the first run goes alone, then the',
+    'estimate is printed again and the rest follows), wall time, most it can cost.',
     '--dry-run prints the plan and sends nothing (a UI-format file still reads the first server\'s node list).',
     '',
     'Output: --out DIR is the sweep\'s folder (default runcomfy-outputs/<workflow>/sweep-<time>): sweep.json at',
@@ -125,46 +126,63 @@ async function sweep(ctx: CliContext, args: readonly string[], values: OptionVal
   const plan = planSweep(workflow.prompt, axesSpecs, values.zip === true ? 'zip' : 'product');
   const outDir = path.resolve(typeof values.out === 'string' ? values.out : path.join('runcomfy-outputs', workflowDisplayName(absPath), `sweep-${formatRunTime(startedAtMs)}`));
 
-  const earlier = await earlierRunSeconds([path.resolve('runcomfy-outputs', workflowDisplayName(absPath)), path.dirname(outDir)], shownPath(absPath));
+  // The history counts runs on the sweep's machine type (its autoscale type, else its first machine's), see earlierRunSeconds.
+  const machineType = autoscale?.type ?? targets.find((t) => t.machineType !== undefined)?.machineType;
+  const earlier = await earlierRunSeconds([path.resolve('runcomfy-outputs', workflowDisplayName(absPath)), path.dirname(outDir)], shownPath(absPath), machineType);
   const source: RunTimeSource = earlier !== undefined ? 'history' : expectSeconds !== undefined ? 'flag' : 'probe';
-  const estimate = estimateSweep({
-    runs: plan.runs.length,
-    targets: dryRun ? machineIds.length + comfyUrls.length : targets.length,
-    secondsPerRun: earlier ?? expectSeconds,
-    source,
-    autoscale: autoscale && { max: autoscale.max, ratePerHour, durationS: autoscale.durationS, idleS: autoscale.idleS, bootS: 60 },
-    maxCostUsd,
-  });
-  for (const line of estimateLines(plan, estimate, autoscale, maxCostUsd)) ctx.progress(line);
+  const estimateWith = (secondsPerRun: number | undefined, from: RunTimeSource) =>
+    estimateSweep({
+      runs: plan.runs.length,
+      targets: dryRun ? machineIds.length + comfyUrls.length : targets.length,
+      secondsPerRun,
+      source: from,
+      autoscale: autoscale && { max: autoscale.max, ratePerHour, durationS: autoscale.durationS, idleS: autoscale.idleS, bootS: 60 },
+      maxCostUsd,
+    });
+  const estimate = estimateWith(earlier ?? expectSeconds, source);
+  const probeTarget = dryRun ? machineIds.length + comfyUrls.length > 0 : targets.length > 0;
+  for (const line of estimateLines(plan, estimate, autoscale, maxCostUsd, dryRun, probeTarget)) ctx.progress(line);
   for (const w of workflow.warnings) ctx.progress(`Warning: ${w}`);
 
-  const facts = (status: SweepFacts['status'], extra: Partial<SweepFacts> = {}): SweepFacts => ({
-    status,
-    workflowFile: shownPath(absPath),
-    axes: plan.axes,
-    mode: plan.mode,
-    runs: dryRun ? plan.runs.map(pendingRun) : [],
-    machinesLaunched: [],
-    machinesStopped: [],
-    machines: [],
-    costUsd: 0,
-    maxCostUsd,
-    estimate,
-    targets: targets.map((t) => t.id),
-    warnings: [...workflow.warnings],
-    startedAtMs,
-    ...extra,
-  });
   if (dryRun) {
-    if (ctx.json) ctx.stdout(formatJson(sweepJson(facts('planned'))));
+    const facts: SweepFacts = {
+      status: 'planned',
+      workflowFile: shownPath(absPath),
+      axes: plan.axes,
+      mode: plan.mode,
+      runs: plan.runs.map(pendingRun),
+      machinesLaunched: [],
+      machinesStopped: [],
+      machines: [],
+      costUsd: 0,
+      maxCostUsd,
+      estimate,
+      targets: [],
+      warnings: [...workflow.warnings],
+      startedAtMs,
+    };
+    if (ctx.json) ctx.stdout(formatJson(sweepJson(facts)));
     else for (const r of plan.runs) ctx.stdout(`${r.folder}  ${JSON.stringify(r.params)}\n`);
     return ExitCode.ok;
   }
   if (autoscale && ratePerHour === undefined) throw new UsageError(`No hourly rate is known for ${autoscale.type}: set RUNCOMFY_PRICING, e.g. {"${autoscale.type}": 1.5}.`);
+  // Checked before the probe run too: nothing is spent on a sweep that would stop here afterwards.
   if (autoscale && values.yes !== true && maxCostUsd === undefined) {
     throw new UsageError(`This sweep may launch up to ${autoscale.max} machine${autoscale.max === 1 ? '' : 's'} (at most ${formatCostEstimate(estimate.maxCostUsd)}). Add --yes to go ahead, or --max-cost <usd> to cap it.`);
   }
-  return runPool(ctx, values, { workflow, plan, targets, autoscale, ratePerHour: ratePerHour ?? 0, maxCostUsd, outDir, absPath, facts, estimate });
+  return runPool(ctx, values, {
+    workflow,
+    plan,
+    targets,
+    autoscale,
+    ratePerHour: ratePerHour ?? 0,
+    maxCostUsd,
+    outDir,
+    absPath,
+    estimate,
+    reestimate: (seconds) => estimateWith(seconds, 'probe'),
+    startedAtMs,
+  });
 }
 
 interface PoolInputs {
@@ -176,92 +194,46 @@ interface PoolInputs {
   readonly maxCostUsd: number | undefined;
   readonly outDir: string;
   readonly absPath: string;
-  readonly facts: (status: SweepFacts['status'], extra?: Partial<SweepFacts>) => SweepFacts;
   readonly estimate: SweepEstimate;
+  readonly reestimate: (secondsPerRun: number) => SweepEstimate;
+  readonly startedAtMs: number;
 }
 
 async function runPool(ctx: CliContext, values: OptionValues, p: PoolInputs): Promise<ExitCodeValue> {
   const clock = systemClock;
-  const ledger = new SweepLedger(clock, { maxCostUsd: p.maxCostUsd });
-  let autoscaler: SweepAutoscaler | undefined;
-  const dispatcher = new SweepDispatcher({
-    prompt: p.workflow.prompt!,
+  const session = new SweepSession({
+    workflow: { ...p.workflow, prompt: p.workflow.prompt! },
     plan: p.plan,
-    localInputs: p.workflow.localInputs,
-    inputPolicy: p.workflow.inputPolicy,
-    dynamicPrompts: p.workflow.dynamicPrompts,
-    convertedFrom: p.workflow.convertedFrom,
-    sweepDir: p.outDir,
     workflowFile: shownPath(p.absPath),
-    moreTargetsMayJoin: () => (autoscaler ? autoscaler.mayGrow() || autoscaler.budgetRefusedLaunch : false),
+    dir: p.outDir,
+    targets: p.targets,
+    autoscale: p.autoscale && { spec: p.autoscale, ratePerHour: p.ratePerHour, api: cliClient(ctx, values).client, money: new MoneyOperations(clock) },
+    maxCostUsd: p.maxCostUsd,
+    estimate: p.estimate,
+    reestimate: p.reestimate,
+    // --yes / --max-cost were checked before the probe: the measured estimate is shown, and the sweep goes on.
+    confirmAfterProbe: (e) => {
+      for (const line of estimateLines(p.plan, e, p.autoscale, p.maxCostUsd, false)) ctx.progress(line);
+      return Promise.resolve(true);
+    },
+    clock,
+    signal: ctx.signal,
+    say: (line) => ctx.progress(line),
+    warn: (line) => ctx.progress(`Warning: ${line}`),
+    startedAtMs: p.startedAtMs,
   });
-  const measured = () => {
-    const done = dispatcher.runs.filter((r) => r.status === 'success' && r.startedAtMs !== undefined && r.endedAtMs !== undefined);
-    return done.length === 0 ? p.estimate.secondsPerRun : done.reduce((s, r) => s + (r.endedAtMs! - r.startedAtMs!), 0) / done.length / 1000;
-  };
-  if (p.autoscale) {
-    const { client } = cliClient(ctx, values);
-    autoscaler = new SweepAutoscaler({
-      api: client,
-      money: new MoneyOperations(clock),
-      ledger,
-      dispatcher,
-      spec: p.autoscale,
-      ratePerHour: p.ratePerHour,
-      clock,
-      // A machine is worth launching when it can do a few runs (or a couple of minutes while the time per run is unknown).
-      usefulMs: () => Math.max(60_000, 3 * (measured() ?? 60) * 1000),
-      say: (line) => ctx.progress(line),
-    });
-  }
-  for (const t of p.targets) dispatcher.addTarget(t);
-  const writer = new SweepRecordWriter(p.outDir);
-  const current = (status: SweepFacts['status']) =>
-    p.facts(status, {
-      runs: dispatcher.runs,
-      machinesLaunched: autoscaler?.launched ?? [],
-      machinesStopped: autoscaler?.stopped ?? [],
-      machines: ledger.snapshot(),
-      costUsd: ledger.costUsd(),
-      targets: [...p.targets.map((t) => t.id), ...(autoscaler?.launched ?? [])],
-      warnings: [...p.facts(status).warnings, ...dispatcher.dispatchWarnings, ...(autoscaler?.warnings ?? []), ...runWarnings(dispatcher.runs)],
-    });
-  const save = (status: SweepFacts['status'], finishedAtMs?: number) =>
-    writer.write({ ...current(status), finishedAtMs }).catch((e: unknown) => ctx.progress(`Warning: could not write ${writer.file}: ${(e as Error).message}`));
   const total = p.plan.runs.length;
-  dispatcher.onDidChangeRun((r) => {
-    ctx.progress(runLine(r, total));
-    if (r.status !== 'queued' && r.status !== 'running') void save('running');
-  });
+  session.dispatcher.onDidChangeRun((r) => ctx.progress(runLine(r, total)));
   ctx.progress(`Sweep folder: ${p.outDir}`);
-  await save('running');
-  let status: SweepStatus;
-  try {
-    status = await runSweep({
-      dispatcher,
-      ledger,
-      autoscaler,
-      signal: ctx.signal,
-      clock,
-      onBudget: (why) =>
-        ctx.progress(
-          why === 'cap'
-            ? `The budget of ${formatCostEstimate(p.maxCostUsd)} is nearly spent (${formatCostEstimate(ledger.costUsd())} so far): interrupting the sweep's prompts and stopping its machines.`
-            : `The budget of ${formatCostEstimate(p.maxCostUsd)} (${formatCostEstimate(ledger.costUsd())} spent) cannot keep another ${p.autoscale?.type} machine running long enough to be useful, and no server is left: the sweep ends here.`,
-        ),
-    });
-  } finally {
-    dispatcher.dispose();
-  }
-  await save(status, Date.now());
-  const final = current(status);
-  if (ctx.json) ctx.stdout(formatJson(sweepJson(final)));
-  else for (const r of dispatcher.runs) for (const o of r.outputs) ctx.stdout(`${o.path}\n`);
-  const ok = dispatcher.runs.filter((r) => r.status === 'success').length;
+  const status = await session.run();
+  const runs = session.runs;
+  if (ctx.json) ctx.stdout(formatJson(sweepJson(session.facts(status))));
+  else for (const r of runs) for (const o of r.outputs) ctx.stdout(`${o.path}\n`);
+  const ok = runs.filter((r) => r.status === 'success').length;
   ctx.progress(`Sweep ${status}: ${ok} of ${total} runs succeeded; outputs and sweep.json in ${p.outDir}.`);
-  if (p.autoscale) ctx.progress(`Estimated cost: ${formatCostEstimate(ledger.costUsd())}. ${costScope}`);
+  if (p.autoscale) ctx.progress(`Estimated cost: ${formatCostEstimate(session.ledger.costUsd())}. ${costScope}`);
   else ctx.progress('No machine was launched, so nothing is charged to this sweep; the machines it used bill as they always do.');
-  return exitCodeOf(status, dispatcher.runs);
+  return exitCodeOf(status, runs);
 }
 
 /** One progress line per run state change. */
@@ -292,17 +264,15 @@ function exitCodeOf(status: SweepStatus, runs: readonly SweepRunState[]): ExitCo
   return exitCodeFor(new ApiError(kind, ''));
 }
 
-/** Each run's warnings once, naming the run. */
-function runWarnings(runs: readonly SweepRunState[]): string[] {
-  return runs.flatMap((r) => [...new Set(r.warnings)].map((w) => `run ${r.index + 1}: ${w}`));
-}
-
-function estimateLines(plan: SweepPlan, e: SweepEstimate, autoscale: AutoscaleSpec | undefined, maxCostUsd: number | undefined): string[] {
+function estimateLines(plan: SweepPlan, e: SweepEstimate, autoscale: AutoscaleSpec | undefined, maxCostUsd: number | undefined, dryRun: boolean, probeTarget = true): string[] {
   const axes = plan.axes.map((a) => `${a.key} (${a.values.length})`).join(plan.mode === 'zip' ? ' zipped with ' : ' × ');
-  const per =
-    e.secondsPerRun === undefined
-      ? 'unknown until the first run ends (no earlier runs of this workflow; --expect-seconds tells it)'
-      : `~${formatDuration(e.secondsPerRun * 1000)} per run (${e.source === 'history' ? 'from earlier runs' : '--expect-seconds'})`;
+  const unknown = !probeTarget
+    ? 'unknown (no earlier runs of this workflow on this machine type, and a probe run needs a server: give --expect-seconds <s>, or a --machine or --comfy-url to measure it on)'
+    : dryRun
+      ? 'unknown, a probe run would measure it (no earlier runs of this workflow on this machine type; --expect-seconds tells it)'
+      : 'unknown until the probe run (the first run, sent alone) ends (no earlier runs of this workflow on this machine type; --expect-seconds tells it)';
+  const from = e.source === 'history' ? 'from earlier runs' : e.source === 'flag' ? '--expect-seconds' : 'measured by the probe run';
+  const per = e.secondsPerRun === undefined ? unknown : `~${formatDuration(e.secondsPerRun * 1000)} per run (${from})`;
   const wall = e.wallSeconds === undefined ? '' : `, ~${formatDuration(e.wallSeconds * 1000)} on ${e.poolSize} server${e.poolSize === 1 ? '' : 's'}`;
   const cost = autoscale
     ? `at most ${formatCostEstimate(e.maxCostUsd)} for up to ${autoscale.max} ${autoscale.type} machine${autoscale.max === 1 ? '' : 's'} it launches${maxCostUsd === undefined ? '' : ` (capped by --max-cost ${formatCostEstimate(maxCostUsd)})`}`
@@ -322,7 +292,7 @@ async function resolveTargets(ctx: CliContext, values: OptionValues, machineIds:
       if (!m.isReady || !m.mainServiceUrl) {
         throw new ApiError('invalidRequest', `Machine ${id} is ${m.status}, not Ready: a sweep sends runs only to Ready machines. Wait for it with "runcomfy status ${id}".`);
       }
-      targets.push({ id, url: m.mainServiceUrl, label: `machine ${id}`, launched: false });
+      targets.push({ id, url: m.mainServiceUrl, label: `machine ${id}`, launched: false, machineType: m.serverType });
     }
   }
   return targets;

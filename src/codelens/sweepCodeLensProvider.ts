@@ -9,6 +9,9 @@ import { DisposableObject } from '../base/lifecycle';
 import { CommandIds } from '../commands/commandIds';
 import { type RunTarget } from '../core/runRegistry';
 import { isStrictlyInside } from '../core/safePath';
+import { knownServerTypes } from '../api/runcomfyTypes';
+import { hourlyRate } from '../core/pricing';
+import { type AutoscaleSpec } from '../core/sweep/sweepAutoscaler';
 import { estimateSweep, type SweepEstimate } from '../core/sweep/sweepEstimate';
 import { parseAxis, type AxisSpec } from '../core/sweep/sweepPlan';
 import { formatCostEstimate, formatDuration } from '../core/machineMath';
@@ -23,6 +26,8 @@ export interface SweepFile {
   readonly targets: readonly string[];
   readonly maxCostUsd?: number;
   readonly expectSeconds?: number;
+  /** `autoscale`: machines the sweep may launch (and stops), as the CLI's `--autoscale` gives them. */
+  readonly autoscale?: AutoscaleSpec;
   /** Runs the plan makes (the product of the axes' lengths, or their common length with `zip`). */
   readonly runs: number;
 }
@@ -72,9 +77,11 @@ export function parseSweepFile(doc: { readonly uri: vscode.Uri; getText(): strin
   const mode = json.zip === true ? 'zip' : 'product';
   const lengths = axes.map((a) => a.values.length);
   if (mode === 'zip' && new Set(lengths).size > 1) throw new ConfigError(`${where}: with "zip" every axis needs as many values (they have ${lengths.join(', ')}).`);
+  const autoscale = json.autoscale === undefined ? undefined : parseAutoscaleObject(json.autoscale, where);
   const targets = json.targets === undefined ? ['local'] : json.targets;
-  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => typeof t === 'string' && t.trim() !== '')) {
-    throw new ConfigError(`${where}: "targets" must list machine ids, ComfyUI URLs or "local".`);
+  // With autoscale the pool may start empty: the machines it launches are the pool.
+  if (!Array.isArray(targets) || (targets.length === 0 && !autoscale) || !targets.every((t) => typeof t === 'string' && t.trim() !== '')) {
+    throw new ConfigError(`${where}: "targets" must list machine ids, ComfyUI URLs or "local"${autoscale ? ' (or be [] to use only the machines autoscale launches)' : ''}.`);
   }
   for (const t of targets as string[]) if (/^[a-z]+:\/\//i.test(t)) parseComfyUrl(t, `${where}: the target ${JSON.stringify(maskUrl(t))}`);
   const num = (v: unknown, name: string, min: number): number | undefined => {
@@ -89,8 +96,31 @@ export function parseSweepFile(doc: { readonly uri: vscode.Uri; getText(): strin
     targets: targets as string[],
     maxCostUsd: num(json.maxCost, 'maxCost', 0),
     expectSeconds: num(json.expectSeconds, 'expectSeconds', Number.MIN_VALUE),
+    autoscale,
     runs: mode === 'zip' ? lengths[0] : lengths.reduce((a, b) => a * b, 1),
   };
+}
+
+/**
+ * The file's `autoscale` object, `{max, type, version, duration?, idle?}` (seconds), checked as the
+ * CLI checks `--autoscale`.
+ * @throws ConfigError naming the field that is wrong.
+ */
+function parseAutoscaleObject(v: unknown, where: string): AutoscaleSpec {
+  const form = '{"max": 2, "type": "large", "version": "<version_id>", "duration": 3600, "idle": 60}';
+  if (!isObject(v)) throw new ConfigError(`${where}: "autoscale" must be an object such as ${form}.`);
+  const unknown = Object.keys(v).find((k) => !['max', 'type', 'version', 'duration', 'idle'].includes(k));
+  if (unknown !== undefined) throw new ConfigError(`${where}: "autoscale" has "${unknown}", which is not one of max, type, version, duration, idle.`);
+  const whole = (key: string, fallback: number | undefined, min: number): number => {
+    const n = v[key];
+    if (n === undefined && fallback !== undefined) return fallback;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${where}: "autoscale.${key}" must be a whole number of at least ${min}.`);
+    return n;
+  };
+  const type = v.type;
+  if (typeof type !== 'string' || !(knownServerTypes as readonly string[]).includes(type)) throw new ConfigError(`${where}: "autoscale.type" must be one of ${knownServerTypes.join(', ')}.`);
+  if (typeof v.version !== 'string' || v.version.trim() === '') throw new ConfigError(`${where}: "autoscale.version" must be the workflow version id the machines start with.`);
+  return { max: whole('max', undefined, 1), type, version: v.version.trim(), durationS: whole('duration', 3600, 60), idleS: whole('idle', 60, 0) };
 }
 
 /** The run targets a sweep file names: `local` is every local server; a URL that is one of them keeps its name. */
@@ -136,7 +166,15 @@ export class SweepCodeLensProvider extends DisposableObject implements vscode.Co
     } catch (e) {
       return [new vscode.CodeLens(top, { title: `⚠ ${(e as Error).message}`, command: '' })];
     }
-    const e = estimateSweep({ runs: file.runs, targets: file.targets.length, secondsPerRun: file.expectSeconds, source: file.expectSeconds === undefined ? 'probe' : 'flag', maxCostUsd: file.maxCostUsd });
+    const a = file.autoscale;
+    const e = estimateSweep({
+      runs: file.runs,
+      targets: file.targets.length,
+      secondsPerRun: file.expectSeconds,
+      source: file.expectSeconds === undefined ? 'probe' : 'flag',
+      maxCostUsd: file.maxCostUsd,
+      autoscale: a && { max: a.max, ratePerHour: hourlyRate(a.type, this.config.value.rates), durationS: a.durationS, idleS: a.idleS, bootS: 60 },
+    });
     return [
       new vscode.CodeLens(top, {
         title: `▶ Run sweep: ${estimateSummary(e)}`,

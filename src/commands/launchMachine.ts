@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CancelledError } from '../api/errors';
-import { type Machine, type Workflow } from '../api/runcomfyTypes';
+import { type Machine, type ServerType, type Workflow } from '../api/runcomfyTypes';
 import { costOf, formatCostEstimate } from '../core/machineMath';
 import { describeMinutes, launchConfirmation, rateText } from '../core/moneyConfirmations';
 import { machineShortId } from '../core/machineLabels';
@@ -47,22 +47,9 @@ export async function launchMachine(services: Services, arg?: unknown, argsIn?: 
 /** The flow without the wait, for "launch and queue" which waits itself. */
 export async function launchFlow(services: Services, args: LaunchArgs): Promise<Machine | undefined> {
   const asked = services.accounts.requireAccount();
-  const { workflow, versionLabel, versionId } = await pickVersion(services, args.versionId);
+  const { workflow, versionLabel, versionId } = await pickVersion(services, args.versionId, 'Launch Machine (1/3): workflow version');
   const rates = rateTable(services);
-  const serverType =
-    args.serverType ??
-    (await services.prompter.pick(
-      serverTypes.map((t) => ({
-        label: t.label,
-        description: `${t.id} · ${t.gpu} · ${t.vramGb} GB VRAM`,
-        detail: `~$${(hourlyRate(t.id, rates) ?? t.payAsYouGoPerHour).toFixed(2)} per hour, billed per second from Ready`,
-        value: t.id,
-      })),
-      {
-        title: `Launch ${workflow.name} (2/3): machine type`,
-        activeLabel: serverTypes.find((t) => t.id === services.config.value.defaultMachineType)?.label,
-      },
-    ));
+  const serverType = args.serverType ?? (await pickServerType(services, `Launch ${workflow.name} (2/3): machine type`));
   const rate = hourlyRate(serverType, rates);
   const minutes = args.durationMinutes ?? (await pickDuration(services, workflow.name, rate));
   if (!Number.isFinite(minutes) || minutes <= 0) throw new UserError(`The running time must be a positive number of minutes, got ${minutes}.`);
@@ -131,7 +118,22 @@ export async function waitUntilReady(services: Services, machine: Machine): Prom
 const stopWaiting = 'Stop Waiting';
 const stopMachineAction = 'Stop Machine';
 
-async function pickVersion(services: Services, versionId: string | undefined): Promise<{ workflow: Workflow; versionId: string; versionLabel: string }> {
+/** The machine type, each with its GPU and hourly rate (`runcomfy.pricing` over the documented prices); the default type first in focus. */
+export function pickServerType(services: Services, title: string): Promise<ServerType> {
+  const rates = rateTable(services);
+  return services.prompter.pick(
+    serverTypes.map((t) => ({
+      label: t.label,
+      description: `${t.id} · ${t.gpu} · ${t.vramGb} GB VRAM`,
+      detail: `~$${(hourlyRate(t.id, rates) ?? t.payAsYouGoPerHour).toFixed(2)} per hour, billed per second from Ready`,
+      value: t.id,
+    })),
+    { title, activeLabel: serverTypes.find((t) => t.id === services.config.value.defaultMachineType)?.label },
+  );
+}
+
+/** A workflow version of the account (the one given when it is there), the version a machine boots with. */
+export async function pickVersion(services: Services, versionId: string | undefined, title: string): Promise<{ workflow: Workflow; versionId: string; versionLabel: string }> {
   const catalog = services.accounts.requireAccount().workflows;
   const workflows = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Listing RunComfy workflows…' }, () => catalog.ensureLoaded());
   if (versionId) {
@@ -147,7 +149,7 @@ async function pickVersion(services: Services, versionId: string | undefined): P
       items.push({ label: workflow.name, description: name, detail: `version ${v.versionId}`, value: { workflow, versionId: v.versionId, versionLabel: name } });
     });
   }
-  return services.prompter.pick(items, { title: 'Launch Machine (1/3): workflow version', placeholder: 'The machine boots with this workflow' });
+  return services.prompter.pick(items, { title, placeholder: 'The machine boots with this workflow' });
 }
 
 function versionName(workflow: Workflow, index: number): string {

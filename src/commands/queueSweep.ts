@@ -8,12 +8,16 @@ import { isObject } from '../base/json';
 import { formatRunTime } from '../core/outputSaver';
 import { targetLabel, type RunTarget } from '../core/runRegistry';
 import { isStrictlyInside } from '../core/safePath';
-import { SweepDispatcher, type SweepTarget } from '../core/sweep/sweepDispatcher';
-import { earlierRunSeconds, estimateSweep, } from '../core/sweep/sweepEstimate';
-import { SweepLedger } from '../core/sweep/sweepLedger';
-import { parseAxis, planSweep, type AxisSpec } from '../core/sweep/sweepPlan';
-import { SweepRecordWriter, type SweepFacts } from '../core/sweep/sweepRecord';
-import { runSweep, type SweepStatus } from '../core/sweep/sweepRunner';
+import { formatCostEstimate, formatDuration } from '../core/machineMath';
+import { MoneyOperations } from '../core/moneyOperations';
+import { hourlyRate } from '../core/pricing';
+import { type AutoscaleSpec } from '../core/sweep/sweepAutoscaler';
+import { type SweepTarget } from '../core/sweep/sweepDispatcher';
+import { earlierRunSeconds, estimateSweep, type RunTimeSource, type SweepEstimate } from '../core/sweep/sweepEstimate';
+import { parseAxis, planSweep, type AxisSpec, type SweepPlan } from '../core/sweep/sweepPlan';
+import { costScope } from '../core/sweep/sweepRecord';
+import { type SweepStatus } from '../core/sweep/sweepRunner';
+import { SweepSession } from '../core/sweep/sweepSession';
 import { prepareWorkflow, workflowDisplayName, type PreparedWorkflow } from '../core/workflowPreparation';
 import { estimateSummary, parseSweepFile, sweepFileTargets } from '../codelens/sweepCodeLensProvider';
 import { inputPolicyFor } from '../codelens/workflowDocuments';
@@ -21,6 +25,8 @@ import { type PickItem } from '../ui/prompter';
 import { type SweepGroups } from '../views/runsTreeDataProvider';
 import { isNode } from '../views/treeNodes';
 import { CommandIds } from './commandIds';
+import { pickServerType, pickVersion } from './launchMachine';
+import { rateTable } from './machinePicker';
 import { outputFolder } from './outputFolder';
 import { comfyUrlOf, targetPickItems, workflowUri } from './queueWorkflow';
 import { type Services } from './services';
@@ -33,6 +39,9 @@ export interface EditorSweepResult {
   readonly dir: string;
   readonly runs: number;
   readonly succeeded: number;
+  /** Server ids of the machines the sweep launched, and of those whose stop landed. */
+  readonly machinesLaunched: readonly string[];
+  readonly machinesStopped: readonly string[];
 }
 
 /** What the editor flow decided before the estimate: everything {@link runEditorSweep} needs. */
@@ -43,6 +52,8 @@ export interface EditorSweepRequest {
   readonly mode: 'product' | 'zip';
   readonly maxCostUsd?: number;
   readonly expectSeconds?: number;
+  /** Machines the sweep may launch (and stops); the targets may then be empty. */
+  readonly autoscale?: AutoscaleSpec;
 }
 
 /**
@@ -63,13 +74,42 @@ export async function queueSweep(services: Services, sweeps: SweepGroups, uriArg
     ],
     { title: 'Combine the values how?' },
   ) : 'product';
+  const autoscale = await pickAutoscale(services, workflowDisplayName(uri.fsPath));
   const budget = await services.prompter.input({
-    title: 'Budget (optional)',
-    prompt: 'The most, in US dollars, the machines this sweep launches may cost; empty for none. It caps the sweep while it runs.',
+    title: autoscale ? 'Budget' : 'Budget (optional)',
+    prompt: autoscale
+      ? 'The most, in US dollars, the machines this sweep launches may cost: it caps the sweep while it runs. Empty for no cap (the confirmation then states the most it can cost).'
+      : 'The most, in US dollars, the machines this sweep launches may cost; empty for none. It caps the sweep while it runs.',
     placeholder: 'e.g. 5 or 2.50',
     validate: (v) => (v.trim() === '' || (Number.isFinite(Number(v)) && Number(v) >= 0) ? undefined : 'A number of US dollars, such as 5 or 2.50, or nothing.'),
   });
-  return runEditorSweep(services, sweeps, { uri, targets, axes, mode, maxCostUsd: budget.trim() === '' ? undefined : Number(budget) });
+  return runEditorSweep(services, sweeps, { uri, targets, axes, mode, maxCostUsd: budget.trim() === '' ? undefined : Number(budget), autoscale });
+}
+
+/**
+ * "Also launch machines as needed (autoscale)…": offered when signed in to RunComfy; then the machine
+ * type (with its rate), the workflow version the machines boot with, and the most machines. Each runs
+ * at most an hour from Ready and is stopped after a minute idle (the CLI's defaults; a sweep file sets both).
+ */
+async function pickAutoscale(services: Services, workflow: string): Promise<AutoscaleSpec | undefined> {
+  if (!services.accounts.accountOrUndefined) return undefined;
+  const launch = await services.prompter.pick(
+    [
+      { label: 'Only the servers picked', description: 'nothing is launched', value: false },
+      { label: 'Also launch machines as needed (autoscale)…', description: 'launched while runs wait, stopped when idle; they count against the budget', value: true },
+    ],
+    { title: `Sweep ${workflow}: launch RunComfy machines too?` },
+  );
+  if (!launch) return undefined;
+  const type = await pickServerType(services, `Sweep ${workflow} (autoscale 1/3): machine type`);
+  const { versionId } = await pickVersion(services, undefined, `Sweep ${workflow} (autoscale 2/3): workflow version the machines boot with`);
+  const max = await services.prompter.input({
+    title: `Sweep ${workflow} (autoscale 3/3): the most machines it launches`,
+    prompt: 'A whole number; one is launched at a time, while more than two runs per machine wait.',
+    value: '1',
+    validate: (v) => (/^\s*\d+\s*$/.test(v) && Number(v) >= 1 && Number(v) <= 100 ? undefined : 'A whole number from 1 to 100.'),
+  });
+  return { max: Number(max), type, version: versionId, durationS: 3600, idleS: 60 };
 }
 
 /** Several targets, one pick at a time: the first is required, then "Start" or another one. */
@@ -98,12 +138,13 @@ async function pickTargets(services: Services, uri: vscode.Uri): Promise<RunTarg
 }
 
 /** The workflow prepared for queueing (a UI-format file converted with the first target's node list); a UserError when it cannot be queued. */
-async function preparedWorkflow(services: Services, uri: vscode.Uri, target: RunTarget): Promise<PreparedWorkflow> {
+async function preparedWorkflow(services: Services, uri: vscode.Uri, target: RunTarget | undefined): Promise<PreparedWorkflow> {
   const text = (await vscode.workspace.openTextDocument(uri)).getText();
   const relative = vscode.workspace.asRelativePath(uri, false);
   const policy = inputPolicyFor(uri);
   let prepared = prepareWorkflow(text, uri.fsPath, [], relative, policy);
   if (prepared.analysis.format === 'ui') {
+    if (!target) throw new UserError(`${relative} is a UI-format workflow: it is converted with a server's node list, so the sweep needs a server in its pool (the machines autoscale launches come later).`);
     const url = await comfyUrlOf(services, target);
     const objectInfo = await services.servers.client(url).getObjectInfo();
     prepared = prepareWorkflow(text, uri.fsPath, [], relative, policy, { objectInfo, where: targetLabel(target) });
@@ -170,16 +211,44 @@ async function sweepTargets(services: Services, targets: readonly RunTarget[]): 
   const out: SweepTarget[] = [];
   for (const t of targets) {
     const url = await comfyUrlOf(services, t);
-    out.push({ id: t.kind === 'machine' ? t.serverId : maskUrl(url), url, label: targetLabel(t), launched: false });
+    const machineType = t.kind === 'machine' ? services.accounts.accountOrUndefined?.machines.machine(t.serverId)?.serverType : undefined;
+    out.push({ id: t.kind === 'machine' ? t.serverId : maskUrl(url), url, label: targetLabel(t), launched: false, machineType });
   }
   return out;
 }
 
+/** The estimate's figures and the pool, for the modal confirmations (before the start, after a probe run). */
+function confirmationDetail(plan: SweepPlan, r: EditorSweepRequest, e: SweepEstimate, dir: string, probe: 'before' | 'after' | 'none' | 'impossible'): string {
+  const a = r.autoscale;
+  const per =
+    e.secondsPerRun === undefined
+      ? probe === 'impossible'
+        ? 'The time per run is unknown (no earlier runs of this workflow on this machine type), and a probe run needs a server: add a server to the pool, or give "expectSeconds" in a sweep file.'
+        : 'The time per run is unknown (no earlier runs of this workflow on this machine type).'
+      : `~${formatDuration(e.secondsPerRun * 1000)} per run (${e.source === 'history' ? 'from earlier runs' : e.source === 'flag' ? 'expectSeconds' : 'measured by the probe run'}).`;
+  const pool = r.targets.length === 0 ? 'On machines the sweep launches.' : `On ${r.targets.map(targetLabel).join(', ')}${a ? ', and machines the sweep launches' : ''}.`;
+  const money = a
+    ? `It may launch up to ${a.max} ${a.type} machine${a.max === 1 ? '' : 's'} (workflow version ${a.version}, each at most ${formatDuration(a.durationS * 1000)} from Ready, stopped after ${a.idleS} s idle and all at the end): at most ${formatCostEstimate(e.maxCostUsd)}${r.maxCostUsd === undefined ? ' (no budget set)' : `, capped by the budget of ${formatCostEstimate(r.maxCostUsd)}`}. ${costScope}`
+    : 'No machine is launched, so nothing is charged to the sweep; the machines it uses bill as they always do.';
+  return [
+    plan.axes.map((x) => `${x.key}: ${x.values.length} value${x.values.length === 1 ? '' : 's'}`).join(plan.mode === 'zip' ? ' zipped with ' : ' × '),
+    per,
+    ...(probe === 'before' ? ['The first run goes alone first to measure it; you are asked again before the rest is sent.'] : probe === 'after' ? ['The probe run (the first one) is done and kept.'] : []),
+    pool,
+    money,
+    `Outputs and sweep.json in ${dir}.`,
+  ].join('\n');
+}
+
 /**
- * The common end of both editor flows: plan, estimate, a modal confirmation, then the sweep itself
- * (a cancellable notification; the Runs view shows it as a group; sweep.json in its folder).
+ * The common end of both editor flows: plan, estimate, a modal confirmation stating the most the
+ * sweep can cost, then the sweep itself through the core's SweepSession (a cancellable
+ * notification; the Runs view shows it as a group; sweep.json in its folder). With no time per
+ * run known and a server in the pool, the first run goes alone first (the probe run) and the
+ * confirmation comes after it with the measured figures, before any machine is launched.
  */
 export async function runEditorSweep(services: Services, sweeps: SweepGroups, r: EditorSweepRequest): Promise<EditorSweepResult | undefined> {
+  if (r.targets.length === 0 && !r.autoscale) throw new UserError('The sweep has nowhere to run: give it a server, or let it launch machines (autoscale).');
   const prepared = await preparedWorkflow(services, r.uri, r.targets[0]);
   const plan = planSweep(prepared.prompt!, r.axes, r.mode);
   const name = workflowDisplayName(r.uri.fsPath);
@@ -187,77 +256,89 @@ export async function runEditorSweep(services: Services, sweeps: SweepGroups, r:
   const startedAtMs = services.clock.now();
   const dir = path.join(output.root, name, `sweep-${formatRunTime(startedAtMs)}`);
   const relative = vscode.workspace.asRelativePath(r.uri, false);
-  const earlier = await earlierRunSeconds([path.join(output.root, name)], relative);
-  const estimate = estimateSweep({
-    runs: plan.runs.length,
-    targets: r.targets.length,
-    secondsPerRun: earlier ?? r.expectSeconds,
-    source: earlier !== undefined ? 'history' : r.expectSeconds !== undefined ? 'flag' : 'probe',
-    maxCostUsd: r.maxCostUsd,
-  });
-  const detail = [
-    plan.axes.map((a) => `${a.key}: ${a.values.length} value${a.values.length === 1 ? '' : 's'}`).join(plan.mode === 'zip' ? ' zipped with ' : ' × '),
-    `On ${r.targets.map(targetLabel).join(', ')}.`,
-    'No machine is launched, so nothing is charged to the sweep; the machines it uses bill as they always do.',
-    `Outputs and sweep.json in ${dir}.`,
-  ].join('\n');
-  if (!(await services.prompter.confirm(`Run the sweep? ${estimateSummary(estimate)}.`, detail, 'Run Sweep'))) throw new CancelledError();
+  const a = r.autoscale;
+  const ratePerHour = a ? hourlyRate(a.type, rateTable(services)) : undefined;
+  if (a && ratePerHour === undefined) throw new UserError(`No hourly rate is known for ${a.type} machines: set it in runcomfy.pricing, e.g. {"${a.type}": 1.5}.`);
+  const account = a ? services.accounts.requireAccount() : undefined;
+  // The history counts runs on the sweep's machine type (its autoscale type, else its first machine's): see earlierRunSeconds.
+  const firstMachine = r.targets.find((t) => t.kind === 'machine');
+  const machineType = a?.type ?? (firstMachine?.kind === 'machine' ? services.accounts.accountOrUndefined?.machines.machine(firstMachine.serverId)?.serverType : undefined);
+  const earlier = await earlierRunSeconds([path.join(output.root, name)], relative, machineType);
+  const estimateWith = (secondsPerRun: number | undefined, source: RunTimeSource) =>
+    estimateSweep({
+      runs: plan.runs.length,
+      targets: r.targets.length,
+      secondsPerRun,
+      source,
+      maxCostUsd: r.maxCostUsd,
+      autoscale: a && { max: a.max, ratePerHour, durationS: a.durationS, idleS: a.idleS, bootS: 60 },
+    });
+  const estimate = estimateWith(earlier ?? r.expectSeconds, earlier !== undefined ? 'history' : r.expectSeconds !== undefined ? 'flag' : 'probe');
+  const probing = estimate.secondsPerRun === undefined && r.targets.length > 0;
+  // With a probe run and nothing launched, the only question comes after it, with the measured figures.
+  if (!probing || a) {
+    const probe = estimate.secondsPerRun !== undefined ? 'none' : probing ? 'before' : 'impossible';
+    if (!(await services.prompter.confirm(`Run the sweep? ${estimateSummary(estimate)}.`, confirmationDetail(plan, r, estimate, dir, probe), 'Run Sweep'))) throw new CancelledError();
+  }
 
   const targets = await sweepTargets(services, r.targets);
-  const ledger = new SweepLedger(services.clock, { maxCostUsd: r.maxCostUsd });
-  const dispatcher = new SweepDispatcher({
-    prompt: prepared.prompt!,
-    plan,
-    localInputs: prepared.localInputs,
-    inputPolicy: prepared.inputPolicy,
-    dynamicPrompts: prepared.dynamicPrompts,
-    convertedFrom: prepared.convertedFrom,
-    sweepDir: dir,
-    workflowFile: relative,
-    clock: services.clock,
-    createClient: (url) => services.servers.client(url),
-  });
-  for (const t of targets) dispatcher.addTarget(t);
   const abort = new AbortController();
-  const group = { id: `${startedAtMs}-${sweeps.all.length}`, name, dir, runs: dispatcher.runs, status: 'running' as SweepStatus | 'running', cancel: () => abort.abort() };
-  sweeps.add(group);
-  const writer = new SweepRecordWriter(dir);
-  const facts = (status: SweepFacts['status'], finishedAtMs?: number): SweepFacts => ({
-    status,
+  const session = new SweepSession({
+    workflow: { ...prepared, prompt: prepared.prompt! },
+    plan,
     workflowFile: relative,
-    axes: plan.axes,
-    mode: plan.mode,
-    runs: dispatcher.runs,
-    machinesLaunched: [],
-    machinesStopped: [],
-    machines: ledger.snapshot(),
-    costUsd: ledger.costUsd(),
+    dir,
+    targets,
+    autoscale: a &&
+      account && {
+        spec: a,
+        ratePerHour: ratePerHour!,
+        // Through the machine store: its launches and stops run on the account's money operations
+        // (the Machines view shows them, deactivate waits for them); the sweep's own record is kept beside.
+        api: {
+          listMachines: (signal) => account.client.listMachines(signal),
+          launch: (request) => account.machines.launch(request),
+          stop: (serverId) => account.machines.stop(serverId, { unattended: true }),
+        },
+        money: new MoneyOperations(services.clock),
+      },
     maxCostUsd: r.maxCostUsd,
     estimate,
-    targets: targets.map((t) => t.id),
-    warnings: [...prepared.warnings, ...dispatcher.dispatchWarnings],
+    reestimate: (seconds) => estimateWith(seconds, 'probe'),
+    confirmAfterProbe: (e) => services.prompter.confirm(`The probe run took ~${formatDuration((e.secondsPerRun ?? 0) * 1000)}. Run the rest of the sweep? ${estimateSummary(e)}.`, confirmationDetail(plan, r, e, dir, 'after'), 'Run Sweep'),
+    clock: services.clock,
+    signal: abort.signal,
+    say: (line) => {
+      services.log.info(`Sweep ${name}: ${line}`);
+      sweeps.changed();
+    },
+    warn: (line) => services.log.warn(`Sweep ${name}: ${line}`),
     startedAtMs,
-    finishedAtMs,
+    createClient: (url) => services.servers.client(url),
   });
-  const save = (status: SweepFacts['status'], finishedAtMs?: number) =>
-    writer.write(facts(status, finishedAtMs)).catch((e: unknown) => services.log.warn(`Could not write ${writer.file}: ${(e as Error).message}`));
-  const sub = dispatcher.onDidChangeRun((run) => {
-    sweeps.changed();
-    if (run.status !== 'queued' && run.status !== 'running') void save('running');
-  });
-  await save('running');
+  const group = {
+    id: `${startedAtMs}-${sweeps.all.length}`,
+    name,
+    dir,
+    runs: session.runs,
+    status: 'running' as SweepStatus | 'running',
+    cancel: () => abort.abort(),
+    machines: a ? () => ({ launched: session.autoscaler?.launched.length ?? 0, stopped: session.autoscaler?.stopped.length ?? 0 }) : undefined,
+  };
+  sweeps.add(group);
+  const sub = session.dispatcher.onDidChangeRun(() => sweeps.changed());
   let status: SweepStatus;
   try {
     status = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Sweep ${name}: ${plan.runs.length} runs`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => abort.abort());
-        const p = dispatcher.onDidChangeRun(() => {
-          const done = dispatcher.runs.filter((x) => x.status !== 'pending' && x.status !== 'queued' && x.status !== 'running').length;
+        const p = session.dispatcher.onDidChangeRun(() => {
+          const done = session.runs.filter((x) => x.status !== 'pending' && x.status !== 'queued' && x.status !== 'running').length;
           progress.report({ message: `${done} of ${plan.runs.length} ended` });
         });
         try {
-          return await runSweep({ dispatcher, ledger, signal: abort.signal, clock: services.clock });
+          return await session.run();
         } finally {
           p.dispose();
         }
@@ -265,16 +346,15 @@ export async function runEditorSweep(services: Services, sweeps: SweepGroups, r:
     );
   } finally {
     sub.dispose();
-    dispatcher.dispose();
   }
   group.status = status;
   sweeps.changed();
-  await save(status, services.clock.now());
-  const succeeded = dispatcher.runs.filter((x) => x.status === 'success').length;
-  void services.prompter.notify(status === 'success' ? 'info' : 'warning', `Sweep ${name} ${status}: ${succeeded} of ${plan.runs.length} runs succeeded.`, 'Open Folder').then((a) => {
-    if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir));
+  const succeeded = session.runs.filter((x) => x.status === 'success').length;
+  const cost = a ? ` Estimated cost of the machines it launched: ${formatCostEstimate(session.ledger.costUsd())}.` : '';
+  void services.prompter.notify(status === 'success' ? 'info' : 'warning', `Sweep ${name} ${status}: ${succeeded} of ${plan.runs.length} runs succeeded.${cost}`, 'Open Folder').then((x) => {
+    if (x) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir));
   });
-  return { status, dir, runs: plan.runs.length, succeeded };
+  return { status, dir, runs: plan.runs.length, succeeded, machinesLaunched: session.autoscaler?.launched ?? [], machinesStopped: session.autoscaler?.stopped ?? [] };
 }
 
 /** Run Sweep File: the `*.sweep.json` file (the lens's argument, else the active editor's) through the same estimate and run as Queue Sweep…. */
@@ -289,11 +369,11 @@ export async function runSweepFile(services: Services, sweeps: SweepGroups, uriA
     throw e;
   }
   const targets = sweepFileTargets(file, services.config);
-  if (targets.length === 0) throw new UserError('The sweep file\'s target "local" means your local ComfyUI servers, and none is set up.', [{ title: 'Add Local Server', command: CommandIds.addLocalServer }]);
-  return runEditorSweep(services, sweeps, { uri: file.workflow, targets, axes: file.axes, mode: file.mode, maxCostUsd: file.maxCostUsd, expectSeconds: file.expectSeconds });
+  if (targets.length === 0 && !file.autoscale) throw new UserError('The sweep file\'s target "local" means your local ComfyUI servers, and none is set up.', [{ title: 'Add Local Server', command: CommandIds.addLocalServer }]);
+  return runEditorSweep(services, sweeps, { uri: file.workflow, targets, axes: file.axes, mode: file.mode, maxCostUsd: file.maxCostUsd, expectSeconds: file.expectSeconds, autoscale: file.autoscale });
 }
 
-/** Cancel on a sweep's row: interrupts our prompts only (and would stop the machines it launched). */
+/** Cancel on a sweep's row: interrupts our prompts only, and stops the machines it launched (stops retried until they land). */
 export function cancelSweep(sweeps: SweepGroups, arg?: unknown): void {
   const group = isNode(arg, 'sweep') ? sweeps.get(arg.sweepId) : sweeps.all.find((g) => g.status === 'running');
   if (group?.status !== 'running') throw new UserError('There is no running sweep to cancel.');

@@ -85,6 +85,8 @@ export interface RunRecordInput {
   serverUrl: string;
   /** The workflow file, as the user would recognise it (workspace-relative, for example). */
   workflowFile?: string;
+  /** The RunComfy machine type (`server_type`) the run ran on; absent for a ComfyUI server of your own or when RunComfy did not say. */
+  machineType?: string;
   /** The prompt as submitted (object or its exact JSON text): its SHA-256 is recorded. */
   prompt: ApiPrompt | string;
   /** Local files uploaded for the run, and the name the server gave each. */
@@ -116,6 +118,8 @@ export interface RunRecord {
   promptId: string;
   server: string;
   workflowFile?: string;
+  /** The RunComfy machine type the run ran on (absent in older records, and for other ComfyUI servers): the sweep estimate prefers runs on the same type. */
+  machineType?: string;
   /** SHA-256 (hex) of the submitted prompt JSON. */
   workflowHash: string;
   /** The prompt as submitted: the run panel shows its inputs that differ from the file on disk and from another run. */
@@ -318,6 +322,7 @@ export class OutputSaver {
       promptId: input.promptId,
       server: maskUrl(input.serverUrl),
       workflowFile: input.workflowFile,
+      machineType: input.machineType,
       workflowHash: hashPrompt(input.prompt),
       prompt: typeof input.prompt === 'string' ? parseJsonOrUndefined(input.prompt) : input.prompt,
       uploads: (input.uploads ?? []).map((u) => ({ localPath: u.localPath, serverName: u.serverName })),

@@ -50,6 +50,8 @@ export interface RunEngineOptions {
   readonly workflowName: string;
   /** The workflow file as the user knows it, for run.json. */
   readonly workflowFile?: string;
+  /** The RunComfy machine type the run goes to, for run.json (the sweep estimate reads it back). */
+  readonly machineType?: string;
   /** `ui` when the prompt was converted from a UI-format file; recorded in run.json. */
   readonly convertedFrom?: 'ui';
   /** Aborting it interrupts the run (a pending prompt is removed, a running one interrupted) and the run then ends as interrupted. */
@@ -937,6 +939,7 @@ export class RunEngine extends DisposableObject {
           promptId: this.promptId,
           serverUrl: this.client.baseUrl.href,
           workflowFile: this.options.workflowFile,
+          machineType: this.options.machineType,
           prompt: this.sentPrompt ?? this.options.prompt,
           uploads: this.uploads,
           timings: { queued: this.queuedAt, started: this.serverStartedAt, finished: finishedAt, phases },

@@ -21,6 +21,8 @@ export interface SweepGroup {
   status: 'running' | SweepStatus;
   /** Interrupts our prompts and stops the machines the sweep launched. */
   cancel(): void;
+  /** With autoscale: how many machines the sweep launched and how many of their stops landed so far. */
+  readonly machines?: () => { readonly launched: number; readonly stopped: number };
 }
 
 /** The sweeps of this window, newest first; the view listens to their changes. */
@@ -40,6 +42,11 @@ export class SweepGroups extends DisposableObject {
   add(group: SweepGroup): void {
     this.groups.unshift(group);
     this.changed();
+  }
+
+  /** The window closes: every running sweep is cancelled, so the machines it launched are stopped (their stops run on the account's money operations, which `deactivate` waits for). */
+  cancelAll(): void {
+    for (const g of this.groups) if (g.status === 'running') g.cancel();
   }
 
   /** Call when a run of a group or its status changed. */
@@ -101,7 +108,9 @@ function sweepItem(g: SweepGroup): vscode.TreeItem {
   const counts = new Map<string, number>();
   for (const r of g.runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const parts = ['success', 'running', 'queued', 'pending', 'error', 'interrupted', 'skipped'].filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${statusWord(s)}`);
-  item.description = `${g.status === 'running' ? '' : `${g.status} · `}${parts.join(', ')}`;
+  const m = g.machines?.();
+  const machines = m && m.launched > 0 ? ` · ${m.launched} machine${m.launched === 1 ? '' : 's'} launched, ${m.stopped} stopped` : '';
+  item.description = `${g.status === 'running' ? '' : `${g.status} · `}${parts.join(', ')}${machines}`;
   item.iconPath = new vscode.ThemeIcon(g.status === 'running' ? 'loading~spin' : g.status === 'success' ? 'pass' : 'warning');
   item.contextValue = g.status === 'running' ? 'sweep liveSweep' : 'sweep';
   item.tooltip = `${g.runs.length} runs · ${g.dir}`;

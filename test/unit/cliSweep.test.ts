@@ -187,7 +187,8 @@ describe('runcomfy sweep (node dist/cli.js against the simulators)', function ()
 
   it('Ctrl-C interrupts our prompts and exits 9 with status interrupted', async () => {
     a.configure({ runMs: 60_000 });
-    const run = sweep(['--vary', '1.color=1..4', '--comfy-url', a.url, '--json']);
+    // --expect-seconds: no probe run, so two prompts are on the server when Ctrl-C comes.
+    const run = sweep(['--vary', '1.color=1..4', '--comfy-url', a.url, '--expect-seconds', '60', '--json']);
     await run.stderrIncludes(': running on ');
     run.child.kill('SIGINT');
     const { code, stdout, stderr } = await run.done;

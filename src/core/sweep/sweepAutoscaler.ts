@@ -139,9 +139,13 @@ export class SweepAutoscaler {
   /** Stops every machine it launched (no more launches) and resolves once every stop landed or failed for good. */
   async stopAll(): Promise<void> {
     this.ended = true;
-    // A launch in flight may still answer with a machine: it is stopped too.
+    // The stops start at once (a window closing gives only seconds); a launch in flight may still answer with a machine: it is stopped too.
+    const stopEvery = () => {
+      for (const m of this.own.values()) if (m.state === 'booting' || m.state === 'ready') this.stop(m, 'the sweep is over');
+    };
+    stopEvery();
     await this.ticking;
-    for (const m of this.own.values()) if (m.state === 'booting' || m.state === 'ready') this.stop(m, 'the sweep is over');
+    stopEvery();
     await Promise.all(this.stops.values());
   }
 
@@ -163,7 +167,7 @@ export class SweepAutoscaler {
         m.state = 'ready';
         this.o.ledger.ready(m.serverId, seen.serviceReadyAtMs);
         this.o.say(`Machine ${m.serverId} is Ready (${maskUrl(seen.mainServiceUrl)}); it joins the pool.`);
-        this.o.dispatcher.addTarget({ id: m.serverId, url: seen.mainServiceUrl, label: `machine ${m.serverId}`, launched: true });
+        this.o.dispatcher.addTarget({ id: m.serverId, url: seen.mainServiceUrl, label: `machine ${m.serverId}`, launched: true, machineType: seen.serverType ?? this.o.spec.type });
       } else if (m.state === 'ready' && (!seen || !(seen.isReady || seen.status === 'Starting'))) {
         // Gone without our stop: its planned duration ran out, or someone stopped it.
         m.state = 'stopped';

@@ -19,6 +19,8 @@ export interface SweepTarget {
   readonly label: string;
   /** A machine this sweep launched (autoscale), which it stops and pays for. */
   readonly launched: boolean;
+  /** A RunComfy machine's type (`server_type`), recorded in each run's run.json; undefined for other servers or when RunComfy did not say. */
+  readonly machineType?: string;
 }
 
 /** Where a run of the sweep is. */
@@ -140,6 +142,8 @@ export class SweepDispatcher extends DisposableObject {
   private stopping: 'interrupted' | 'budget' | undefined;
   private wakeUp: (() => void) | undefined;
   private readonly warnings: string[] = [];
+  /** Runs kept back while the probe run goes alone (see {@link probe}). */
+  private held: SweepRunState[] = [];
 
   constructor(private readonly options: SweepDispatcherOptions) {
     super();
@@ -209,14 +213,34 @@ export class SweepDispatcher extends DisposableObject {
   stop(reason: 'interrupted' | 'budget'): void {
     if (this.stopping) return;
     this.stopping = reason;
-    for (const r of this.queue.splice(0)) this.settle(r, 'skipped');
+    for (const r of [...this.queue.splice(0), ...this.held.splice(0)]) this.settle(r, 'skipped');
     for (const t of this.targets.values()) for (const a of t.engines) void a.engine.interrupt();
     this.wake();
   }
 
+  /**
+   * The probe run: sends the first run of the plan alone and resolves with it once it has ended
+   * (sent elsewhere if its server fails it, like any run). It is a run of the sweep: {@link run}
+   * later sends only the others. The rest stay unsent meanwhile ({@link stop} skips them).
+   */
+  async probe(): Promise<SweepRunState> {
+    const first = this.runs[0];
+    this.held = this.queue.splice(1);
+    try {
+      await this.loop(() => isFinal(first.status));
+    } finally {
+      this.queue.push(...this.held.splice(0));
+    }
+    return first;
+  }
+
   /** Sends every run and resolves when each has ended (or was skipped by {@link stop}). */
-  async run(): Promise<void> {
-    while (this.runs.some((r) => !isFinal(r.status))) {
+  run(): Promise<void> {
+    return this.loop(() => this.runs.every((r) => isFinal(r.status)));
+  }
+
+  private async loop(done: () => boolean): Promise<void> {
+    while (!done()) {
       await this.pollQueues();
       this.failWhenPoolEmpty();
       this.fill();
@@ -306,6 +330,7 @@ export class SweepDispatcher extends DisposableObject {
       outputRoot: o.sweepDir,
       workflowName: run.folder,
       workflowFile: o.workflowFile,
+      machineType: t.target.machineType,
       createClient: () => t.client,
       ...o.engine,
     });

@@ -64,14 +64,21 @@ export function estimateSweep(i: EstimateInputs): SweepEstimate {
  * below `folder` (a sweep's folder, or the queue command's `<output>/<workflow name>`), at most
  * three levels down (a sweep keeps them at `<sweep>/<run>/<time>-<id>/`), that ran the same workflow file and succeeded. Undefined when there are none.
  * Only the server's own time counts (`phases.execute`), not uploads or waiting in line.
+ *
+ * With a `machineType` (the sweep's machines are of that type), runs recorded on that type are
+ * preferred; when there are none, runs with no type count (records written before run.json kept
+ * it, and runs on ComfyUI servers of your own: hardware unknown, as before). Runs recorded on
+ * another RunComfy type never count then: another GPU takes another time, and a probe run or
+ * `--expect-seconds` says better. Without a `machineType`, every run counts.
  */
-export async function earlierRunSeconds(folders: readonly string[], workflowFile: string | undefined, limit = 200): Promise<number | undefined> {
-  const times: number[] = [];
+export async function earlierRunSeconds(folders: readonly string[], workflowFile: string | undefined, machineType?: string, limit = 200): Promise<number | undefined> {
+  const same: number[] = [];
+  const untyped: number[] = [];
   const visit = async (dir: string, depth: number): Promise<void> => {
-    if (times.length >= limit) return;
+    if (same.length + untyped.length >= limit) return;
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
-      if (times.length >= limit) return;
+      if (same.length + untyped.length >= limit) return;
       const p = path.join(dir, e.name);
       if (e.isDirectory() && depth > 0) await visit(p, depth - 1);
       else if (e.isFile() && e.name === RUN_RECORD_NAME) {
@@ -79,11 +86,15 @@ export async function earlierRunSeconds(folders: readonly string[], workflowFile
         if (!isObject(record) || record.status !== 'success' || !isObject(record.timings) || !isObject(record.timings.phases)) continue;
         if (workflowFile !== undefined && record.workflowFile !== workflowFile) continue;
         const ms = record.timings.phases.execute;
-        if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) times.push(ms / 1000);
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) continue;
+        const type = typeof record.machineType === 'string' ? record.machineType : undefined;
+        if (machineType === undefined || type === machineType) same.push(ms / 1000);
+        else if (type === undefined) untyped.push(ms / 1000);
       }
     }
   };
   for (const f of folders) await visit(f, 3);
+  const times = same.length > 0 ? same : untyped;
   if (times.length === 0) return undefined;
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
