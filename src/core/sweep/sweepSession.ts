@@ -29,7 +29,8 @@ export interface SessionAutoscale {
 
 /** Everything a sweep needs once the plan, the targets and the estimate are decided. */
 export interface SweepSessionOptions {
-  readonly workflow: Pick<PreparedWorkflow, 'localInputs' | 'inputPolicy' | 'dynamicPrompts' | 'convertedFrom' | 'warnings'> & { readonly prompt: ApiPrompt };
+  /** The prepared workflow (see `prepareWorkflow`): its prompt, local inputs and warnings. */
+  readonly workflow: Partial<Pick<PreparedWorkflow, 'localInputs' | 'inputPolicy' | 'dynamicPrompts' | 'convertedFrom'>> & Pick<PreparedWorkflow, 'warnings'> & { readonly prompt: ApiPrompt };
   readonly plan: SweepPlan;
   /** The workflow file as shown (sweep.json, run.json). */
   readonly workflowFile: string;
