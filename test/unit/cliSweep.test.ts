@@ -137,6 +137,26 @@ describe('runcomfy sweep (node dist/cli.js against the simulators)', function ()
     assert.ok(!fs.existsSync(path.join(work, 'never')), 'no folder was made');
   });
 
+  it('with no earlier runs and no --expect-seconds, runs the first set alone (the probe run), prints the measured estimate, then the rest', async () => {
+    const dry = await sweep(['--vary', '1.color=1..3', '--comfy-url', a.url, '--dry-run']).done;
+    assert.match(dry.stderr, /; unknown, a probe run would measure it/);
+    const scaleOnly = await sweep(['--vary', '1.color=1..3', '--autoscale', `max=1,type=medium,version=${fluxV3}`, '--dry-run']).done;
+    assert.match(scaleOnly.stderr, /a probe run needs a server: give --expect-seconds <s>, or a --machine or --comfy-url/);
+    const { code, stdout, stderr } = await sweep(['--vary', '1.color=1..3', '--comfy-url', a.url, '--json']).done;
+    assert.strictEqual(code, 0, stderr);
+    const j = JSON.parse(stdout) as SweepJson;
+    assert.deepStrictEqual(j.runs.map((r) => r.status), ['success', 'success', 'success']);
+    assert.strictEqual(a.requests().filter((r) => r.method === 'POST' && r.path === '/prompt').length, 3, 'the probe run is not sent again');
+    const lines = stderr.split('\n');
+    assert.match(lines[0], /^Sweep: 3 runs \(1\.color \(3\)\); unknown until the probe run/);
+    const measured = lines.findIndex((l) => /^Sweep: 3 runs .*per run \(measured by the probe run\), ~/.test(l));
+    assert.ok(measured > 0, stderr);
+    const probeEnded = lines.findIndex((l) => l.startsWith('Run 1/3 ') && l.includes(': succeeded on '));
+    const restStarted = lines.findIndex((l) => /^Run [23]\/3 /.test(l));
+    assert.ok(probeEnded >= 0 && probeEnded < measured && measured < restStarted, stderr);
+
+  });
+
   it('refuses --zip of unequal axes with exit code 2, a clear message and the JSON object', async () => {
     const { code, stdout, stderr } = await sweep(['--vary', '1.color=1,2', '--vary', '1.width=8..10', '--zip', '--comfy-url', a.url, '--json']).done;
     assert.strictEqual(code, 2);
