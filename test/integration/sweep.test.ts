@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, lensesOf, script, state, waitFor, workspaceFile, type TreeItemState } from './helpers';
+import { activateExtension, lensesOf, script, signIn, state, waitFor, workspaceFile, type TreeItemState } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface EditorSweepResult {
@@ -10,11 +10,16 @@ interface EditorSweepResult {
   dir: string;
   runs: number;
   succeeded: number;
+  machinesLaunched: string[];
+  machinesStopped: string[];
 }
 
 interface SweepRecord {
   status: string;
-  runs: { index: number; params: Record<string, unknown>; status: string; outputs: unknown[] }[];
+  runs: { index: number; params: Record<string, unknown>; status: string; target: string | null; outputs: unknown[]; timings: { queued: string | null; ended: string | null } }[];
+  machines_launched: string[];
+  machines_stopped: string[];
+  estimate: { seconds_per_run: number | null; seconds_per_run_from: string };
 }
 
 function readRecord(dir: string): SweepRecord {
@@ -45,19 +50,25 @@ describe('sweeps in the editor', function () {
     sim.stop();
   });
 
-  it('Queue Sweep… picks an input with its value, confirms the estimate and runs 3 runs as a group with sweep.json', async () => {
+  it('Queue Sweep… picks an input with its value, probes (no earlier runs), asks after the probe run and runs 3 runs as a group with sweep.json', async () => {
     await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '64,96,128' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
     const result = await vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', hello());
     assert.strictEqual(result.status, 'success');
     assert.strictEqual(result.succeeded, 3);
     const seen = (await state()).prompts;
-    const confirm = seen.find((p) => p.kind === 'confirm');
-    assert.match(confirm?.text ?? '', /^Run the sweep\? 3 runs, ~.+, at most /);
+    const confirms = seen.filter((p) => p.kind === 'confirm');
+    assert.strictEqual(confirms.length, 1, 'one question, after the probe run');
+    assert.match(confirms[0].text, /^The probe run took ~.+\. Run the rest of the sweep\? 3 runs, ~\d.*, at most /);
+    assert.match(confirms[0].detail ?? '', /measured by the probe run/);
     const pickInputs = seen.find((p) => p.text === 'Which input should the sweep vary?');
     assert.ok(pickInputs?.items?.includes('1.width = 256'), JSON.stringify(pickInputs?.items));
 
     const record = readRecord(result.dir);
     assert.strictEqual(record.status, 'success');
+    assert.strictEqual(record.estimate.seconds_per_run_from, 'probe');
+    // The probe run ended before the others were sent: they were queued only after the answer.
+    const probeEnded = Date.parse(record.runs[0].timings.ended ?? '');
+    for (const r of record.runs.slice(1)) assert.ok(Date.parse(r.timings.queued ?? '') >= probeEnded, JSON.stringify(record.runs.map((x) => x.timings)));
     assert.deepStrictEqual(record.runs.map((r) => r.params['1.width']), [64, 96, 128]);
     for (const r of record.runs) {
       assert.strictEqual(r.status, 'success');
@@ -125,5 +136,67 @@ describe('sweeps in the editor', function () {
   it('a *.sweep.json whose workflow leads outside the workspace says so instead of running', async () => {
     fs.writeFileSync(sweepFile().fsPath, JSON.stringify({ workflow: '../../../outside/workflow_api.json', axes: { '1.height': '1..2' } }));
     await waitFor('the lens saying the workflow is outside', async () => ((await lensesOf(sweepFile()))[0]?.command?.title ?? '').includes('leads outside the workspace folder'));
+  });
+
+  describe('with autoscale (signed in to the RunComfy simulator)', () => {
+    before(async () => {
+      await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', sim.info.runcomfyUrl, vscode.ConfigurationTarget.Global);
+      await signIn(sim.info.userId, sim.info.tokens[0]);
+    });
+    after(async () => {
+      await vscode.commands.executeCommand('runcomfy.signOut');
+      await vscode.workspace.getConfiguration('runcomfy').update('apiUrl', undefined, vscode.ConfigurationTarget.Global);
+    });
+
+    it('Queue Sweep… offers autoscale: machine type with its rate, workflow version, most machines; the confirmation states the most it can cost', async () => {
+      await script([
+        { pick: 'Desk GPU' },
+        { pick: '1.width = 256' },
+        { input: '8,16' },
+        { pick: 'Done' },
+        { pick: 'Also launch machines as needed (autoscale)…' },
+        { pick: 'Medium' },
+        { pick: 'v3 face detailer' },
+        { input: '2' },
+        { input: '' },
+        { confirm: false },
+      ]);
+      await vscode.commands.executeCommand('runcomfy.queueSweep', hello());
+      const seen = (await state()).prompts;
+      const types = seen.find((p) => p.kind === 'pick' && p.text.includes('machine type'));
+      assert.ok(types?.items?.includes('Medium'), JSON.stringify(seen));
+      const confirm = seen.find((p) => p.kind === 'confirm');
+      assert.match(confirm?.text ?? '', /^Run the sweep\? 2 runs, ~.+, at most ~\$\d+\.\d\d\.$/);
+      assert.match(confirm?.detail ?? '', /It may launch up to 2 medium machines .*: at most ~\$\d+\.\d\d \(no budget set\)/);
+      assert.deepStrictEqual((await sim.requests()).filter((r) => r.route === 'launch'), [], 'declined: nothing was launched');
+    });
+
+    it('a sweep file with autoscale launches a machine, runs there, stops it, and sweep.json lists it as launched and stopped', async () => {
+      fs.mkdirSync(path.dirname(sweepFile().fsPath), { recursive: true });
+      const spec = {
+        workflow: '../hello/workflow_api.json',
+        axes: { '1.height': [16, 24, 32] },
+        targets: [],
+        autoscale: { max: 1, type: 'medium', version: 'a1b2c3d4-0003-4000-8000-000000000003', idle: 0 },
+        maxCost: 5,
+        expectSeconds: 1,
+      };
+      fs.writeFileSync(sweepFile().fsPath, JSON.stringify(spec, null, 2));
+      await waitFor('the sweep lens with the autoscale cost', async () => /^▶ Run sweep: 3 runs, ~.+, at most ~\$\d/.test((await lensesOf(sweepFile()))[0]?.command?.title ?? ''));
+      await script([{ confirm: true }]);
+      const result = await vscode.commands.executeCommand<EditorSweepResult>('runcomfy.runSweepFile', sweepFile());
+      assert.strictEqual(result.status, 'success');
+      assert.strictEqual(result.machinesLaunched.length, 1);
+      assert.deepStrictEqual(result.machinesStopped, result.machinesLaunched);
+      const record = readRecord(result.dir);
+      assert.deepStrictEqual(record.machines_launched, result.machinesLaunched);
+      assert.deepStrictEqual(record.machines_stopped, result.machinesLaunched);
+      assert.ok(record.runs.every((r) => r.status === 'success' && r.target === result.machinesLaunched[0]), JSON.stringify(record.runs));
+      const requests = await sim.requests();
+      assert.strictEqual(requests.filter((r) => r.route === 'launch').length, 1);
+      assert.ok(requests.some((r) => r.route === 'stop' && r.serverId === result.machinesLaunched[0] && r.status === 200), 'the stop landed');
+      const g = await group('Sweep: hello');
+      assert.match(String(g.description), /^success · 3 done · 1 machine launched, 1 stopped$/);
+    });
   });
 });
