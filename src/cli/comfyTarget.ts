@@ -12,6 +12,8 @@ export interface ComfyTarget {
   readonly label: string;
   /** A RunComfy machine (`--machine`), not any ComfyUI (`--comfy-url`): messages say "this machine". */
   readonly isMachine: boolean;
+  /** The machine's type (`server_type`) when RunComfy said, for run.json. */
+  readonly machineType?: string;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function resolveComfyTarget(ctx: CliContext, values: OptionValues, 
     );
   }
   if (!m.mainServiceUrl) throw new ServerError(`Machine ${machine} is Ready but RunComfy gave no ComfyUI URL (main_service_url) for it; try again in a moment.`);
-  return { url: m.mainServiceUrl, label: `machine ${machine}`, isMachine: true };
+  return { url: m.mainServiceUrl, label: `machine ${machine}`, isMachine: true, machineType: m.serverType };
 }
 
 /** The text of a workflow file named on the command line; a file that cannot be read is a usage error saying why. */

@@ -198,6 +198,7 @@ export async function runWorkflow(services: Services, uri: vscode.Uri, target: R
     outputWithin: output.within,
     workflowName,
     workflowFile: relative,
+    machineType: target.kind === 'machine' ? services.accounts.accountOrUndefined?.machines.machine(target.serverId)?.serverType : undefined,
     convertedFrom: prepared.convertedFrom,
     dynamicPrompts: prepared.dynamicPrompts,
     clock: services.clock,

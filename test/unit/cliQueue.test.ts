@@ -389,11 +389,14 @@ describe('runcomfy queue (node dist/cli.js against the ComfyUI simulator)', func
     });
 
     it('resolves a Ready machine to its ComfyUI and runs there, never printing the token or the URL unmasked', async () => {
-      const machine = (await runcomfy.seedMachine({ current_status: 'Ready' })) as { server_id: string };
+      const machine = (await runcomfy.seedMachine({ current_status: 'Ready', server_type: '2x-large' })) as { server_id: string };
       const wf = write('wf.json', readRecording('workflow_a_api.json'));
       const { code, stdout, stderr } = await queue([wf, '--machine', machine.server_id], cliEnv(runcomfy)).done;
       assert.strictEqual(code, 0, stderr);
       assert.strictEqual(stdout.trim().split('\n').length, 4);
+      // run.json names the machine's type: a sweep's estimate prefers earlier runs on the same type.
+      const record = JSON.parse(fs.readFileSync(path.join(path.dirname(stdout.trim().split('\n')[0]), 'run.json'), 'utf8')) as { machineType?: string };
+      assert.strictEqual(record.machineType, '2x-large');
       assert.match(stderr, new RegExp(`on machine ${machine.server_id}`));
       assert.ok(!stdout.includes(token1) && !stderr.includes(token1));
     });
