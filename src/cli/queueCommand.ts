@@ -149,6 +149,7 @@ async function runWorkflow(ctx: CliContext, values: OptionValues, workflow: Prep
     outputRoot: out,
     workflowName: workflowDisplayName(workflow.absPath),
     workflowFile: shownPath(workflow.absPath),
+    machineType: target.machineType,
     signal: ctx.signal,
     createClient: () => client,
   });
