@@ -218,7 +218,7 @@ async function sweepTargets(services: Services, targets: readonly RunTarget[]): 
 }
 
 /** The estimate's figures and the pool, for the modal confirmations (before the start, after a probe run). */
-function confirmationDetail(plan: SweepPlan, r: EditorSweepRequest, e: SweepEstimate, dir: string, probe: 'before' | 'after' | 'none' | 'impossible'): string {
+function confirmationDetail(plan: SweepPlan, r: EditorSweepRequest, e: SweepEstimate, dir: string, probe: 'after' | 'none' | 'impossible'): string {
   const a = r.autoscale;
   const per =
     e.secondsPerRun === undefined
@@ -233,7 +233,7 @@ function confirmationDetail(plan: SweepPlan, r: EditorSweepRequest, e: SweepEsti
   return [
     plan.axes.map((x) => `${x.key}: ${x.values.length} value${x.values.length === 1 ? '' : 's'}`).join(plan.mode === 'zip' ? ' zipped with ' : ' × '),
     per,
-    ...(probe === 'before' ? ['The first run goes alone first to measure it; you are asked again before the rest is sent.'] : probe === 'after' ? ['The probe run (the first one) is done and kept.'] : []),
+    ...(probe === 'after' ? ['The probe run (the first one) is done and kept.'] : []),
     pool,
     money,
     `Outputs and sweep.json in ${dir}.`,
@@ -275,9 +275,9 @@ export async function runEditorSweep(services: Services, sweeps: SweepGroups, r:
     });
   const estimate = estimateWith(earlier ?? r.expectSeconds, earlier !== undefined ? 'history' : r.expectSeconds !== undefined ? 'flag' : 'probe');
   const probing = estimate.secondsPerRun === undefined && r.targets.length > 0;
-  // With a probe run and nothing launched, the only question comes after it, with the measured figures.
-  if (!probing || a) {
-    const probe = estimate.secondsPerRun !== undefined ? 'none' : probing ? 'before' : 'impossible';
+  // With a probe run the only question comes after it, with the measured figures (nothing is launched before).
+  if (!probing) {
+    const probe = estimate.secondsPerRun !== undefined ? 'none' : 'impossible';
     if (!(await services.prompter.confirm(`Run the sweep? ${estimateSummary(estimate)}.`, confirmationDetail(plan, r, estimate, dir, probe), 'Run Sweep'))) throw new CancelledError();
   }
 
