@@ -50,25 +50,21 @@ describe('sweeps in the editor', function () {
     sim.stop();
   });
 
-  it('Queue Sweep… picks an input with its value, probes (no earlier runs), asks after the probe run and runs 3 runs as a group with sweep.json', async () => {
+  it('Queue Sweep… picks an input with its value, confirms the estimate and runs 3 runs as a group with sweep.json', async () => {
     await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '64,96,128' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
     const result = await vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', hello());
     assert.strictEqual(result.status, 'success');
     assert.strictEqual(result.succeeded, 3);
     const seen = (await state()).prompts;
     const confirms = seen.filter((p) => p.kind === 'confirm');
-    assert.strictEqual(confirms.length, 1, 'one question, after the probe run');
-    assert.match(confirms[0].text, /^The probe run took ~.+\. Run the rest of the sweep\? 3 runs, ~\d.*, at most /);
-    assert.match(confirms[0].detail ?? '', /measured by the probe run/);
+    assert.strictEqual(confirms.length, 1);
+    // Before the start, or after a probe run when no earlier run of hello is in the output folder yet.
+    assert.match(confirms[0].text, /(^Run the sweep|Run the rest of the sweep)\? 3 runs, ~.+, at most /);
     const pickInputs = seen.find((p) => p.text === 'Which input should the sweep vary?');
     assert.ok(pickInputs?.items?.includes('1.width = 256'), JSON.stringify(pickInputs?.items));
 
     const record = readRecord(result.dir);
     assert.strictEqual(record.status, 'success');
-    assert.strictEqual(record.estimate.seconds_per_run_from, 'probe');
-    // The probe run ended before the others were sent: they were queued only after the answer.
-    const probeEnded = Date.parse(record.runs[0].timings.ended ?? '');
-    for (const r of record.runs.slice(1)) assert.ok(Date.parse(r.timings.queued ?? '') >= probeEnded, JSON.stringify(record.runs.map((x) => x.timings)));
     assert.deepStrictEqual(record.runs.map((r) => r.params['1.width']), [64, 96, 128]);
     for (const r of record.runs) {
       assert.strictEqual(r.status, 'success');
@@ -78,6 +74,26 @@ describe('sweeps in the editor', function () {
     assert.strictEqual(g.children?.length, 3);
     assert.deepStrictEqual(g.children.map((c) => c.label), ['1.width=64', '1.width=96', '1.width=128']);
     assert.match(String(g.description), /^success · 3 done$/);
+  });
+
+  it('a workflow with no earlier runs: the first run goes alone (the probe run), the one question comes after it with the measured time, then the rest', async () => {
+    // A copy under a name never run before: no run.json of it anywhere in the output folder.
+    const fresh = workspaceFile('sweeps', `probe${Date.now()}_api.json`);
+    fs.mkdirSync(path.dirname(fresh.fsPath), { recursive: true });
+    fs.copyFileSync(hello().fsPath, fresh.fsPath);
+    await script([{ pick: 'Desk GPU' }, { pick: '1.width = 256' }, { input: '40,48,56' }, { pick: 'Done' }, { input: '' }, { confirm: true }]);
+    const result = await vscode.commands.executeCommand<EditorSweepResult>('runcomfy.queueSweep', fresh);
+    assert.strictEqual(result.status, 'success');
+    const confirms = (await state()).prompts.filter((p) => p.kind === 'confirm');
+    assert.strictEqual(confirms.length, 1, 'one question, after the probe run');
+    assert.match(confirms[0].text, /^The probe run took ~.+\. Run the rest of the sweep\? 3 runs, ~\d.*, at most /);
+    assert.match(confirms[0].detail ?? '', /measured by the probe run/);
+    const record = readRecord(result.dir);
+    assert.strictEqual(record.estimate.seconds_per_run_from, 'probe');
+    // The probe run ended before the others were sent: they were queued only after the answer.
+    const probeEnded = Date.parse(record.runs[0].timings.ended ?? '');
+    for (const r of record.runs.slice(1)) assert.ok(Date.parse(r.timings.queued ?? '') >= probeEnded, JSON.stringify(record.runs.map((x) => x.timings)));
+    assert.deepStrictEqual(record.runs.map((r) => [r.params['1.width'], r.status]), [[40, 'success'], [48, 'success'], [56, 'success']]);
   });
 
   it('a *.sweep.json file shows "Run sweep" with its run count and runs it', async () => {
@@ -98,7 +114,7 @@ describe('sweeps in the editor', function () {
     assert.strictEqual(result.status, 'success');
     assert.deepStrictEqual(readRecord(result.dir).runs.map((r) => r.params['1.height']), [32, 48]);
     const g = (await state()).runsTree.filter((n) => n.contextValue === 'sweep');
-    assert.strictEqual(g.length, 2, 'both sweeps are listed');
+    assert.strictEqual(g.length, 3, 'every sweep of this window is listed (the two Queue Sweep… ones and this one)');
     assert.strictEqual(g[0].children?.length, 2);
   });
 
