@@ -218,6 +218,50 @@ describe('the run panel', function () {
     }
   });
 
+  it('lists runs of earlier sessions in the Runs view under "Earlier runs", escaped, opening in the panel, refreshed when a run ends', async () => {
+    const outputs = path.dirname(path.dirname(first!.runDir!));
+    const earlier = (tree: { label?: string; contextValue?: string; children?: { label?: string; description?: string | boolean; contextValue?: string }[] }[]) => tree.find((n) => n.contextValue === 'earlierRuns')?.children ?? [];
+    // What a previous session left, and a run.json someone else wrote: a name with a bidi override, a path out of its folder.
+    const old = path.join(outputs, 'older-flow', '20250101-000000-deadbeef');
+    const evil = path.join(outputs, 'evil\u202eflow', '20240101-000000-cafebabe');
+    await vscode.workspace.fs.copy(vscode.Uri.file(first!.runDir!), vscode.Uri.file(old), { overwrite: true });
+    await vscode.workspace.fs.writeFile(vscode.Uri.file(path.join(evil, 'run.json')), Buffer.from(JSON.stringify({ version: 1, status: 'success', files: [{ path: '../../../../etc/passwd', node: '1', kind: 'images', bytes: 1 }], outputs: [], warnings: [], timings: { phases: {} } })));
+    const later = path.join(outputs, 'older-flow', '20250102-000000-feedface');
+    try {
+      // The group was read by an earlier test's look at the tree: it reads again once a run ends.
+      await write(88);
+      assert.strictEqual((await queue()).status, 'success');
+      const rows = await waitFor('the earlier runs read again after the run ended', async () => {
+        const r = earlier((await state()).runsTree);
+        return r.some((x) => x.label === 'evil\\u202eflow') ? r : undefined;
+      });
+      assert.deepStrictEqual(
+        rows.filter((r) => r.contextValue === 'pastRun').map((r) => [r.label, r.description]),
+        [
+          ['older-flow', '20250101-000000-deadbeef · done · 2 outputs'],
+          ['evil\\u202eflow', '20240101-000000-cafebabe · done'],
+        ],
+        'newest first, names escaped, no run of this window, the refused path not counted',
+      );
+      await vscode.commands.executeCommand('runcomfy.openRun', { kind: 'pastRun', runDir: evil });
+      const p = await waitFor('the hostile earlier run drawn', async () => {
+        const snap = await panel();
+        return snap.view?.kind === 'run' && snap.showing?.runDir && path.resolve(snap.showing.runDir) === path.resolve(evil) && snap.rendered?.status === 'success' ? snap : undefined;
+      }, PANEL_WAIT_MS);
+      const view = p.view as Extract<PanelView, { kind: 'run' }>;
+      assert.deepStrictEqual(view.run.outputs, []);
+
+      // A run folder appears after the group was read: listed once a run of this window ends, not before.
+      await vscode.workspace.fs.copy(vscode.Uri.file(old), vscode.Uri.file(later), { overwrite: true });
+      assert.ok(!earlier((await state()).runsTree).some((r) => r.description?.toString().startsWith('20250102')), 'read once, not on every refresh');
+      await write(96);
+      assert.strictEqual((await queue()).status, 'success');
+      await waitFor('the new earlier run listed after the run ended', async () => earlier((await state()).runsTree)[0]?.description?.toString().startsWith('20250102-000000-feedface'));
+    } finally {
+      for (const d of [old, evil, later]) await vscode.workspace.fs.delete(vscode.Uri.file(path.dirname(d)), { recursive: true }).then(undefined, () => undefined);
+    }
+  });
+
   it('shows an animated PNG (images + animated) as an animation in the gallery, live and from its run.json', async () => {
     const animFlow = workspaceFile('panel-anim', 'workflow_api.json');
     const anim = {
