@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { encodeJpeg } from '../src/base/jpegEncoder';
 import { encodePng } from '../src/base/png';
 import { throttle } from '../src/base/throttle';
 import { RunViewModel, runViewFromRecord } from '../src/core/runView';
@@ -18,6 +19,13 @@ async function noisePng(w: number, h: number): Promise<Buffer> {
   let seed = 7;
   const row = () => Uint8Array.from({ length: w * 3 }, () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
   return encodePng({ width: w, height: h, channels: 3, row }, { compressLevel: 1 });
+}
+
+/** A noise JPEG from our encoder at quality 95: the worst case for a JPEG tile. */
+function noiseJpeg(w: number, h: number): Buffer {
+  let seed = 11;
+  const rgba = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24));
+  return encodeJpeg(w, h, rgba, 95);
 }
 
 /** p99 event-loop delay (ms) over `ms` while `load` runs every millisecond-ish tick. */
@@ -47,6 +55,18 @@ export async function benchPanel(runs: number): Promise<BenchRow[]> {
       const thumb = await thumbnailFor(file, png.byteLength, cache);
       thumbBytes.push(thumb ? fs.statSync(thumb).size : png.byteLength);
       pngBytes.push(png.byteLength);
+    }
+
+    // 1b. The same for a 1024×1024 noise JPEG (quality 95, as large as a camera-like output gets), decoded by jpeg-js.
+    const jpeg = noiseJpeg(1024, 1024);
+    const jpegFile = path.join(dir, 'big.jpg');
+    fs.writeFileSync(jpegFile, jpeg);
+    const jpegThumbBytes: number[] = [];
+    const jpegBytes: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const thumb = await thumbnailFor(jpegFile, jpeg.byteLength, path.join(dir, `jpeg-cache-${i}`));
+      jpegThumbBytes.push(thumb ? fs.statSync(thumb).size : jpeg.byteLength);
+      jpegBytes.push(jpeg.byteLength);
     }
 
     // 2. The state message of a 500-output gallery, against the run.json it comes from.
@@ -82,6 +102,7 @@ export async function benchPanel(runs: number): Promise<BenchRow[]> {
     }
     return [
       row('panel: bytes per gallery tile (1024×1024 noise PNG)', 'bytes', thumbBytes, pngBytes, 'ratio ≤ 0.05', (_v, _b, ratio) => ratio <= 0.05, 'a JPEG thumbnail of at most 256 px instead of the PNG'),
+      row('panel: bytes per gallery tile (1024×1024 noise JPEG)', 'bytes', jpegThumbBytes, jpegBytes, 'ratio ≤ 0.05', (_v, _b, ratio) => ratio <= 0.05, 'a JPEG thumbnail of at most 256 px instead of the JPEG'),
       row('panel: state message per output (500-output gallery)', 'bytes', [messageBytes / files.length], [recordBytes / files.length], '≤ 1 KiB per output', (v) => v <= 1024, `${messageBytes} bytes in all; baseline: run.json per output`),
       row('panel: event-loop p99 with 100 previews/s through the model', 'ms', delays, idle, 'ratio ≤ 2 or ≤ 20 ms', (v, _b, ratio) => ratio <= 2 || v <= 20, 'idle loop as baseline; previews posted at most 10/s'),
     ];

@@ -312,12 +312,24 @@ await runCommand('RunComfy: Open Run');
 await pick(demoName);
 // The page inside the webview: its outer frame, then the frame VS Code loads the page into.
 const webview = page.frameLocator('iframe.webview.ready[src*="extensionId=runcomfy-tools"]').frameLocator('iframe#active-frame');
-/** Waits until the gallery's video shows its first frame (not the player's loading spinner). */
+/**
+ * Waits until the gallery's video shows its first frame and nothing else: loaded (`readyState` ≥ 2),
+ * then its pixels still from one look to the next. Chromium's player lets its loading spinner finish
+ * a turn after the frame arrived, inside the player's closed shadow root, so only the pixels tell.
+ */
 const videoShown = async () => {
   const video = webview.locator('.gallery video').first();
   for (let waited = 0; !(await video.evaluate((v) => v.readyState >= 2 && v.networkState !== v.NETWORK_LOADING)); waited += 100) {
     if (waited > STEP_MS) throw new Error('the gallery\'s video did not load');
     await new Promise((r) => setTimeout(r, 100));
+  }
+  let before = await video.screenshot({ animations: 'allow' });
+  for (let waited = 0; ; waited += 250) {
+    if (waited > STEP_MS) throw new Error('the gallery\'s video kept changing (its loading spinner did not stop)');
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await video.screenshot({ animations: 'allow' });
+    if (now.equals(before)) return;
+    before = now;
   }
 };
 /** The run panel to the front and alone: the run's first image opens in an editor of its own when a run ends. */

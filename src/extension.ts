@@ -30,7 +30,7 @@ import { type MoneyOperations } from './core/moneyOperations';
 import { RunRegistry, isRunTarget, type RunTarget } from './core/runRegistry';
 import { SavedWorkflowCatalog } from './core/savedWorkflowCatalog';
 import { RunLog } from './output/runLog';
-import { RunPanels } from './panel/runPanels';
+import { pastRunFolders, RunPanels } from './panel/runPanels';
 import { registerTestHooks, testHooksEnabled } from './testHooks';
 import { editorToolHost } from './tools/editorToolHost';
 import { registerLanguageModelTools } from './tools/languageModelTools';
@@ -91,7 +91,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const machinesTree = new MachinesTreeDataProvider(accounts, config, runs, servers, contextKeys, saved, clock);
   const sweeps = new SweepGroups();
   windowSweeps = sweeps;
-  const runsTree = new RunsTreeDataProvider(runs, clock, sweeps);
+  const runsTree = new RunsTreeDataProvider(runs, clock, sweeps, (max) => pastRunFolders(services, max));
   const workflowsView = vscode.window.createTreeView(ViewIds.workflows, { treeDataProvider: workflowsTree, showCollapseAll: true });
   const machinesView = vscode.window.createTreeView(ViewIds.machines, { treeDataProvider: machinesTree });
   const runsView = vscode.window.createTreeView(ViewIds.runs, { treeDataProvider: runsTree });

@@ -45,6 +45,8 @@ export interface OutputRef {
   nodeId?: string;
   /** The output key the server listed the file under (`images`, `gifs`, `audio`, `3d`, …), for the record. */
   kind?: string;
+  /** The server marked it animated (`ui.animated`): an APNG or animated WebP listed under `images`, for the record. */
+  animated?: boolean;
 }
 
 /**
@@ -146,6 +148,8 @@ export interface RunRecordFile {
   /** The output key: `images`, `gifs`, `audio`, `video`, `3d`, …; empty when the caller did not say. */
   kind: string;
   bytes: number;
+  /** Present (true) when the server marked the file animated; absent in records written before it was kept. */
+  animated?: true;
 }
 
 /** The record's file name, beside the outputs. An output of the same name at the top is renamed. */
@@ -341,7 +345,7 @@ export class OutputSaver {
       })),
       // `outputs` predates this list and other tools read it as is; `files` adds what a reader needs
       // to find each file without knowing how the server named it.
-      files: this.inOrder().map((s) => ({ path: s.relativePath, node: s.ref.nodeId ?? '', kind: s.ref.kind ?? '', bytes: s.bytes })),
+      files: this.inOrder().map((s) => ({ path: s.relativePath, node: s.ref.nodeId ?? '', kind: s.ref.kind ?? '', bytes: s.bytes, ...(s.ref.animated ? { animated: true as const } : {}) })),
       warnings: [...this._warnings, ...(input.warnings ?? [])],
     };
     const target = path.join(this.dir, RUN_RECORD_NAME);

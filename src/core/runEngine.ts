@@ -697,7 +697,7 @@ export class RunEngine extends DisposableObject {
     for (const file of files) {
       const key = fileKey(file);
       if (this.downloads.has(key)) continue;
-      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key };
+      const ref = { filename: file.filename, subfolder: file.subfolder, type: file.type, nodeId: file.nodeId, kind: file.key, animated: file.animated };
       // Callbacks of one promise run in the order they were added: slots are reserved in this loop's order.
       const slot = saver.then((s) => ({ saver: s, slot: s.reserve(ref) }));
       const done = slot.then(({ saver: s, slot: reserved }) => this.downloadSlots.run(() => this.downloadOne(file, ref, s, reserved)));
@@ -732,6 +732,7 @@ export class RunEngine extends DisposableObject {
           type: file.type,
           path: saved.path,
           bytes: saved.bytes,
+          ...(file.animated ? { animated: true } : {}),
           source: this.listed?.has(fileKey(file)) ? (this.outputsFrom ?? 'history') : 'live messages',
         };
         this.saved.push({ output, seq: slot.seq });

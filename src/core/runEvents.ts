@@ -24,6 +24,8 @@ export interface SavedOutput {
   /** Absolute path of the local file. */
   readonly path: string;
   readonly bytes: number;
+  /** The server marked it animated (`ui.animated`, for `images`): an APNG or animated WebP. */
+  readonly animated?: boolean;
   /**
    * Where the file was listed: the server's history, or an `executed` message heard live (history
    * unreadable, or, in an `outputSaved` event, a file saved while the run went on, before history was read).

@@ -86,14 +86,16 @@ const VIDEOS = new Set(['mp4', 'm4v', 'webm', 'mov', 'mkv', 'avi']);
 const AUDIOS = new Set(['wav', 'mp3', 'flac', 'ogg', 'oga', 'opus', 'm4a', 'aac']);
 
 /**
- * How the gallery shows a file: by the key the server listed it under and its extension. A browser
- * cannot show TIFF or EXR, so those are tiles; `gifs` (Video Helper Suite) can hold MP4s.
+ * How the gallery shows a file: by the key the server listed it under, its extension and the
+ * server's `animated` flag. A browser cannot show TIFF or EXR, so those are tiles; `gifs` (Video
+ * Helper Suite) can hold MP4s; an APNG or animated WebP comes as `images` with `animated` set
+ * (SaveAnimatedPNG, SaveAnimatedWEBP), its name alone cannot tell it from a still.
  */
-export function outputViewKind(key: string, fileName: string): OutputViewKind {
+export function outputViewKind(key: string, fileName: string, animated = false): OutputViewKind {
   const ext = extensionOf(fileName);
   if (VIDEOS.has(ext)) return 'video';
   if (AUDIOS.has(ext)) return 'audio';
-  if (IMAGES.has(ext)) return key === 'gifs' || (ANIMATED.has(ext) && key !== 'images') || ext === 'gif' ? 'animated' : 'image';
+  if (IMAGES.has(ext)) return animated || key === 'gifs' || (ANIMATED.has(ext) && key !== 'images') || ext === 'gif' ? 'animated' : 'image';
   return 'other';
 }
 
@@ -282,7 +284,7 @@ export class RunViewModel {
       const rel = insideRunFolder(dir, path.relative(dir, o.path));
       if (rel === undefined) continue;
       const fileName = rel.slice(rel.lastIndexOf('/') + 1);
-      views.push({ node: shown(o.node), nodeTitle: this.titles.get(o.node), key: shown(o.key), kind: outputViewKind(o.key, fileName), relativePath: rel, fileName: shown(fileName), bytes: o.bytes });
+      views.push({ node: shown(o.node), nodeTitle: this.titles.get(o.node), key: shown(o.key), kind: outputViewKind(o.key, fileName, o.animated === true), relativePath: rel, fileName: shown(fileName), bytes: o.bytes });
     }
     return views;
   }
@@ -312,12 +314,6 @@ export function runViewFromRecord(record: unknown, runDir: string, context: Reco
   const warnings: string[] = [];
   const prompt = record.prompt;
   const outputs: OutputView[] = [];
-  const kinds = new Map<string, string>();
-  if (Array.isArray(record.outputs)) {
-    for (const o of record.outputs as unknown[]) {
-      if (isObject(o) && typeof o.path === 'string' && typeof o.filename === 'string') kinds.set(o.path, o.filename);
-    }
-  }
   const entries: unknown[] = Array.isArray(record.files) ? record.files : (record.outputs as unknown[]);
   let refused = 0;
   for (const f of entries.slice(0, MAX_OUTPUTS)) {
@@ -334,7 +330,8 @@ export function runViewFromRecord(record: unknown, runDir: string, context: Reco
       node: shown(node),
       nodeTitle: promptNodeTitle(prompt, node),
       key: shown(key),
-      kind: outputViewKind(key, fileName),
+      // `animated` is absent in records written before it was kept: those guess by name as before.
+      kind: outputViewKind(key, fileName, f.animated === true),
       relativePath: rel,
       fileName: shown(fileName),
       bytes: typeof f.bytes === 'number' && Number.isFinite(f.bytes) && f.bytes >= 0 ? f.bytes : 0,

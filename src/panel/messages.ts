@@ -38,7 +38,7 @@ export type PanelSide = 'left' | 'right';
 export type WebviewMessage =
   | { readonly type: 'ready' }
   /** What the webview drew, after each state: tests check it rendered, not only that it was sent. */
-  | { readonly type: 'rendered'; readonly view: 'run' | 'compare'; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string }
+  | { readonly type: 'rendered'; readonly view: 'run' | 'compare'; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string; readonly animated?: number }
   | { readonly type: 'cancel' }
   | { readonly type: 'openOutput'; readonly index: number; readonly side: PanelSide }
   | { readonly type: 'revealOutput'; readonly index: number; readonly side: PanelSide }
@@ -62,7 +62,7 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
       return typeof m.index === 'number' && Number.isInteger(m.index) && m.index >= 0 ? { type: m.type, index: m.index, side } : undefined;
     case 'rendered':
       return (m.view === 'run' || m.view === 'compare') && typeof m.status === 'string' && typeof m.outputs === 'number'
-        ? { type: 'rendered', view: m.view, status: m.status.slice(0, 200), outputs: m.outputs, preview: m.preview === true, progress: typeof m.progress === 'string' ? m.progress.slice(0, 200) : undefined }
+        ? { type: 'rendered', view: m.view, status: m.status.slice(0, 200), outputs: m.outputs, preview: m.preview === true, progress: typeof m.progress === 'string' ? m.progress.slice(0, 200) : undefined, animated: typeof m.animated === 'number' ? m.animated : undefined }
         : undefined;
     default:
       return undefined;

@@ -170,10 +170,13 @@ const MAX_PAST_RUNS = 500;
 
 /**
  * Run folders of earlier sessions: `<output folder>/<workflow>/<time>-<prompt>/run.json` under each
- * workspace folder's `runcomfy.outputDirectory`, newest first (folder names start with the time).
+ * workspace folder's `runcomfy.outputDirectory`, newest first (folder names start with the time),
+ * at most `max`. Only folder listings are read for all of them; `run.json` is checked (one stat)
+ * newest first until `max` are found, so a folder of thousands of runs costs listings, not reads.
+ * The Open Run pick and the Runs view's "Earlier runs" both find runs here.
  */
-async function pastRunFolders(services: Services): Promise<string[]> {
-  const found: string[] = [];
+export async function pastRunFolders(services: Services, max = MAX_PAST_RUNS): Promise<string[]> {
+  const candidates: string[] = [];
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     if (folder.uri.scheme !== 'file') continue;
     let root: string;
@@ -185,17 +188,22 @@ async function pastRunFolders(services: Services): Promise<string[]> {
     for (const workflow of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
       if (!workflow.isDirectory()) continue;
       for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
-        const dir = path.join(root, workflow.name, run.name);
-        if (run.isDirectory() && (await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((st) => st.isFile(), () => false))) found.push(path.resolve(dir));
+        if (run.isDirectory()) candidates.push(path.resolve(root, workflow.name, run.name));
       }
     }
   }
-  found.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
-  return found.slice(0, MAX_PAST_RUNS);
+  candidates.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+  const found: string[] = [];
+  for (const dir of candidates) {
+    if (found.length >= max) break;
+    if (await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((st) => st.isFile(), () => false)) found.push(dir);
+  }
+  return found;
 }
 
 /** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */
 function runDirOf(arg: unknown): string | undefined {
+  if (isNode(arg, 'pastRun')) return arg.runDir;
   const p = arg instanceof vscode.Uri ? (arg.scheme === 'file' ? arg.fsPath : undefined) : typeof arg === 'string' ? arg : undefined;
   if (!p) return undefined;
   return path.basename(p) === RUN_RECORD_NAME ? path.dirname(p) : p;

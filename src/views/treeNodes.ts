@@ -14,6 +14,10 @@ export interface RunNode { readonly kind: 'run'; readonly runId: string }
 export interface SweepNode { readonly kind: 'sweep'; readonly sweepId: string }
 /** One run of a sweep, by its index in the plan. */
 export interface SweepRunNode { readonly kind: 'sweepRun'; readonly sweepId: string; readonly index: number }
+/** "Earlier runs" in the Runs view: run folders of earlier sessions under the output folders, found when expanded. */
+export interface EarlierRunsNode { readonly kind: 'earlierRuns' }
+/** A run folder of an earlier session (found under an output folder, `run.json` inside). */
+export interface PastRunNode { readonly kind: 'pastRun'; readonly runDir: string }
 export interface QueueNode { readonly kind: 'queue'; readonly parent: string }
 /** "Saved in ComfyUI" under a Ready machine or a local server: the workflows its web UI saved. */
 export interface SavedFolderNode { readonly kind: 'savedFolder'; readonly target: RunTarget }
@@ -30,7 +34,7 @@ export interface MessageNode {
   readonly args?: readonly unknown[];
 }
 
-export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | SweepNode | SweepRunNode | QueueNode | SavedFolderNode | SavedWorkflowNode | MessageNode;
+export type TreeNode = WorkflowNode | VersionNode | MachineNode | LocalServerNode | RunNode | SweepNode | SweepRunNode | EarlierRunsNode | PastRunNode | QueueNode | SavedFolderNode | SavedWorkflowNode | MessageNode;
 
 /** True when `v` is a tree node of `kind` (commands get `unknown` arguments). */
 export function isNode<K extends TreeNode['kind']>(v: unknown, kind: K): v is Extract<TreeNode, { kind: K }> {

@@ -41,7 +41,7 @@ interface PanelSnapshot {
   view?: PanelView;
   previewsPosted: number;
   lastPreviewBytes: number;
-  rendered?: { type: 'rendered'; view: string; status: string; outputs: number; preview: boolean; progress?: string };
+  rendered?: { type: 'rendered'; view: string; status: string; outputs: number; preview: boolean; progress?: string; animated?: number };
   received: string[];
 }
 
@@ -215,6 +215,97 @@ describe('the run panel', function () {
       assert.ok(asked?.items?.includes('panel-flow'), `the runs of this window are offered too: ${JSON.stringify(asked?.items)}`);
     } finally {
       await vscode.workspace.fs.delete(vscode.Uri.joinPath(old, '..'), { recursive: true });
+    }
+  });
+
+  it('lists runs of earlier sessions in the Runs view under "Earlier runs", escaped, opening in the panel, refreshed when a run ends', async () => {
+    const outputs = path.dirname(path.dirname(first!.runDir!));
+    const earlier = (tree: { label?: string; contextValue?: string; children?: { label?: string; description?: string | boolean; contextValue?: string }[] }[]) => tree.find((n) => n.contextValue === 'earlierRuns')?.children ?? [];
+    // What a previous session left, and a run.json someone else wrote: a name with a bidi override, a path out of its folder.
+    const old = path.join(outputs, 'older-flow', '20250101-000000-deadbeef');
+    const evil = path.join(outputs, 'evil\u202eflow', '20240101-000000-cafebabe');
+    await vscode.workspace.fs.copy(vscode.Uri.file(first!.runDir!), vscode.Uri.file(old), { overwrite: true });
+    await vscode.workspace.fs.writeFile(vscode.Uri.file(path.join(evil, 'run.json')), Buffer.from(JSON.stringify({ version: 1, status: 'success', files: [{ path: '../../../../etc/passwd', node: '1', kind: 'images', bytes: 1 }], outputs: [], warnings: [], timings: { phases: {} } })));
+    const later = path.join(outputs, 'older-flow', '20250102-000000-feedface');
+    try {
+      // The group was read by an earlier test's look at the tree: it reads again once a run ends.
+      await write(88);
+      assert.strictEqual((await queue()).status, 'success');
+      const rows = await waitFor('the earlier runs read again after the run ended', async () => {
+        const r = earlier((await state()).runsTree);
+        return r.some((x) => x.label === 'evil\\u202eflow') ? r : undefined;
+      });
+      assert.deepStrictEqual(
+        rows.filter((r) => r.contextValue === 'pastRun').map((r) => [r.label, r.description]),
+        [
+          ['older-flow', '20250101-000000-deadbeef · done · 2 outputs'],
+          ['evil\\u202eflow', '20240101-000000-cafebabe · done'],
+        ],
+        'newest first, names escaped, no run of this window, the refused path not counted',
+      );
+      await vscode.commands.executeCommand('runcomfy.openRun', { kind: 'pastRun', runDir: evil });
+      const p = await waitFor('the hostile earlier run drawn', async () => {
+        const snap = await panel();
+        return snap.view?.kind === 'run' && snap.showing?.runDir && path.resolve(snap.showing.runDir) === path.resolve(evil) && snap.rendered?.status === 'success' ? snap : undefined;
+      }, PANEL_WAIT_MS);
+      const view = p.view as Extract<PanelView, { kind: 'run' }>;
+      assert.deepStrictEqual(view.run.outputs, []);
+
+      // A run folder appears after the group was read: listed once a run of this window ends, not before.
+      await vscode.workspace.fs.copy(vscode.Uri.file(old), vscode.Uri.file(later), { overwrite: true });
+      assert.ok(!earlier((await state()).runsTree).some((r) => r.description?.toString().startsWith('20250102')), 'read once, not on every refresh');
+      await write(96);
+      assert.strictEqual((await queue()).status, 'success');
+      await waitFor('the new earlier run listed after the run ended', async () => earlier((await state()).runsTree)[0]?.description?.toString().startsWith('20250102-000000-feedface'));
+    } finally {
+      for (const d of [old, evil, later]) await vscode.workspace.fs.delete(vscode.Uri.file(path.dirname(d)), { recursive: true }).then(undefined, () => undefined);
+    }
+  });
+
+  it('shows an animated PNG (images + animated) as an animation in the gallery, live and from its run.json', async () => {
+    const animFlow = workspaceFile('panel-anim', 'workflow_api.json');
+    const anim = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 40, height: 40, batch_size: 3, color: 3355443 }, _meta: { title: 'Frames' } },
+      '2': { class_type: 'SaveAnimatedPNG', inputs: { images: ['1', 0], filename_prefix: 'panel_loop', fps: 4, compress_level: 4 }, _meta: { title: 'Loop' } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'panel_still' }, _meta: { title: 'Still' } },
+    };
+    await vscode.workspace.fs.writeFile(animFlow, Buffer.from(JSON.stringify(anim, null, 2)));
+    try {
+      // Held until the panel's webview is up: a run this short would end while it loads, and the image a finished run
+      // opens beside the editor could cover the panel before it drew anything.
+      await comfy(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
+      const pending = Promise.resolve(vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', animFlow, target()));
+      await waitFor('the panel following the animated run', async () => {
+        const p = await panel();
+        return p.showing?.kind === 'live' && p.view?.kind === 'run' && p.view.run.name === 'panel-anim' && p.rendered?.status === 'running';
+      }, PANEL_WAIT_MS);
+      await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
+      const run = await pending;
+      assert.strictEqual(run.status, 'success');
+      // Sorted: the order of the two nodes' files is the server's, not what this test is about.
+      const kinds = (v: PanelView | undefined) => (v?.kind === 'run' ? v.run.outputs.map((o) => [o.nodeTitle, o.kind]).sort() : []);
+      const expected = [['Loop', 'animated'], ['Still', 'image'], ['Still', 'image'], ['Still', 'image']];
+      const live = await waitFor('the gallery of the animated run drawn', async () => {
+        const p = await panel();
+        return p.view?.kind === 'run' && p.view.run.runDir && path.resolve(p.view.run.runDir) === path.resolve(run.runDir!) && p.rendered?.outputs === 4 ? p : undefined;
+      }, PANEL_WAIT_MS);
+      assert.deepStrictEqual(kinds(live.view), expected);
+      assert.strictEqual(live.rendered?.animated, 1, 'the webview marked one tile as animated');
+      const liveRun = live.view as Extract<PanelView, { kind: 'run' }>;
+      const media = liveRun.media[liveRun.run.outputs.findIndex((o) => o.kind === 'animated')];
+      assert.strictEqual(media.thumb, media.src, 'a small animation is its own thumbnail: it plays in the tile');
+
+      // Open Run on the folder: the panel draws the run again from its run.json (its webview reports a new drawing).
+      const drawn = (await panel()).received.filter((t) => t === 'rendered').length;
+      await vscode.commands.executeCommand('runcomfy.openRun', vscode.Uri.file(run.runDir!));
+      const past = await waitFor('the past animated run drawn again', async () => {
+        const p = await panel();
+        return p.view?.kind === 'run' && p.view.run.source === 'record' && p.received.filter((t) => t === 'rendered').length > drawn && p.rendered?.outputs === 4 ? p : undefined;
+      }, PANEL_WAIT_MS);
+      assert.deepStrictEqual(kinds(past.view), expected);
+      assert.strictEqual(past.rendered?.animated, 1);
+    } finally {
+      await vscode.workspace.fs.delete(vscode.Uri.joinPath(animFlow, '..'), { recursive: true });
     }
   });
 

@@ -10,6 +10,7 @@ import { workflowFolderPolicy } from '../../src/core/inputPolicy';
 import { analyzeWorkflow } from '../../src/core/workflowAnalysis';
 import { RunEngine } from '../../src/core/runEngine';
 import { RunRegistry } from '../../src/core/runRegistry';
+import { runViewFromRecord } from '../../src/core/runView';
 import { type RunEvent } from '../../src/core/runEvents';
 import { HOSTILE_ENTRIES } from '../../src/simulator/comfy/promptExecutor';
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/comfySimulator';
@@ -231,11 +232,15 @@ describe('RunEngine against the ComfyUI simulator', function () {
       const base = o.type === 'temp' ? sim.folders.temp : sim.folders.output;
       assert.strictEqual(sha(o.path), sha(path.join(base, o.subfolder, o.filename)), `${o.key} ${o.filename}`);
     }
-    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { files: { path: string; node: string; kind: string; bytes: number }[] };
+    const record = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'run.json'), 'utf8')) as { files: { path: string; node: string; kind: string; bytes: number; animated?: true }[] };
+    // SaveAnimatedWEBP lists its file under `images` with `animated: [true]`: the flag reaches the saved output and run.json, and nothing else gets it.
+    assert.deepStrictEqual(result.outputs.filter((o) => o.animated).map((o) => o.node), ['2']);
     assert.deepStrictEqual(
       record.files,
-      result.outputs.map((o) => ({ path: path.relative(result.runDir!, o.path).split(path.sep).join('/'), node: o.node, kind: o.key, bytes: fs.statSync(o.path).size })),
+      result.outputs.map((o) => ({ path: path.relative(result.runDir!, o.path).split(path.sep).join('/'), node: o.node, kind: o.key, bytes: fs.statSync(o.path).size, ...(o.node === '2' ? { animated: true } : {}) })),
     );
+    const shown = runViewFromRecord(record, result.runDir!).outputs;
+    assert.deepStrictEqual(shown.filter((o) => o.node === '2').map((o) => o.kind), ['animated'], 'the animated WebP is shown as an animation, not a still');
     for (const f of record.files) {
       assert.ok(!path.isAbsolute(f.path) && !f.path.includes('\\'), `${f.path} is relative, with forward slashes`);
       assert.strictEqual(fs.statSync(path.join(result.runDir!, ...f.path.split('/'))).size, f.bytes, f.path);

@@ -8,7 +8,9 @@ import { OutputSaver } from '../../src/core/outputSaver';
 import { type RunEvent, type SavedOutput } from '../../src/core/runEvents';
 import { RunRegistry } from '../../src/core/runRegistry';
 import { compareRuns, diffPromptInputs, insideRunFolder, outputViewKind, RunViewModel, runViewFromRecord } from '../../src/core/runView';
-import { pngThumbnail, SMALL_IMAGE_BYTES, THUMBNAIL_MAX_SIDE, thumbnailFor } from '../../src/core/thumbnails';
+import { decode as decodeJpeg } from 'jpeg-js';
+import { encodeJpeg } from '../../src/base/jpegEncoder';
+import { jpegSize, jpegThumbnail, pngThumbnail, SMALL_IMAGE_BYTES, THUMBNAIL_MAX_SIDE, thumbnailFor } from '../../src/core/thumbnails';
 import { Emitter } from '../../src/base/event';
 import { makeTempDir } from './helpers/workflowFixtures';
 
@@ -18,9 +20,9 @@ const prompt: ApiPrompt = {
 };
 
 /** Saves `files` through the real OutputSaver and writes the real run.json; returns the run folder. */
-async function savedRun(root: string, promptId: string, p: ApiPrompt, files: { name: string; node: string; kind: string; bytes: Buffer }[]): Promise<string> {
+async function savedRun(root: string, promptId: string, p: ApiPrompt, files: { name: string; node: string; kind: string; bytes: Buffer; animated?: boolean }[]): Promise<string> {
   const saver = await OutputSaver.create({ root, workflowName: 'hello', promptId, time: Date.UTC(2026, 11, 3, 10, 0, Number(promptId.slice(-1))) });
-  for (const f of files) await saver.saveStream({ filename: f.name, nodeId: f.node, kind: f.kind }, Readable.from([f.bytes]));
+  for (const f of files) await saver.saveStream({ filename: f.name, nodeId: f.node, kind: f.kind, animated: f.animated }, Readable.from([f.bytes]));
   const t = Date.UTC(2026, 11, 3, 10, 0, 0);
   await saver.writeRunRecord({ promptId, serverUrl: 'http://127.0.0.1:8188/', workflowFile: 'hello/workflow_api.json', prompt: p, status: 'success', timings: { queued: t, started: t + 1000, finished: t + 61_000, phases: { execute: 60_000 } } });
   return saver.dir;
@@ -156,6 +158,46 @@ describe('run view model', () => {
     assert.equal(outputViewKind('3d', 'a.glb'), 'other');
   });
 
+  it("keeps the server's animated flag: an APNG or animated WebP under `images` is an animation, live and from run.json; an older record guesses by name", async () => {
+    const dir = await savedRun(tmp.dir, 'a0000001', prompt, [
+      { name: 'loop.png', node: '9', kind: 'images', bytes: Buffer.from('apng'), animated: true },
+      { name: 'loop.webp', node: '9', kind: 'images', bytes: Buffer.from('webp'), animated: true },
+      { name: 'still.webp', node: '9', kind: 'images', bytes: Buffer.from('webp') },
+    ]);
+    const record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { files: Record<string, unknown>[] };
+    assert.deepEqual(
+      record.files.map((f) => f.animated),
+      [true, true, undefined],
+      'written only for animated files',
+    );
+    assert.deepEqual(
+      runViewFromRecord(record, dir).outputs.map((o) => o.kind),
+      ['animated', 'animated', 'image'],
+    );
+    const old = { ...record, files: record.files.map(({ animated: _, ...f }) => f) };
+    assert.deepEqual(
+      runViewFromRecord(old, dir).outputs.map((o) => o.kind),
+      ['image', 'image', 'image'],
+      'a record from before the flag still reads',
+    );
+    const hostile = { ...record, files: record.files.map((f) => ({ ...f, animated: 'yes' })) };
+    assert.deepEqual(
+      runViewFromRecord(hostile, dir).outputs.map((o) => o.kind),
+      ['image', 'image', 'image'],
+      'only `true` counts',
+    );
+
+    const m = new RunViewModel({ name: 'hello', startedAtMs: 0 });
+    const saved: SavedOutput = { node: '9', key: 'images', filename: 'loop.png', subfolder: '', type: 'output', path: path.join(dir, 'loop.png'), bytes: 4, animated: true, source: 'history' };
+    m.apply({ type: 'outputSaved', output: saved }, 1);
+    m.apply({ type: 'finished', result: { promptId: 'p', status: 'success', outputs: [saved], warnings: [], error: null, runDir: dir, elapsedMs: 1 } }, 1);
+    assert.deepEqual(
+      m.state(2).outputs.map((o) => o.kind),
+      ['animated'],
+    );
+    assert.equal(outputViewKind('images', 'loop.mp4', true), 'video', 'SaveVideo reports `animated` too: an MP4 stays a video');
+  });
+
   it('compares two runs of one workflow: the inputs that differed and the image pairs of the same node', async () => {
     const png = await encodePng({ width: 2, height: 2, channels: 3, row: () => new Uint8Array(6) }, { compressLevel: 1 });
     const second = structuredClone(prompt);
@@ -188,18 +230,6 @@ describe('thumbnails', () => {
     return encodePng({ width: w, height: h, channels: 3, row }, { compressLevel: 1 });
   }
 
-  /** Width and height from a JPEG's SOF0 segment. */
-  function jpegSize(b: Buffer): { width: number; height: number } {
-    let i = 2;
-    while (i < b.length) {
-      const marker = b[i + 1];
-      const len = b.readUInt16BE(i + 2);
-      if (marker === 0xc0) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
-      i += 2 + len;
-    }
-    throw new Error('no SOF0');
-  }
-
   it('makes a small JPEG from a large PNG, keeps it in the cache, and shows a small file as it is', async () => {
     const big = await noisePng(1024, 512);
     assert.ok(big.byteLength > SMALL_IMAGE_BYTES);
@@ -217,9 +247,57 @@ describe('thumbnails', () => {
     const small = path.join(tmp.dir, 'small.png');
     fs.writeFileSync(small, await noisePng(8, 8));
     assert.equal(await thumbnailFor(small, fs.statSync(small).size, cache), small);
-    const bigJpeg = path.join(tmp.dir, 'big.jpg');
-    fs.writeFileSync(bigJpeg, Buffer.alloc(SMALL_IMAGE_BYTES + 1));
-    assert.equal(await thumbnailFor(bigJpeg, SMALL_IMAGE_BYTES + 1, cache), undefined, 'no JPEG decoder: no thumbnail rather than megabytes per tile');
     assert.equal(pngThumbnail(Buffer.from('not a png'), 64), undefined);
+  });
+
+  /** A JPEG of noise made by our own encoder: `w`×`h`, at a quality that keeps it large. */
+  function noiseJpeg(w: number, h: number): Buffer {
+    let seed = 3;
+    const rgba = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24));
+    return encodeJpeg(w, h, rgba, 95);
+  }
+
+  it('makes a small JPEG from a large JPEG through the same cache, and refuses a header naming too many pixels', async () => {
+    const big = noiseJpeg(800, 400);
+    assert.ok(big.byteLength > SMALL_IMAGE_BYTES, `${big.byteLength} bytes`);
+    const file = path.join(tmp.dir, 'big.jpg');
+    fs.writeFileSync(file, big);
+    const cache = path.join(tmp.dir, 'cache');
+    const thumb = await thumbnailFor(file, big.byteLength, cache);
+    assert.ok(thumb && path.dirname(thumb) === cache, `a thumbnail in the cache, got ${thumb}`);
+    const jpeg = fs.readFileSync(thumb);
+    assert.deepEqual(jpegSize(jpeg), { width: THUMBNAIL_MAX_SIDE, height: THUMBNAIL_MAX_SIDE / 2 });
+    assert.ok(jpeg.byteLength < big.byteLength / 10, `${jpeg.byteLength} bytes for a ${big.byteLength}-byte JPEG`);
+    assert.equal(await thumbnailFor(file, big.byteLength, cache), thumb, 'the cached thumbnail is reused');
+    // The thumbnail shows the picture, not noise of its own: a flat colour comes out that colour.
+    const flat = encodeJpeg(640, 480, Uint8Array.from({ length: 640 * 480 * 4 }, (_, i) => [200, 40, 90, 255][i % 4]), 90);
+    const flatThumb = decodeJpeg(jpegThumbnail(flat, 64)!, { useTArray: true });
+    assert.deepEqual([flatThumb.width, flatThumb.height], [64, 48]);
+    const mid = (24 * 64 + 32) * 4;
+    assert.ok(Math.abs(flatThumb.data[mid] - 200) < 8 && Math.abs(flatThumb.data[mid + 1] - 40) < 8 && Math.abs(flatThumb.data[mid + 2] - 90) < 8, [...flatThumb.data.subarray(mid, mid + 3)].join(','));
+
+    // The same bytes with a frame header naming 60000×60000: refused from the header, before any pixel is decoded.
+    const hostile = Buffer.from(big);
+    const sof = hostile.indexOf(Buffer.from([0xff, 0xc0]));
+    hostile.writeUInt16BE(60000, sof + 5);
+    hostile.writeUInt16BE(60000, sof + 7);
+    assert.deepEqual(jpegSize(hostile), { width: 60000, height: 60000 });
+    const hostileFile = path.join(tmp.dir, 'hostile.jpg');
+    fs.writeFileSync(hostileFile, hostile);
+    const before = process.memoryUsage().arrayBuffers;
+    assert.equal(await thumbnailFor(hostileFile, hostile.byteLength, cache), undefined);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no buffer for 3.6 gigapixels was allocated');
+    assert.equal(jpegThumbnail(Buffer.alloc(SMALL_IMAGE_BYTES + 1), 64), undefined, 'no JPEG at all');
+    assert.equal(jpegThumbnail(big.subarray(0, 2000), 64), undefined, 'a JPEG cut short');
+  });
+
+  it('keeps the icon tile for a large WebP (no decoder) and ships a small one as it is', async () => {
+    const cache = path.join(tmp.dir, 'cache');
+    const large = path.join(tmp.dir, 'large.webp');
+    fs.writeFileSync(large, Buffer.alloc(SMALL_IMAGE_BYTES + 1));
+    assert.equal(await thumbnailFor(large, SMALL_IMAGE_BYTES + 1, cache), undefined);
+    const small = path.join(tmp.dir, 'small.webp');
+    fs.writeFileSync(small, Buffer.alloc(1000));
+    assert.equal(await thumbnailFor(small, 1000, cache), small);
   });
 });

@@ -105,20 +105,27 @@ function caption(o: OutputView): HTMLElement {
   return el('figcaption', {}, el('span', { class: 'node-title' }, o.nodeTitle ?? `node ${o.node}`), el('span', { class: 'file-name', title: o.relativePath }, o.fileName));
 }
 
+/** "Animated" on a tile, whether it plays there or shows a first frame or an icon: a still-looking tile can be an animation. */
+function animatedBadge(o: OutputView): HTMLElement | undefined {
+  return o.kind === 'animated' ? el('vscode-badge', { class: 'animated-badge' }, 'Animated') : undefined;
+}
+
 function tile(o: OutputView, m: OutputMedia | undefined, index: number, side: PanelSide): HTMLElement {
   const open = () => vscode.postMessage({ type: 'openOutput', index, side });
   const reveal = () => vscode.postMessage({ type: 'revealOutput', index, side });
   let body: HTMLElement;
   if ((o.kind === 'image' || o.kind === 'animated') && m?.thumb) {
     const img = el('img', { src: m.thumb, alt: `${o.fileName}, ${o.nodeTitle ?? `node ${o.node}`}`, loading: 'lazy', decoding: 'async' });
-    body = el('button', { class: 'thumb', title: `Open ${o.fileName} full size` }, img);
+    // A small animation is its own thumbnail and plays in the tile; a large one shows its first frame (see thumbnails.ts).
+    const still = o.kind === 'animated' && m.thumb !== m.src;
+    body = el('button', { class: 'thumb', title: still ? `First frame: open ${o.fileName} to play it` : `Open ${o.fileName} full size` }, img, animatedBadge(o));
     body.addEventListener('click', open);
   } else if (o.kind === 'video' && m) {
     body = el('video', { src: m.src, controls: '', preload: 'metadata', class: 'player' });
   } else if (o.kind === 'audio' && m) {
     body = el('audio', { src: m.src, controls: '', preload: 'none', class: 'player' });
   } else {
-    body = el('button', { class: 'thumb icon-tile', title: `Open ${o.fileName}` }, el('vscode-icon', { name: o.kind === 'other' ? 'file' : 'file-media', size: '48' }));
+    body = el('button', { class: 'thumb icon-tile', title: `Open ${o.fileName}` }, el('vscode-icon', { name: o.kind === 'other' ? 'file' : 'file-media', size: '48' }), animatedBadge(o));
     body.addEventListener('click', open);
   }
   const actions = el('div', { class: 'tile-actions' }, button('Open', 'go-to-file', open, true), button('Reveal', 'folder-opened', reveal, true));
@@ -206,6 +213,7 @@ function report(): void {
     view: current.kind,
     status: run.status,
     outputs: app.querySelectorAll('figure.tile').length,
+    animated: app.querySelectorAll('figure.kind-animated .animated-badge').length,
     preview: Boolean(preview?.getAttribute('src')) && preview?.isConnected === true,
     progress: app.querySelector('.node-line')?.textContent ?? undefined,
   });
