@@ -291,7 +291,7 @@ export class OutputSaver {
       throw new Error(`Could not create the folder for output ${shown} in ${this.dir}: ${describe(e)}.`, { cause: e });
     }
     const folder = segments.length > 0 ? resolveInside(this.dir, segments) : path.resolve(this.dir);
-    const temp = await this.writeTemp(folder, source, signal, shown, expectedBytes);
+    const { temp, bytes } = await this.writeTemp(folder, source, signal, shown, expectedBytes);
     let finalName: string;
     try {
       finalName = await this.commit(temp, folder, segments, name, slot);
@@ -307,7 +307,6 @@ export class OutputSaver {
       warnings.push(`Output ${shown} was saved as "${relativePath}" because "${[...wanted, name].join('/')}" was already taken.`);
     }
     this._warnings.push(...warnings);
-    const bytes = (await fs.stat(finalPath)).size;
     const saved: SavedOutput = { path: finalPath, relativePath, bytes, warnings };
     this._saved.push({ ...saved, ref, seq: slot.seq });
     return saved;
@@ -386,7 +385,11 @@ export class OutputSaver {
     return used;
   }
 
-  private async writeTemp(folder: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, shown: string, expectedBytes: number | undefined): Promise<string> {
+  /**
+   * Streams `source` into a new temp file in `folder` and returns it with the number of bytes
+   * written (the write stream's own count, so the record needs no `stat` of the saved file).
+   */
+  private async writeTemp(folder: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, shown: string, expectedBytes: number | undefined): Promise<{ temp: string; bytes: number }> {
     const temp = path.join(folder, tempName());
     try {
       // Written like rsync writes, to a temp file that gets its name when complete, without an
@@ -397,8 +400,9 @@ export class OutputSaver {
       // outlive young-generation collections, get promoted and wait for a full collection, which
       // held a 1 GiB download's RSS growth at 62-66 MiB; at 64 KiB it measured 47-62 MiB.
       const highWaterMark = expectedBytes !== undefined && expectedBytes <= SMALL_OUTPUT_BYTES ? 1024 * 1024 : 64 * 1024;
-      await pipeline(source, createWriteStream(temp, { flags: 'wx', highWaterMark }), { signal });
-      return temp;
+      const file = createWriteStream(temp, { flags: 'wx', highWaterMark });
+      await pipeline(source, file, { signal });
+      return { temp, bytes: file.bytesWritten };
     } catch (e) {
       await removeQuietly(temp);
       if (signal?.aborted) throw abortReason(signal);
