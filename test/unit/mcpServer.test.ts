@@ -294,6 +294,13 @@ describe('runcomfy mcp (node dist/cli.js mcp, through the MCP SDK client, agains
     assert.equal(learned.seconds_per_run_from, 'earlier_runs');
     assert.equal(learned.seconds_per_run, Math.round(record.timings.phases.execute / 100) / 10);
     assert.match((learned.warnings as string[]).join('\n'), /expect_seconds \(1000\) was not used/);
+
+    // Runs on another machine type say nothing of this one's time: a run recorded on a medium does not price a large.
+    const recordFile = path.join(String(run.output_folder), 'run.json');
+    fs.writeFileSync(recordFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(recordFile, 'utf8')), machineType: 'medium' }));
+    const otherType = await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes, server_type: 'large', expect_seconds: 1000 });
+    assert.equal(otherType.seconds_per_run_from, 'expect_seconds');
+    assert.equal((await mcp.ok('estimate_sweep', { workflow_path: 'blur.api.json', axes, server_type: 'medium' })).seconds_per_run_from, 'earlier_runs');
   });
 
   it('queues on a Ready machine only with --allow-spend, and says when a machine is not Ready', async () => {

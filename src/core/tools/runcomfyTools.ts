@@ -513,7 +513,7 @@ const estimateSweepTool: ToolDefinition<SweepInput> = {
     const plan = inToolWords(() => planSweep(prompt, specs, input.zip === true ? 'zip' : 'product'));
 
     const warnings = [...prepared.warnings];
-    const earlier = await earlierRunTime(context, file, warnings);
+    const earlier = await earlierRunTime(context, file, input.server_type, warnings);
     const secondsPerRun = earlier ?? input.expect_seconds;
     const source: RunTimeSource = earlier !== undefined ? 'history' : input.expect_seconds !== undefined ? 'flag' : 'probe';
     if (earlier !== undefined && input.expect_seconds !== undefined) warnings.push(`expect_seconds (${input.expect_seconds}) was not used: earlier runs of this workflow took ~${roundSeconds(earlier)} s each.`);
@@ -702,11 +702,14 @@ function inToolWords<T>(plan: () => T): T {
   }
 }
 
-/** The median time of this workflow's earlier saved runs (queue_workflow, the editor, the CLI and sweeps all save run.json). */
-async function earlierRunTime(context: ToolContext, file: ToolWorkflowFile, warnings: string[]): Promise<number | undefined> {
+/**
+ * The median time of this workflow's earlier saved runs (queue_workflow, the editor, the CLI and sweeps all save run.json),
+ * on machines of `machineType` when given (see earlierRunSeconds: runs on another type never count).
+ */
+async function earlierRunTime(context: ToolContext, file: ToolWorkflowFile, machineType: string | undefined, warnings: string[]): Promise<number | undefined> {
   try {
     const output = await context.host.outputLocation(file);
-    return await earlierRunSeconds([path.join(output.root, safeSegment(workflowDisplayName(file.absPath)).name)], file.displayPath);
+    return await earlierRunSeconds([path.join(output.root, safeSegment(workflowDisplayName(file.absPath)).name)], file.displayPath, machineType);
   } catch (e) {
     warnings.push(`Earlier runs were not read: ${toolErrorOf(e).message}`);
     return undefined;
