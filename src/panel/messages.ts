@@ -56,7 +56,7 @@ export type WebviewMessage =
   | { readonly type: 'revealOutput'; readonly index: number; readonly side: PanelSide }
   | { readonly type: 'compareWith' }
   /** What the webview drew of a contact sheet: tiles, how many show a picture, their labels (tests). */
-  | { readonly type: 'sheetRendered'; readonly status: string; readonly tiles: number; readonly images: number; readonly labels: readonly string[] }
+  | { readonly type: 'sheetRendered'; readonly sweep: string; readonly status: string; readonly tiles: number; readonly images: number; readonly labels: readonly string[] }
   /** A tile of the contact sheet was chosen: its position in the sheet's tiles. */
   | { readonly type: 'openSheetRun'; readonly index: number }
   /** Back from a run opened from the contact sheet. */
@@ -88,7 +88,7 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
       return typeof m.index === 'number' && Number.isInteger(m.index) && m.index >= 0 ? { type: m.type, index: m.index } : undefined;
     case 'sheetRendered':
       return typeof m.status === 'string' && typeof m.tiles === 'number' && typeof m.images === 'number' && Array.isArray(m.labels)
-        ? { type: m.type, status: m.status.slice(0, 200), tiles: m.tiles, images: m.images, labels: (m.labels as unknown[]).slice(0, 10_000).map((l) => String(l).slice(0, 500)) }
+        ? { type: m.type, sweep: typeof m.sweep === 'string' ? m.sweep.slice(0, 500) : '', status: m.status.slice(0, 200), tiles: m.tiles, images: m.images, labels: (m.labels as unknown[]).slice(0, 10_000).map((l) => String(l).slice(0, 500)) }
         : undefined;
     default:
       return undefined;

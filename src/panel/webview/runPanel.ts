@@ -205,6 +205,7 @@ function report(): void {
   if (current.kind === 'sheet') {
     vscode.postMessage({
       type: 'sheetRendered',
+      sweep: current.sheet.name,
       status: current.sheet.status,
       tiles: app.querySelectorAll('figure.sheet-tile').length,
       images: app.querySelectorAll('figure.sheet-tile img').length,

@@ -1,3 +1,4 @@
+// Named to run after sweep.test.ts: that file counts the sweep groups of the window, and this one adds one.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -42,7 +43,7 @@ interface PanelSnapshot {
   open: boolean;
   showing?: { kind: string; runDir?: string; sweepDir?: string };
   view?: PanelView;
-  rendered?: { type: 'sheetRendered'; status: string; tiles: number; images: number; labels: string[] } | { type: 'rendered'; view: string; status: string; outputs: number };
+  rendered?: { type: 'sheetRendered'; sweep: string; status: string; tiles: number; images: number; labels: string[] } | { type: 'rendered'; view: string; status: string; outputs: number };
 }
 
 /** The webview is a browser page in a busy machine: its waits get a longer deadline than the default. */
@@ -57,17 +58,24 @@ async function comfy(url: string, route: string, body: unknown): Promise<void> {
 }
 
 /** The sheet the panel shows once its webview drew `tiles` tiles of which `images` with a picture, with the sweep `status`. */
-async function sheetDrawn(what: string, check: (view: SheetView, drawn: { tiles: number; images: number; labels: string[]; status: string }) => boolean): Promise<{ view: SheetView; snapshot: PanelSnapshot; labels: string[] }> {
-  return waitFor(
-    what,
-    async () => {
-      const p = await panel();
-      const r = p.rendered;
-      if (p.view?.kind !== 'sheet' || r?.type !== 'sheetRendered') return undefined;
-      return check(p.view.sheet, r) ? { view: p.view.sheet, snapshot: p, labels: r.labels } : undefined;
-    },
-    PANEL_WAIT_MS,
-  );
+async function sheetDrawn(what: string, check: (view: SheetView, drawn: { sweep: string; tiles: number; images: number; labels: string[]; status: string }) => boolean): Promise<{ view: SheetView; snapshot: PanelSnapshot; labels: string[] }> {
+  let last: PanelSnapshot | undefined;
+  try {
+    return await waitFor(
+      what,
+      async () => {
+        const p = (last = await panel());
+        const r = p.rendered;
+        if (p.view?.kind !== 'sheet' || r?.type !== 'sheetRendered') return undefined;
+        return r.sweep === p.view.sheet.name && check(p.view.sheet, r) ? { view: p.view.sheet, snapshot: p, labels: r.labels } : undefined;
+      },
+      PANEL_WAIT_MS,
+    );
+  } catch (e) {
+    const v = last?.view;
+    const shown = v?.kind === 'sheet' ? { sweepDir: v.sheet.sweepDir, status: v.sheet.status, thumbs: v.thumbs } : v?.kind;
+    throw new Error(`${(e as Error).message}; the panel: ${JSON.stringify({ open: last?.open, showing: last?.showing, view: shown, rendered: last?.rendered })}`, { cause: e });
+  }
 }
 
 /**
@@ -168,8 +176,6 @@ describe('the contact sheet of a sweep', function () {
     const copy = path.join(path.dirname(result.dir), 'sweep-copied');
     fs.cpSync(result.dir, copy, { recursive: true });
     try {
-      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-      await waitFor('the panel closed', async () => !(await panel()).open);
       await vscode.commands.executeCommand('runcomfy.openContactSheet', vscode.Uri.file(path.join(copy, 'sweep.json')));
       const fromFile = await sheetDrawn('the copy drawn from its sweep.json', (v, d) => path.resolve(v.sweepDir) === path.resolve(copy) && d.images === 2);
       const thumbs = (fromFile.snapshot.view as Extract<PanelView, { kind: 'sheet' }>).thumbs.slice(0, 2).map((m) => decodeURIComponent(m.thumb ?? ''));
