@@ -143,11 +143,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register(CommandIds.runSweepFile, (uri?: unknown) => runSweepFile(services, sweeps, uri)),
     register(CommandIds.cancelSweep, (arg?: unknown) => cancelSweep(sweeps, arg)),
   );
-  const runPanels = new RunPanels(services, context.extensionUri, context.globalStorageUri);
+  const runPanels = new RunPanels(services, context.extensionUri, context.globalStorageUri, sweeps);
   context.subscriptions.push(
     runPanels,
     register(CommandIds.openRun, (arg?: unknown) => runPanels.open(arg)),
     register(CommandIds.compareRuns, (arg?: unknown, other?: unknown) => runPanels.compare(arg, other)),
+    register(CommandIds.openContactSheet, (arg?: unknown) => runPanels.openContactSheet(arg)),
   );
   context.subscriptions.push(reportUnattendedStopFailures(services));
   // Under the host tests the tools ask through the scripted Prompter: VS Code's own dialog cannot be answered there.

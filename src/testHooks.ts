@@ -4,6 +4,7 @@ import { type Machine } from './api/runcomfyTypes';
 import { TestCommandIds } from './commands/commandIds';
 import { machineDescription } from './core/machineLabels';
 import { type ScriptedAnswer, type ScriptedPrompter } from './ui/scriptedPrompter';
+import { isNode } from './views/treeNodes';
 
 /** True when the host test runner started VS Code (it sets this variable for the extension host). */
 export function testHooksEnabled(): boolean {
@@ -41,6 +42,8 @@ interface TreeItemState {
   /** The tooltip's Markdown source (or its plain text), as the hover renders it. */
   tooltip?: string;
   children?: TreeItemState[];
+  /** A sweep row's element (plain ids): the argument its menu commands get, so tests invoke them as the menu does. */
+  node?: unknown;
 }
 
 /** A tree as the user sees it: labels, descriptions, menu tokens, icons and tooltips, `depth` levels deep. */
@@ -56,6 +59,7 @@ async function snapshot<T>(provider: vscode.TreeDataProvider<T>, depth: number, 
         icon: item.iconPath instanceof vscode.ThemeIcon ? item.iconPath.id : undefined,
         tooltip: item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip,
         children: depth > 1 ? await snapshot(provider, depth - 1, n) : undefined,
+        node: isNode(n, 'sweep') ? n : undefined,
       };
     }),
   );

@@ -34,6 +34,7 @@ export const CommandIds = {
   queueSweep: 'runcomfy.queueSweep',
   runSweepFile: 'runcomfy.runSweepFile',
   cancelSweep: 'runcomfy.cancelSweep',
+  openContactSheet: 'runcomfy.openContactSheet',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

@@ -2,6 +2,7 @@
  * The messages between the run panel's host (extension) and its webview, both ways. No `vscode`
  * import and no DOM: the host and the browser bundle both compile this file.
  */
+import { type ContactSheetView } from '../core/contactSheet';
 import { type RunComparison, type RunViewState } from '../core/runView';
 
 /** The webview panel type: the serializer and the `onWebviewPanel:` activation event name it. */
@@ -16,13 +17,24 @@ export interface OutputMedia {
 
 /** What the panel shows: one run (live or past), or two runs compared. */
 export type PanelView =
-  | { readonly kind: 'run'; readonly run: RunViewState; readonly media: readonly OutputMedia[]; readonly cancellable: boolean }
-  | { readonly kind: 'compare'; readonly comparison: RunComparison; readonly leftMedia: readonly OutputMedia[]; readonly rightMedia: readonly OutputMedia[] };
+  /** `fromSheet`: the sweep folder's name when the run was opened from its contact sheet (the panel offers the way back). */
+  | { readonly kind: 'run'; readonly run: RunViewState; readonly media: readonly OutputMedia[]; readonly cancellable: boolean; readonly fromSheet?: string }
+  | { readonly kind: 'compare'; readonly comparison: RunComparison; readonly leftMedia: readonly OutputMedia[]; readonly rightMedia: readonly OutputMedia[] }
+  /** A sweep's contact sheet; `thumbs` is index-aligned with its tiles. */
+  | { readonly kind: 'sheet'; readonly sheet: ContactSheetView; readonly thumbs: readonly SheetThumb[] };
+
+/** A contact-sheet tile's picture: a webview URI of its thumbnail, or `loading` while the host makes it, or neither (no image). */
+export interface SheetThumb {
+  readonly thumb?: string;
+  readonly loading?: boolean;
+}
 
 /** What the webview keeps with `setState`, which the serializer gets back after a reload: run folders only, never state. */
 export interface PanelPersistedState {
   readonly runDir?: string;
   readonly compareWith?: string;
+  /** The sweep folder of a contact sheet. */
+  readonly sweepDir?: string;
 }
 
 /** Host → webview. */
@@ -42,7 +54,13 @@ export type WebviewMessage =
   | { readonly type: 'cancel' }
   | { readonly type: 'openOutput'; readonly index: number; readonly side: PanelSide }
   | { readonly type: 'revealOutput'; readonly index: number; readonly side: PanelSide }
-  | { readonly type: 'compareWith' };
+  | { readonly type: 'compareWith' }
+  /** What the webview drew of a contact sheet: tiles, how many show a picture, their labels (tests). */
+  | { readonly type: 'sheetRendered'; readonly sweep: string; readonly status: string; readonly tiles: number; readonly images: number; readonly labels: readonly string[] }
+  /** A tile of the contact sheet was chosen: its position in the sheet's tiles. */
+  | { readonly type: 'openSheetRun'; readonly index: number }
+  /** Back from a run opened from the contact sheet. */
+  | { readonly type: 'openSheet' };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -63,6 +81,14 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
     case 'rendered':
       return (m.view === 'run' || m.view === 'compare') && typeof m.status === 'string' && typeof m.outputs === 'number'
         ? { type: 'rendered', view: m.view, status: m.status.slice(0, 200), outputs: m.outputs, preview: m.preview === true, progress: typeof m.progress === 'string' ? m.progress.slice(0, 200) : undefined, animated: typeof m.animated === 'number' ? m.animated : undefined }
+        : undefined;
+    case 'openSheet':
+      return { type: m.type };
+    case 'openSheetRun':
+      return typeof m.index === 'number' && Number.isInteger(m.index) && m.index >= 0 ? { type: m.type, index: m.index } : undefined;
+    case 'sheetRendered':
+      return typeof m.status === 'string' && typeof m.tiles === 'number' && typeof m.images === 'number' && Array.isArray(m.labels)
+        ? { type: m.type, sweep: typeof m.sweep === 'string' ? m.sweep.slice(0, 500) : '', status: m.status.slice(0, 200), tiles: m.tiles, images: m.images, labels: (m.labels as unknown[]).slice(0, 10_000).map((l) => String(l).slice(0, 500)) }
         : undefined;
     default:
       return undefined;

@@ -3,13 +3,16 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { type Clock } from '../base/clock';
+import { type Event } from '../base/event';
 import { DisposableObject, type Disposable } from '../base/lifecycle';
 import { throttle, type Throttled } from '../base/throttle';
 import { RUN_RECORD_NAME } from '../core/outputSaver';
+import { contactSheetFromRecord, contactSheetView, type ContactSheetView, MAX_SWEEP_RECORD_BYTES } from '../core/contactSheet';
+import { SWEEP_RECORD_NAME } from '../core/sweep/sweepRecord';
 import { thumbnailFor } from '../core/thumbnails';
 import { compareRuns, RunViewModel, runViewFromRecord, type RunViewState } from '../core/runView';
 import { type RunRegistry, type RunTarget, targetLabel } from '../core/runRegistry';
-import { RUN_PANEL_VIEW_TYPE, type HostMessage, type OutputMedia, type PanelPersistedState, type PanelSide, type PanelView, parseWebviewMessage, type WebviewMessage } from './messages';
+import { RUN_PANEL_VIEW_TYPE, type HostMessage, type OutputMedia, type PanelPersistedState, type PanelSide, type PanelView, parseWebviewMessage, type SheetThumb, type WebviewMessage } from './messages';
 
 
 /** At most this many previews a second reach the webview: what the eye follows; the latest frame wins. */
@@ -34,18 +37,33 @@ export interface RunPanelDeps {
   readonly pickRunToCompare: (runDir: string) => Promise<string | undefined>;
   /** The workflow's prompt on disk now (API format), for a record's overrides. */
   readonly promptOnDisk: (record: unknown, runDir: string) => Promise<unknown>;
+  /** A sweep of this window by its folder: its runs as they are now (sweep.json's shape), for a contact sheet that follows it live. */
+  readonly sweepOf?: (sweepDir: string) => { readonly runs: readonly unknown[]; readonly status: string; readonly workflow?: string } | undefined;
+  /** Fires when a run of a sweep of this window changes. */
+  readonly onDidChangeSweeps?: Event<void>;
+}
+
+/** A contact sheet's tile pictures, made one at a time in the background: 500 large PNGs must not hold the first picture back. */
+interface SheetThumbs {
+  readonly sweepDir: string;
+  /** Image file → its thumbnail file, or null when it gets none. */
+  readonly done: Map<string, string | null>;
+  readonly queue: { readonly file: string; readonly bytes?: number }[];
+  readonly queued: Set<string>;
+  working: boolean;
 }
 
 /** What the panel shows now. */
 type Showing =
   | { readonly kind: 'live'; readonly runId: string; readonly model: RunViewModel }
   | { readonly kind: 'record'; readonly runDir: string }
-  | { readonly kind: 'compare'; readonly left: string; readonly right: string };
+  | { readonly kind: 'compare'; readonly left: string; readonly right: string }
+  | { readonly kind: 'sheet'; readonly sweepDir: string };
 
 /** What the test hooks see of the panel. */
 export interface RunPanelSnapshot {
   readonly open: boolean;
-  readonly showing?: { kind: Showing['kind']; runId?: string; runDir?: string; right?: string };
+  readonly showing?: { kind: Showing['kind']; runId?: string; runDir?: string; right?: string; sweepDir?: string };
   /** The last state posted to the webview. */
   readonly view?: PanelView;
   readonly previewsPosted: number;
@@ -78,6 +96,11 @@ export class RunPanelHost extends DisposableObject {
   private tick?: Disposable;
   /** Bumped whenever what is shown changes: a slow render for an older choice is dropped. */
   private generation = 0;
+  /** The contact sheet a run was opened from (its sweep folder), while that run is shown: the way back. */
+  private fromSheet?: string;
+  private sheetThumbs?: SheetThumbs;
+  /** The last sweep.json read, kept while unchanged (size and time): a live sheet re-renders often. */
+  private sheetRecord?: { readonly file: string; readonly size: number; readonly mtimeMs: number; readonly record: unknown };
 
   constructor(private readonly deps: RunPanelDeps) {
     super();
@@ -105,6 +128,13 @@ export class RunPanelHost extends DisposableObject {
         }
       }),
     );
+    if (deps.onDidChangeSweeps) {
+      this._register(
+        deps.onDidChangeSweeps(() => {
+          if (this.showing?.kind === 'sheet') this.postState.run();
+        }),
+      );
+    }
     this._register({ dispose: () => this.disposePanel() });
   }
 
@@ -120,6 +150,7 @@ export class RunPanelHost extends DisposableObject {
     const now = this.deps.clock.now();
     const model = RunViewModel.following(record, { target: targetLabel(record.target), ratePerHour: this.deps.rateFor(record.target) }, now);
     this.showing = { kind: 'live', runId, model };
+    this.fromSheet = undefined;
     this.latestPreview = options.preview && !model.finished ? previewDataUrl(options.preview.mime, options.preview.image) : undefined;
     this.ensurePanel(options.preserveFocus ?? false);
     this.stopTick();
@@ -129,9 +160,24 @@ export class RunPanelHost extends DisposableObject {
   }
 
   /** Shows a past run from its folder (`run.json` inside). */
-  async showRecord(runDir: string, options: { preserveFocus?: boolean } = {}): Promise<void> {
+  async showRecord(runDir: string, options: { preserveFocus?: boolean; fromSheet?: string } = {}): Promise<void> {
     await this.readRecord(runDir); // fails here, before the panel changes, when it is no run folder
     this.showing = { kind: 'record', runDir: path.resolve(runDir) };
+    this.fromSheet = options.fromSheet;
+    this.stopTick();
+    this.ensurePanel(options.preserveFocus ?? false);
+    await this.render();
+  }
+
+  /**
+   * A sweep's contact sheet: the first image of every run, labelled by its values. A sweep of this
+   * window is followed live (its runs in memory); any other is read from its `sweep.json`.
+   */
+  async showSheet(sweepDir: string, options: { preserveFocus?: boolean } = {}): Promise<void> {
+    const dir = path.resolve(sweepDir);
+    await this.sheetOf(dir); // fails here, before the panel changes, when it is no sweep folder
+    this.showing = { kind: 'sheet', sweepDir: dir };
+    this.fromSheet = undefined;
     this.stopTick();
     this.ensurePanel(options.preserveFocus ?? false);
     await this.render();
@@ -141,6 +187,7 @@ export class RunPanelHost extends DisposableObject {
   async compare(left: string, right: string): Promise<void> {
     await Promise.all([this.readRecord(left), this.readRecord(right)]);
     this.showing = { kind: 'compare', left: path.resolve(left), right: path.resolve(right) };
+    this.fromSheet = undefined;
     this.stopTick();
     this.ensurePanel(false);
     await this.render();
@@ -188,6 +235,19 @@ export class RunPanelHost extends DisposableObject {
         else await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
         return;
       }
+      case 'sheetRendered':
+        this.rendered = m;
+        return;
+      case 'openSheetRun': {
+        const s = this.showing;
+        const tile = s?.kind === 'sheet' && this.view?.kind === 'sheet' ? this.view.sheet.tiles[m.index] : undefined;
+        if (s?.kind !== 'sheet' || !tile?.runDir) return;
+        await this.showRecord(path.join(s.sweepDir, ...tile.runDir.split('/')), { fromSheet: s.sweepDir });
+        return;
+      }
+      case 'openSheet':
+        if (this.fromSheet) await this.showSheet(this.fromSheet);
+        return;
       case 'compareWith': {
         const dir = this.currentRunDir();
         if (!dir) return;
@@ -203,14 +263,14 @@ export class RunPanelHost extends DisposableObject {
     const s = this.showing;
     if (!s) return undefined;
     if (s.kind === 'live') return s.model.state(this.deps.clock.now()).runDir;
-    return s.kind === 'record' ? s.runDir : s.left;
+    return s.kind === 'record' ? s.runDir : s.kind === 'compare' ? s.left : undefined;
   }
 
   snapshot(): RunPanelSnapshot {
     const s = this.showing;
     return {
       open: this.panel !== undefined,
-      showing: s && (s.kind === 'live' ? { kind: s.kind, runId: s.runId } : s.kind === 'record' ? { kind: s.kind, runDir: s.runDir } : { kind: s.kind, runDir: s.left, right: s.right }),
+      showing: s && (s.kind === 'live' ? { kind: s.kind, runId: s.runId } : s.kind === 'record' ? { kind: s.kind, runDir: s.runDir } : s.kind === 'sheet' ? { kind: s.kind, sweepDir: s.sweepDir } : { kind: s.kind, runDir: s.left, right: s.right }),
       view: this.view,
       previewsPosted: this.previewsPosted,
       lastPreviewBytes: this.lastPreviewBytes,
@@ -313,9 +373,15 @@ export class RunPanelHost extends DisposableObject {
       dirs = run.runDir ? [run.runDir] : [];
     } else if (s.kind === 'record') {
       const run = await this.recordState(s.runDir);
-      view = { kind: 'run', run, media: await this.media(panel.webview, run), cancellable: false };
+      const back = this.fromSheet;
+      view = { kind: 'run', run, media: await this.media(panel.webview, run), cancellable: false, ...(back ? { fromSheet: path.basename(back) } : {}) };
       persist = { runDir: s.runDir };
       dirs = [s.runDir];
+    } else if (s.kind === 'sheet') {
+      const sheet = await this.sheetOf(s.sweepDir);
+      view = { kind: 'sheet', sheet, thumbs: this.sheetThumbsOf(panel.webview, sheet) };
+      persist = { sweepDir: s.sweepDir };
+      dirs = [s.sweepDir];
     } else {
       const [l, r] = await Promise.all([this.readRecord(s.left), this.readRecord(s.right)]);
       const left = await this.recordState(s.left, l);
@@ -329,9 +395,10 @@ export class RunPanelHost extends DisposableObject {
     const roots = this.webviewOptions(dirs);
     const current = panel.webview.options.localResourceRoots?.map((u) => u.toString()).join('\n');
     if (current !== roots.localResourceRoots?.map((u) => u.toString()).join('\n')) panel.webview.options = roots;
-    panel.title = view.kind === 'run' ? `Run: ${view.run.name}` : `Compare: ${view.comparison.left.name}`;
+    panel.title = view.kind === 'run' ? `Run: ${view.run.name}` : view.kind === 'sheet' ? `Sweep: ${view.sheet.name}` : `Compare: ${view.comparison.left.name}`;
     this.view = view;
     this.post({ type: 'state', view, persist });
+    if (view.kind === 'sheet') void this.makeSheetThumbs();
   }
 
   private async recordState(runDir: string, record?: unknown): Promise<RunViewState> {
@@ -359,6 +426,72 @@ export class RunPanelHost extends DisposableObject {
     }
   }
 
+  /** The contact sheet of a sweep folder: from the sweep of this window when it is one, else from its sweep.json (size-checked, parsed, untrusted). */
+  private async sheetOf(sweepDir: string): Promise<ContactSheetView> {
+    const live = this.deps.sweepOf?.(sweepDir);
+    if (live) return contactSheetView(live.runs, sweepDir, { status: live.status, workflow: live.workflow });
+    const file = path.join(sweepDir, SWEEP_RECORD_NAME);
+    let stat;
+    try {
+      stat = await fs.stat(file);
+    } catch (e) {
+      throw new Error(`${sweepDir} is no sweep folder: its ${SWEEP_RECORD_NAME} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { cause: e });
+    }
+    if (!stat.isFile()) throw new Error(`${file} is not a file: a sweep folder holds its ${SWEEP_RECORD_NAME} at its top.`);
+    if (stat.size > MAX_SWEEP_RECORD_BYTES) {
+      throw new Error(`${file} is ${(stat.size / 1024 / 1024).toFixed(0)} MiB; a contact sheet reads at most ${MAX_SWEEP_RECORD_BYTES / 1024 / 1024} MiB (10,000 runs fit in far less). It is no sweep record this extension wrote: open the run folders inside it with Open Run instead.`);
+    }
+    const cached = this.sheetRecord;
+    let record: unknown;
+    if (cached?.file === file && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs) {
+      record = cached.record;
+    } else {
+      try {
+        record = JSON.parse(await fs.readFile(file, 'utf8')) as unknown;
+      } catch (e) {
+        throw new Error(`${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+      this.sheetRecord = { file, size: stat.size, mtimeMs: stat.mtimeMs, record };
+    }
+    return contactSheetFromRecord(record, sweepDir);
+  }
+
+  /** Each tile's picture as far as it is made; the rest are queued, and the sheet is posted again as they come. */
+  private sheetThumbsOf(webview: vscode.Webview, sheet: ContactSheetView): SheetThumb[] {
+    if (this.sheetThumbs?.sweepDir !== sheet.sweepDir) this.sheetThumbs = { sweepDir: sheet.sweepDir, done: new Map(), queue: [], queued: new Set(), working: false };
+    const t = this.sheetThumbs;
+    return sheet.tiles.map((tile) => {
+      if (!tile.image) return {};
+      const file = path.join(sheet.sweepDir, ...tile.image.relativePath.split('/'));
+      const made = t.done.get(file);
+      if (made === undefined) {
+        if (!t.queued.has(file)) {
+          t.queued.add(file);
+          t.queue.push({ file, bytes: tile.image.bytes });
+        }
+        return { loading: true };
+      }
+      return made === null ? {} : { thumb: webview.asWebviewUri(vscode.Uri.file(made)).toString() };
+    });
+  }
+
+  private async makeSheetThumbs(): Promise<void> {
+    const t = this.sheetThumbs;
+    if (!t || t.working) return;
+    t.working = true;
+    try {
+      for (let job = t.queue.shift(); job && this.sheetThumbs === t; job = t.queue.shift()) {
+        const bytes = job.bytes ?? (await fs.stat(job.file).then((st) => (st.isFile() ? st.size : undefined), () => undefined));
+        const made = bytes === undefined ? undefined : await thumbnailFor(job.file, bytes, this.deps.thumbnailDir);
+        t.done.set(job.file, made ?? null);
+        t.queued.delete(job.file);
+        this.postState.run();
+      }
+    } finally {
+      t.working = false;
+    }
+  }
+
   private async media(webview: vscode.Webview, run: RunViewState): Promise<OutputMedia[]> {
     const dir = run.runDir;
     if (!dir) return [];
@@ -374,7 +507,7 @@ export class RunPanelHost extends DisposableObject {
 
   private outputFile(index: number, side: PanelSide): string | undefined {
     const v = this.view;
-    if (!v) return undefined;
+    if (!v || v.kind === 'sheet') return undefined;
     const run = v.kind === 'run' ? v.run : side === 'right' ? v.comparison.right : v.comparison.left;
     const o = run.outputs[index];
     return o && run.runDir ? path.join(run.runDir, ...o.relativePath.split('/')) : undefined;

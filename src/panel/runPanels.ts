@@ -9,7 +9,9 @@ import { UserError } from '../commands/userError';
 import { resolveOutputLocation } from '../core/outputLocation';
 import { RUN_RECORD_NAME } from '../core/outputSaver';
 import { hourlyRate } from '../core/pricing';
+import { SWEEP_RECORD_NAME } from '../core/sweep/sweepRecord';
 import { type RunTarget } from '../core/runRegistry';
+import { type SweepGroup, type SweepGroups } from '../views/runsTreeDataProvider';
 import { isNode } from '../views/treeNodes';
 import { RUN_PANEL_VIEW_TYPE } from './messages';
 import type * as HostModule from './runPanelHost';
@@ -42,6 +44,7 @@ export class RunPanels extends DisposableObject {
     private readonly services: Services,
     private readonly extensionUri: vscode.Uri,
     private readonly storageUri: vscode.Uri,
+    private readonly sweeps?: SweepGroups,
   ) {
     super();
     this._register(
@@ -84,8 +87,29 @@ export class RunPanels extends DisposableObject {
       return this.load().showRun(run.id, { preview: this.latestPreviews.get(run.id) });
     }
     const chosen = runDirOf(arg) ?? (await this.pickRun());
-    if (typeof chosen !== 'string') return this.load().showRun(chosen.runId, { preview: this.latestPreviews.get(chosen.runId) });
+    if (typeof chosen !== 'string') return 'sweepDir' in chosen ? this.load().showSheet(chosen.sweepDir) : this.load().showRun(chosen.runId, { preview: this.latestPreviews.get(chosen.runId) });
+    // A sweep folder (or its sweep.json) from the Explorer: its runs are below it, its contact sheet shows them all.
+    if (path.basename(chosen) === SWEEP_RECORD_NAME || ((await isSweepFolder(chosen)) && !(await isFile(path.join(chosen, RUN_RECORD_NAME))))) return this.openContactSheet(chosen);
     return this.load().showRecord(await checkedRunDir(chosen));
+  }
+
+  /** Open Contact Sheet: a sweep of the Runs view, a sweep folder or its `sweep.json` (explorer), or a pick among the sweeps found. */
+  async openContactSheet(arg?: unknown): Promise<void> {
+    let dir: string | undefined;
+    if (isNode(arg, 'sweep')) {
+      dir = this.sweeps?.get(arg.sweepId)?.dir;
+      if (!dir) throw new UserError('That sweep is no longer listed.');
+    } else {
+      const given = runDirOf(arg);
+      dir = given === undefined ? undefined : path.basename(given) === SWEEP_RECORD_NAME ? path.dirname(given) : given;
+    }
+    if (dir === undefined) {
+      const picked = await this.pickRun({ sweepsOnly: true });
+      if (typeof picked === 'string' || !('sweepDir' in picked)) return;
+      dir = picked.sweepDir;
+    }
+    if (!(await isSweepFolder(dir))) throw new UserError(`${dir} is no sweep folder: it has no ${SWEEP_RECORD_NAME}. Pick the folder a sweep saved its runs in (it holds ${SWEEP_RECORD_NAME}).`);
+    return this.load().showSheet(path.resolve(dir));
   }
 
   /** Compare with…: the run given (or shown) against another run of the same workflow, picked. */
@@ -126,23 +150,41 @@ export class RunPanels extends DisposableObject {
       thumbnailDir: vscode.Uri.joinPath(this.storageUri, 'thumbnails').fsPath,
       pickRunToCompare: (dir) => this.pickRunToCompare(dir),
       promptOnDisk: (record) => promptOnDisk(record),
+      sweepOf: (dir) => {
+        const group = this.sweeps?.all.find((g) => path.resolve(g.dir) === path.resolve(dir));
+        return group && { runs: group.runs.map(sweepRunShape), status: group.status };
+      },
+      onDidChangeSweeps: this.sweeps?.onDidChange,
     });
     this.host = this._register(host);
     return host;
   }
 
-  /** A run of this window (live or finished), or a run folder of an earlier session found under the output folders. */
-  private async pickRun(): Promise<string | { runId: string }> {
-    const listed = this.services.runs.runs;
+  /** A run of this window (live or finished), or a run folder of an earlier session found under the output folders; sweeps (of this window and earlier) open as contact sheets. */
+  private async pickRun(options: { sweepsOnly?: boolean } = {}): Promise<string | { runId: string } | { sweepDir: string }> {
+    const sweepsOnly = options.sweepsOnly === true;
+    const listed = sweepsOnly ? [] : this.services.runs.runs;
+    const groups: readonly SweepGroup[] = this.sweeps?.all ?? [];
     const known = new Set(listed.map((r) => r.result?.runDir).filter((d): d is string => d !== undefined).map((d) => path.resolve(d)));
-    const past = (await pastRunFolders(this.services)).filter((d) => !known.has(d));
-    if (listed.length === 0 && past.length === 0) throw new UserError('No run to open: none ran in this window and no run folder was found under the output folders. Open a run folder (or its run.json) from the Explorer instead: right-click it, Open Run.');
-    return this.services.prompter.pick<string | { runId: string }>(
+    const knownSweeps = new Set(groups.map((g) => path.resolve(g.dir)));
+    const candidates = await pastFolderCandidates(this.services);
+    const past = sweepsOnly ? [] : (await foldersWith(candidates, RUN_RECORD_NAME, MAX_PAST_RUNS)).filter((d) => !known.has(d));
+    const pastSweeps = (await foldersWith(candidates, SWEEP_RECORD_NAME, MAX_PAST_RUNS)).filter((d) => !knownSweeps.has(d));
+    if (listed.length === 0 && past.length === 0 && groups.length === 0 && pastSweeps.length === 0) {
+      throw new UserError(
+        sweepsOnly
+          ? `No sweep to open: none ran in this window and no sweep folder (with its ${SWEEP_RECORD_NAME}) was found under the output folders. Open a sweep folder from the Explorer instead: right-click it, Open Contact Sheet.`
+          : 'No run to open: none ran in this window and no run folder was found under the output folders. Open a run folder (or its run.json) from the Explorer instead: right-click it, Open Run.',
+      );
+    }
+    return this.services.prompter.pick<string | { runId: string } | { sweepDir: string }>(
       [
+        ...groups.map((g) => ({ label: `Sweep: ${g.name}`, description: `${g.status} · ${g.runs.length} runs · this window`, value: { sweepDir: path.resolve(g.dir) } })),
         ...listed.map((r) => ({ label: r.workflowName, description: `${r.phase} · this window`, value: { runId: r.id } })),
+        ...pastSweeps.map((d) => ({ label: `Sweep: ${path.basename(path.dirname(d))}`, description: path.basename(d), detail: d, value: { sweepDir: d } })),
         ...past.map((d) => ({ label: path.basename(path.dirname(d)), description: path.basename(d), detail: d, value: d })),
       ],
-      { title: 'Open which run?' },
+      { title: sweepsOnly ? 'Open the contact sheet of which sweep?' : 'Open which run?' },
     );
   }
 
@@ -169,13 +211,11 @@ export class RunPanels extends DisposableObject {
 const MAX_PAST_RUNS = 500;
 
 /**
- * Run folders of earlier sessions: `<output folder>/<workflow>/<time>-<prompt>/run.json` under each
- * workspace folder's `runcomfy.outputDirectory`, newest first (folder names start with the time),
- * at most `max`. Only folder listings are read for all of them; `run.json` is checked (one stat)
- * newest first until `max` are found, so a folder of thousands of runs costs listings, not reads.
- * The Open Run pick and the Runs view's "Earlier runs" both find runs here.
+ * Folders of earlier sessions that may hold a run or a sweep: `<output folder>/<workflow>/<name>` under
+ * each workspace folder's `runcomfy.outputDirectory`, newest first (run and sweep folder names start
+ * with the time). Only folder listings are read here.
  */
-export async function pastRunFolders(services: Services, max = MAX_PAST_RUNS): Promise<string[]> {
+async function pastFolderCandidates(services: Services): Promise<string[]> {
   const candidates: string[] = [];
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     if (folder.uri.scheme !== 'file') continue;
@@ -192,13 +232,38 @@ export async function pastRunFolders(services: Services, max = MAX_PAST_RUNS): P
       }
     }
   }
-  candidates.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+  return candidates.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+}
+
+/**
+ * The first `max` of `candidates` (newest first) that hold `record` (run.json: a run folder; sweep.json: a
+ * sweep folder), one stat each until `max` are found, so a folder of thousands of runs costs listings, not reads.
+ */
+async function foldersWith(candidates: readonly string[], record: string, max: number): Promise<string[]> {
   const found: string[] = [];
   for (const dir of candidates) {
     if (found.length >= max) break;
-    if (await fs.stat(path.join(dir, RUN_RECORD_NAME)).then((st) => st.isFile(), () => false)) found.push(dir);
+    if (await isFile(path.join(dir, record))) found.push(dir);
   }
   return found;
+}
+
+/** Run folders of earlier sessions, newest first, at most `max`. The Open Run pick and the Runs view's "Earlier runs" both find runs here. */
+export async function pastRunFolders(services: Services, max = MAX_PAST_RUNS): Promise<string[]> {
+  return foldersWith(await pastFolderCandidates(services), RUN_RECORD_NAME, max);
+}
+
+function isFile(file: string): Promise<boolean> {
+  return fs.stat(file).then((s) => s.isFile(), () => false);
+}
+
+function isSweepFolder(dir: string): Promise<boolean> {
+  return isFile(path.join(dir, SWEEP_RECORD_NAME));
+}
+
+/** A sweep run of this window in sweep.json's shape, for the contact sheet's one reader (which checks its paths like a file's). */
+function sweepRunShape(r: SweepGroup['runs'][number]): Record<string, unknown> {
+  return { index: r.index, params: r.params, status: r.status, target: r.target, error: r.error, folder: r.folder, run_dir: r.runDir ?? null, outputs: r.outputs };
 }
 
 /** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */

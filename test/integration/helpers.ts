@@ -13,6 +13,8 @@ export interface TreeItemState {
   /** The tooltip's Markdown source (or plain text). */
   tooltip?: string;
   children?: TreeItemState[];
+  /** A sweep row's element: the argument its menu commands get. */
+  node?: unknown;
 }
 
 export interface SeenPrompt {

@@ -7,8 +7,9 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import { type ContactSheetStatus, type ContactSheetTile } from '../../core/contactSheet';
 import { type InputDiff, type OutputView, type RunComparison, type RunViewState } from '../../core/runView';
-import { type HostMessage, type OutputMedia, type PanelSide, type PanelView, type WebviewMessage } from '../messages';
+import { type HostMessage, type OutputMedia, type PanelSide, type PanelView, type SheetThumb, type WebviewMessage } from '../messages';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -162,6 +163,7 @@ function renderRun(view: Extract<PanelView, { kind: 'run' }>): void {
   const actions = el('div', { class: 'actions' });
   if (view.cancellable) actions.append(button('Cancel', 'debug-stop', () => vscode.postMessage({ type: 'cancel' })));
   if (run.runDir && run.status !== 'running' && run.status !== 'queued' && run.status !== 'preparing') actions.append(button('Compare with…', 'diff', () => vscode.postMessage({ type: 'compareWith' }), true));
+  if (view.fromSheet) actions.append(button('Contact Sheet', 'arrow-left', () => vscode.postMessage({ type: 'openSheet' }), true));
   const header = el('header', {}, el('h1', {}, run.name), statusLine(run), actions);
   const live = view.cancellable;
   if (!preview || !live) preview = undefined;
@@ -207,6 +209,17 @@ function renderCompare(view: Extract<PanelView, { kind: 'compare' }>): void {
 
 function report(): void {
   if (!current) return;
+  if (current.kind === 'sheet') {
+    vscode.postMessage({
+      type: 'sheetRendered',
+      sweep: current.sheet.name,
+      status: current.sheet.status,
+      tiles: app.querySelectorAll('figure.sheet-tile').length,
+      images: app.querySelectorAll('figure.sheet-tile img').length,
+      labels: [...app.querySelectorAll('figure.sheet-tile .sheet-label')].map((e) => e.textContent ?? ''),
+    });
+    return;
+  }
   const run = current.kind === 'run' ? current.run : current.comparison.left;
   vscode.postMessage({
     type: 'rendered',
@@ -219,12 +232,83 @@ function report(): void {
   });
 }
 
+const SHEET_STATUS_ICON: Record<ContactSheetStatus, string> = { ...STATUS_ICON, pending: 'circle-outline', skipped: 'circle-slash' };
+/** The contact sheet's tiles by position, kept between states: a live sheet is posted again as runs end, and only changed tiles are rebuilt (loaded images stay). */
+let sheetTiles = new Map<number, { readonly key: string; readonly element: HTMLElement }>();
+let sheetDir = '';
+
+function sheetTile(t: ContactSheetTile, pic: SheetThumb | undefined, position: number): HTMLElement {
+  const waiting = pic?.loading === true;
+  const picture = pic?.thumb
+    ? el('img', { src: pic.thumb, alt: t.label, loading: 'lazy', decoding: 'async' })
+    : el(
+        'span',
+        { class: 'sheet-state' },
+        el('vscode-icon', { name: waiting ? 'loading' : SHEET_STATUS_ICON[t.status], size: '32', ...(waiting || t.status === 'running' ? { spin: '' } : {}) }),
+        waiting ? 'loading' : t.status === 'success' ? 'no image' : t.status,
+      );
+  let body: HTMLElement;
+  if (t.runDir) {
+    body = el('button', { class: 'thumb', title: `Open run ${t.index + 1}: ${t.label}` }, picture);
+    body.addEventListener('click', () => vscode.postMessage({ type: 'openSheetRun', index: position }));
+  } else {
+    body = el('div', { class: 'thumb', title: `Run ${t.index + 1}: ${t.status}` }, picture);
+  }
+  const caption = el('figcaption', {}, el('span', { class: 'sheet-label', title: t.label }, t.label), t.error ? el('span', { class: 'error sheet-message', title: t.error }, t.error) : undefined);
+  return el('figure', { class: `tile sheet-tile sheet-${t.status}`, 'data-index': String(t.index) }, body, caption);
+}
+
+function renderSheet(view: Extract<PanelView, { kind: 'sheet' }>): void {
+  const sheet = view.sheet;
+  preview = undefined;
+  galleryKey = '';
+  gallery = undefined;
+  if (sheet.sweepDir !== sheetDir) {
+    sheetDir = sheet.sweepDir;
+    sheetTiles = new Map();
+  }
+  const kept = new Map<number, { key: string; element: HTMLElement }>();
+  const tileAt = (position: number): HTMLElement => {
+    const t = sheet.tiles[position];
+    const key = JSON.stringify([t, view.thumbs[position]]);
+    const old = sheetTiles.get(position);
+    const element = old?.key === key ? old.element : sheetTile(t, view.thumbs[position], position);
+    kept.set(position, { key, element });
+    return element;
+  };
+  const order: ContactSheetStatus[] = ['success', 'running', 'queued', 'pending', 'error', 'interrupted', 'skipped'];
+  const counts = order.filter((s) => sheet.counts[s]).map((s) => `${sheet.counts[s]} ${s === 'success' ? 'done' : s === 'error' ? 'failed' : s}`);
+  const header = el('header', {}, el('h1', {}, `Sweep: ${sheet.name}`), el('span', { class: 'status' }, `${sheet.status} · ${sheet.tiles.length} runs${counts.length > 0 ? `: ${counts.join(', ')}` : ''}`));
+  const axes = el('dl', { class: 'facts sheet-axes' });
+  if (sheet.workflow) axes.append(el('dt', {}, 'Workflow'), el('dd', {}, sheet.workflow));
+  for (const a of sheet.axes) axes.append(el('dt', {}, a.key), el('dd', {}, a.values.join(', ')));
+  let body: HTMLElement;
+  if (sheet.grid) {
+    const [rows, columns] = sheet.axes;
+    const table = el('table', { class: 'sheet-grid' });
+    table.append(el('thead', {}, el('tr', {}, el('th', { scope: 'col', class: 'corner' }, `${rows.key} ↓ · ${columns.key} →`), ...columns.values.map((v) => el('th', { scope: 'col' }, v)))));
+    const tbody = el('tbody');
+    sheet.grid.forEach((cells, r) => {
+      tbody.append(el('tr', {}, el('th', { scope: 'row' }, rows.values[r]), ...cells.map((p) => el('td', {}, p === null ? el('span', { class: 'muted' }, 'no run') : tileAt(p)))));
+    });
+    table.append(tbody);
+    body = el('div', { class: 'sheet-scroll' }, table);
+  } else {
+    body = el('div', { class: 'gallery sheet', role: 'list' });
+    sheet.tiles.forEach((_, p) => body.append(tileAt(p)));
+  }
+  sheetTiles = kept;
+  const warnings = sheet.warnings.length > 0 ? el('ul', { class: 'warnings' }, ...sheet.warnings.map((w) => el('li', {}, w))) : '';
+  app.replaceChildren(header, axes, body, warnings);
+}
+
 window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
   const m = e.data;
   if (m.type === 'state') {
     current = m.view;
     vscode.setState(m.persist);
     if (m.view.kind === 'run') renderRun(m.view);
+    else if (m.view.kind === 'sheet') renderSheet(m.view);
     else renderCompare(m.view);
     report();
   } else if (m.type === 'preview' && preview) {
