@@ -14,10 +14,11 @@ export interface OutputMedia {
   readonly thumb?: string;
 }
 
-/** What the panel shows: one run (live or past), or two runs compared. */
+/** What the panel shows: one run (live or past), two runs compared, or why it shows neither (a restore refused). */
 export type PanelView =
   | { readonly kind: 'run'; readonly run: RunViewState; readonly media: readonly OutputMedia[]; readonly cancellable: boolean }
-  | { readonly kind: 'compare'; readonly comparison: RunComparison; readonly leftMedia: readonly OutputMedia[]; readonly rightMedia: readonly OutputMedia[] };
+  | { readonly kind: 'compare'; readonly comparison: RunComparison; readonly leftMedia: readonly OutputMedia[]; readonly rightMedia: readonly OutputMedia[] }
+  | { readonly kind: 'notice'; readonly title: string; readonly message: string };
 
 /** What the webview keeps with `setState`, which the serializer gets back after a reload: run folders only, never state. */
 export interface PanelPersistedState {
@@ -38,7 +39,7 @@ export type PanelSide = 'left' | 'right';
 export type WebviewMessage =
   | { readonly type: 'ready' }
   /** What the webview drew, after each state: tests check it rendered, not only that it was sent. */
-  | { readonly type: 'rendered'; readonly view: 'run' | 'compare'; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string }
+  | { readonly type: 'rendered'; readonly view: PanelView['kind']; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string }
   | { readonly type: 'cancel' }
   | { readonly type: 'openOutput'; readonly index: number; readonly side: PanelSide }
   | { readonly type: 'revealOutput'; readonly index: number; readonly side: PanelSide }
@@ -61,7 +62,7 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
     case 'revealOutput':
       return typeof m.index === 'number' && Number.isInteger(m.index) && m.index >= 0 ? { type: m.type, index: m.index, side } : undefined;
     case 'rendered':
-      return (m.view === 'run' || m.view === 'compare') && typeof m.status === 'string' && typeof m.outputs === 'number'
+      return (m.view === 'run' || m.view === 'compare' || m.view === 'notice') && typeof m.status === 'string' && typeof m.outputs === 'number'
         ? { type: 'rendered', view: m.view, status: m.status.slice(0, 200), outputs: m.outputs, preview: m.preview === true, progress: typeof m.progress === 'string' ? m.progress.slice(0, 200) : undefined }
         : undefined;
     default:

@@ -46,7 +46,7 @@ export class RunPanels extends DisposableObject {
     super();
     this._register(
       vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
-        deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state),
+        deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state, outputRoots(services)),
       }),
     );
     this._register(
@@ -174,14 +174,7 @@ const MAX_PAST_RUNS = 500;
  */
 async function pastRunFolders(services: Services): Promise<string[]> {
   const found: string[] = [];
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    if (folder.uri.scheme !== 'file') continue;
-    let root: string;
-    try {
-      root = resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root;
-    } catch {
-      continue; // A refused setting: queueing says why; the pick just has nothing from here.
-    }
+  for (const root of outputRoots(services)) {
     for (const workflow of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
       if (!workflow.isDirectory()) continue;
       for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
@@ -192,6 +185,20 @@ async function pastRunFolders(services: Services): Promise<string[]> {
   }
   found.sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
   return found.slice(0, MAX_PAST_RUNS);
+}
+
+/** The output folder of each workspace folder on disk (`runcomfy.outputDirectory`); a refused setting gives none (queueing says why). */
+function outputRoots(services: Services): string[] {
+  const roots: string[] = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    try {
+      roots.push(resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root);
+    } catch {
+      // A refused setting: queueing says why; nothing is listed or restored from this folder.
+    }
+  }
+  return roots;
 }
 
 /** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */
