@@ -12,9 +12,9 @@
 //   main        the single-folder workspace (samples + test/fixtures/workspace), trust disabled: *.test.js
 //   multiRoot   the two-folder test/fixtures/multi-root/runcomfy.code-workspace, trust disabled: *.multiRoot.test.js
 //   restricted  the same two folders with Workspace Trust on and the workspace untrusted (Restricted Mode): *.restricted.test.js
-//   restore     one folder, one window loaded twice: *.beforeReload.test.js, then the runner reloads the page
-//               (VS Code shuts the window down and saves its editors, webview state included) and the
-//               restored window runs *.afterReload.test.js; each load has its own extension host
+//   restore     one folder, one window loaded three times: *.beforeReload.test.js, then the suite reloads the window
+//               (VS Code shuts it down and saves its editors, webview state included), *.afterReload.test.js
+//               in the restored window, another reload, *.untrustedRestore.test.js; each load has its own extension host
 //
 // The verdict comes from the result file each phase writes, never from the workbench's exit code alone
 // (a crashed extension host reports 0). The last line printed is "N passed, M failed" over all phases.
@@ -38,7 +38,7 @@ const PHASE_NAMES = ['main', 'multiRoot', 'restricted', 'restore'];
 const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) ?? process.env.HOST_TEST_PHASES;
 // The packaged vsix skips multiRoot (the same code as in development mode) but runs restricted: VS Code
 // disables an installed extension in Restricted Mode unless its manifest declares support. It runs
-// restore too: only the manifest's `onWebviewPanel:` activation event brings the extension up to restore.
+// restore too: the packaged bundles (dist/panel, dist/webview) are what brings the panel back.
 const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : vsixMode ? ['main', 'restricted', 'restore'] : PHASE_NAMES;
 for (const p of phases) {
   if (!PHASE_NAMES.includes(p)) {
@@ -97,7 +97,7 @@ const PHASES = {
   main: { open: { folder: workspace }, trust: false },
   multiRoot: { open: { workspace: multiRootFile }, trust: false },
   restricted: { open: { workspace: multiRootFile }, trust: true },
-  restore: { open: { folder: restoreWorkspace }, trust: false, stages: ['beforeReload', 'afterReload'] },
+  restore: { open: { folder: restoreWorkspace }, trust: false, stages: ['beforeReload', 'afterReload', 'untrustedRestore'] },
 };
 
 function writeUserSettings(trust) {

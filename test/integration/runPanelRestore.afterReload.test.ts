@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { waitFor } from './helpers';
+import { waitFor, workspaceFile } from './helpers';
 import { fromWebview, panel, restoreRunDir } from './panelRestore';
 
 const PANEL_WAIT_MS = 30_000;
@@ -30,5 +30,23 @@ describe('the run panel, after a reload', function () {
     await waitFor('the output open in an editor', () =>
       vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => (t.input as { uri?: vscode.Uri } | undefined)?.uri?.fsPath === file)),
     );
+  });
+});
+
+describe('the run panel, a state from elsewhere', function () {
+  this.timeout(60_000);
+
+  it('leaves a run panel whose saved state names a folder outside the output folders, for the next load', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor('the restored panel closed', async () => !(await panel()).open);
+    // A page of the panel's type that saves what no panel of ours would: the serializer gets it back as is.
+    const forged = vscode.window.createWebviewPanel('runcomfy.run', 'RunComfy Run', vscode.ViewColumn.One, { enableScripts: true });
+    const saved = new Promise<void>((resolve) => forged.webview.onDidReceiveMessage((m: unknown) => m === 'saved' && resolve()));
+    forged.webview.html = `<!DOCTYPE html><html><body><script>
+      const api = acquireVsCodeApi();
+      api.setState({ runDir: ${JSON.stringify(path.dirname(workspaceFile().fsPath))} });
+      api.postMessage('saved');
+    </script></body></html>`;
+    await saved;
   });
 });
