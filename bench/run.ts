@@ -3,7 +3,7 @@
  * on the same machine, prints a table and writes `bench/results.json`. Not part of `npm test`: the
  * figures depend on the machine, and no test may assert on time.
  *
- *   node out/bench/run.js [--only upload,download,outputs,inputs,websocket,analysis,politeness,startup,sweep,panel] [--runs N]
+ *   node out/bench/run.js [--only upload,download,outputs,inputs,websocket,analysis,politeness,startup,sweep,panel,webview] [--runs N]
  *
  * The simulators run in a process of their own, and each measured client in another, so neither
  * pollutes the other's CPU or memory. Each measurement runs the measured side and its baseline
@@ -21,13 +21,14 @@ import { benchPoliteness } from './politeness';
 import { benchStartup } from './startup';
 import { benchSweep } from './sweep';
 import { benchPanel } from './panel';
+import { benchWebviewMemory } from './webviewMemory';
 
 interface SimInfo {
   readonly comfyUrl: string;
   readonly runcomfyUrl: string;
 }
 
-const sections = ['upload', 'download', 'outputs', 'inputs', 'websocket', 'analysis', 'politeness', 'startup', 'sweep', 'panel'] as const;
+const sections = ['upload', 'download', 'outputs', 'inputs', 'websocket', 'analysis', 'politeness', 'startup', 'sweep', 'panel', 'webview'] as const;
 type Section = (typeof sections)[number];
 
 function options(): { only: Set<Section>; runs: number | undefined } {
@@ -97,6 +98,10 @@ async function main(): Promise<void> {
     if (only.has('panel')) {
       console.log('panel: thumbnail bytes per tile, a 500-output gallery message, a preview flood');
       rows.push(...(await benchPanel(runs ?? 3)));
+    }
+    if (only.has('webview')) {
+      console.log('webview: the run panel in Chromium over 20 runs of 1,000 previews and a 500-output gallery (heap, DOM nodes, listeners)');
+      rows.push(...(await benchWebviewMemory(runs ?? 2)));
     }
   } finally {
     removeTemps();

@@ -12,6 +12,9 @@
 //   main        the single-folder workspace (samples + test/fixtures/workspace), trust disabled: *.test.js
 //   multiRoot   the two-folder test/fixtures/multi-root/runcomfy.code-workspace, trust disabled: *.multiRoot.test.js
 //   restricted  the same two folders with Workspace Trust on and the workspace untrusted (Restricted Mode): *.restricted.test.js
+//   restore     one folder, one window loaded three times: *.beforeReload.test.js, then the suite reloads the window
+//               (VS Code shuts it down and saves its editors, webview state included), *.afterReload.test.js
+//               in the restored window, another reload, *.untrustedRestore.test.js; each load has its own extension host
 //
 // The verdict comes from the result file each phase writes, never from the workbench's exit code alone
 // (a crashed extension host reports 0). The last line printed is "N passed, M failed" over all phases.
@@ -31,11 +34,12 @@ const CODE_SERVER = path.join(root, 'tools/vscode-host/node_modules/code-server/
 const testsPath = path.join(root, 'out/test/integration/index.js');
 // Per phase: the main suite takes a few minutes; the other phases well under one.
 const TIMEOUT_MS = Number(process.env.HOST_TEST_TIMEOUT_MS || 300000);
-const PHASE_NAMES = ['main', 'multiRoot', 'restricted'];
+const PHASE_NAMES = ['main', 'multiRoot', 'restricted', 'restore'];
 const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) ?? process.env.HOST_TEST_PHASES;
 // The packaged vsix skips multiRoot (the same code as in development mode) but runs restricted: VS Code
-// disables an installed extension in Restricted Mode unless its manifest declares support.
-const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : vsixMode ? ['main', 'restricted'] : PHASE_NAMES;
+// disables an installed extension in Restricted Mode unless its manifest declares support. It runs
+// restore too: the packaged bundles (dist/panel, dist/webview) are what brings the panel back.
+const phases = phaseArg ? phaseArg.split(',').map((p) => p.trim()).filter(Boolean) : vsixMode ? ['main', 'restricted', 'restore'] : PHASE_NAMES;
 for (const p of phases) {
   if (!PHASE_NAMES.includes(p)) {
     console.error(`host-tests: unknown phase "${p}"; phases are ${PHASE_NAMES.join(', ')}.`);
@@ -74,6 +78,7 @@ const userData = path.join(tmp, 'user-data');
 const extDir = path.join(tmp, 'extensions');
 const workspace = path.join(tmp, 'workspace');
 const multiRoot = path.join(tmp, 'multi-root');
+const restoreWorkspace = path.join(tmp, 'restore-workspace');
 fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
 fs.mkdirSync(extDir, { recursive: true });
 // The suite writes outputs into its workspace: give it a fresh copy of the samples users get,
@@ -84,12 +89,15 @@ fs.cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: tr
 for (const folder of ['alpha', 'beta']) fs.cpSync(path.join(root, 'samples'), path.join(multiRoot, folder), { recursive: true });
 fs.cpSync(path.join(root, 'test/fixtures/multi-root'), multiRoot, { recursive: true });
 const multiRootFile = path.join(multiRoot, 'runcomfy.code-workspace');
+// A folder of its own: what the window restores is kept per workspace, and no other phase's editors are in it.
+fs.cpSync(path.join(root, 'samples'), restoreWorkspace, { recursive: true });
 
 /** What each phase opens, and whether Workspace Trust is on there (it never trusts anything for us). */
 const PHASES = {
   main: { open: { folder: workspace }, trust: false },
   multiRoot: { open: { workspace: multiRootFile }, trust: false },
   restricted: { open: { workspace: multiRootFile }, trust: true },
+  restore: { open: { folder: restoreWorkspace }, trust: false, stages: ['beforeReload', 'afterReload', 'untrustedRestore'] },
 };
 
 function writeUserSettings(trust) {
@@ -221,20 +229,21 @@ browser = await launchChromium();
 
 /**
  * Runs one phase in a fresh browser context (so a phase's window state and secrets never reach the
- * next) and resolves with its result file: `{ passed, failed, pending, total }`, or null when the
- * suite wrote none (the extension host crashed or run() never finished).
+ * next) and resolves with its result: `{ passed, failed, pending, total }` summed over its stages, or
+ * null when a stage's suite wrote none (the extension host crashed or run() never finished).
+ * A phase with stages loads its window once per stage: the page is reloaded between them, as a user's
+ * Reload Window does, in the same browser context (the workbench keeps its state in the browser).
  */
 async function runPhase(name) {
   const phase = PHASES[name];
-  const resultFile = path.join(tmp, `result-${name}.json`);
   writeUserSettings(phase.trust);
-  fs.writeFileSync(phaseFile, JSON.stringify({ phase: name, resultFile }));
   const context = await browser.newContext();
   const page = await context.newPage();
   if (verbose) page.on('console', (msg) => console.log(`[browser ${msg.type()}] ${msg.text()}`));
   page.on('pageerror', (err) => console.error(`[page error] ${err}`));
-  let exited;
-  const exit = new Promise((resolve) => { exited = resolve; });
+  // A reload asks the page's beforeunload first; nothing here is unsaved, so let it go on.
+  page.on('dialog', (d) => void d.accept().catch(() => undefined));
+  let exited = () => undefined;
   // The workbench forwards every extension-host console call here, including mocha's reporter.
   await page.exposeFunction('codeAutomationLog', (type, args) => {
     const line = util.format(...args);
@@ -251,19 +260,42 @@ async function runPhase(name) {
     ...(vsixMode ? [] : [['disableExtensions', 'true']]),
   ]);
   const target = phase.open.folder ? `folder=${encodeURIComponent(remote(phase.open.folder))}` : `workspace=${encodeURIComponent(remote(phase.open.workspace))}`;
-  log(`phase ${name}: opening the workbench (${phase.open.folder ? 'folder' : 'multi-root workspace'}, workspace trust ${phase.trust ? 'on' : 'off'})`);
-  await page.goto(`http://${authority}/?${target}&payload=${encodeURIComponent(payload)}`);
-  log(`phase ${name}: workbench loaded; waiting for the suite`);
-  let timer;
-  const code = await Promise.race([exit, new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS); })]);
-  clearTimeout(timer);
-  if (code === 'timeout') return finish(124, `phase ${name}: timeout after ${TIMEOUT_MS} ms`);
+  const total = { passed: 0, failed: 0, pending: 0, total: 0 };
+  const stages = (phase.stages ?? [name]).map((stage) => ({ phase: stage, resultFile: path.join(tmp, `result-${name}-${stage}.json`) }));
+  fs.writeFileSync(phaseFile, JSON.stringify(phase.stages ? { phase: name, stages } : { phase: name, resultFile: stages[0].resultFile }));
+  for (const [i, stage] of stages.entries()) {
+    const label = stages.length > 1 ? `phase ${name} (${stage.phase})` : `phase ${name}`;
+    const last = i === stages.length - 1;
+    const exit = new Promise((resolve) => { exited = resolve; });
+    if (i === 0) {
+      log(`${label}: opening the workbench (${phase.open.folder ? 'folder' : 'multi-root workspace'}, workspace trust ${phase.trust ? 'on' : 'off'})`);
+      await page.goto(`http://${authority}/?${target}&payload=${encodeURIComponent(payload)}`);
+      log(`${label}: workbench loaded; waiting for the suite`);
+    }
+    // A stage before the last ends with the suite reloading the window (test/integration/index.ts), not
+    // with an exit: the next load of the page runs the next stage. An exit there means the stage failed.
+    const reloaded = last ? new Promise(() => undefined) : new Promise((resolve) => page.once('load', () => resolve('reloaded')));
+    let timer;
+    const code = await Promise.race([exit, reloaded, new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS); })]);
+    clearTimeout(timer);
+    if (code === 'timeout') return finish(124, `${label}: timeout after ${TIMEOUT_MS} ms`);
+    let r = null;
+    try { r = JSON.parse(fs.readFileSync(stage.resultFile, 'utf8')); } catch { /* no result: the caller reports it */ }
+    log(`${label}: ${code === 'reloaded' ? 'the window reloaded' : `workbench reported ${code}`}; ${r ? `${r.passed} passed, ${r.failed} failed` : 'no result'}`);
+    if (!r) {
+      await context.close();
+      return null;
+    }
+    total.passed += r.passed;
+    total.failed += r.failed + (code === 0 || code === 'reloaded' || r.failed > 0 ? 0 : 1);
+    total.pending += r.pending;
+    total.total += r.total;
+    if (code !== 'reloaded') break;
+    log(`phase ${name} (${stages[i + 1].phase}): the restored window is loaded; waiting for the suite`);
+  }
   // Closing the window ends its extension host before the next phase starts one.
   await context.close();
-  let r = null;
-  try { r = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* no result: the caller reports it */ }
-  log(`phase ${name}: workbench reported ${code}; ${r ? `${r.passed} passed, ${r.failed} failed` : 'no result'}`);
-  return r && { ...r, failed: r.failed + (code === 0 || r.failed > 0 ? 0 : 1) };
+  return total;
 }
 
 const totals = { passed: 0, failed: 0, total: 0 };

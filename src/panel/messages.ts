@@ -15,13 +15,14 @@ export interface OutputMedia {
   readonly thumb?: string;
 }
 
-/** What the panel shows: one run (live or past), or two runs compared. */
+/** What the panel shows: one run (live or past), two runs compared, or why it shows neither (a restore refused). */
 export type PanelView =
   /** `fromSheet`: the sweep folder's name when the run was opened from its contact sheet (the panel offers the way back). */
   | { readonly kind: 'run'; readonly run: RunViewState; readonly media: readonly OutputMedia[]; readonly cancellable: boolean; readonly fromSheet?: string }
   | { readonly kind: 'compare'; readonly comparison: RunComparison; readonly leftMedia: readonly OutputMedia[]; readonly rightMedia: readonly OutputMedia[] }
   /** A sweep's contact sheet; `thumbs` is index-aligned with its tiles. */
-  | { readonly kind: 'sheet'; readonly sheet: ContactSheetView; readonly thumbs: readonly SheetThumb[] };
+  | { readonly kind: 'sheet'; readonly sheet: ContactSheetView; readonly thumbs: readonly SheetThumb[] }
+  | { readonly kind: 'notice'; readonly title: string; readonly message: string };
 
 /** A contact-sheet tile's picture: a webview URI of its thumbnail, or `loading` while the host makes it, or neither (no image). */
 export interface SheetThumb {
@@ -50,7 +51,7 @@ export type PanelSide = 'left' | 'right';
 export type WebviewMessage =
   | { readonly type: 'ready' }
   /** What the webview drew, after each state: tests check it rendered, not only that it was sent. */
-  | { readonly type: 'rendered'; readonly view: 'run' | 'compare'; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string; readonly animated?: number }
+  | { readonly type: 'rendered'; readonly view: 'run' | 'compare' | 'notice'; readonly status: string; readonly outputs: number; readonly preview: boolean; readonly progress?: string; readonly animated?: number }
   | { readonly type: 'cancel' }
   | { readonly type: 'openOutput'; readonly index: number; readonly side: PanelSide }
   | { readonly type: 'revealOutput'; readonly index: number; readonly side: PanelSide }
@@ -79,7 +80,7 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
     case 'revealOutput':
       return typeof m.index === 'number' && Number.isInteger(m.index) && m.index >= 0 ? { type: m.type, index: m.index, side } : undefined;
     case 'rendered':
-      return (m.view === 'run' || m.view === 'compare') && typeof m.status === 'string' && typeof m.outputs === 'number'
+      return (m.view === 'run' || m.view === 'compare' || m.view === 'notice') && typeof m.status === 'string' && typeof m.outputs === 'number'
         ? { type: 'rendered', view: m.view, status: m.status.slice(0, 200), outputs: m.outputs, preview: m.preview === true, progress: typeof m.progress === 'string' ? m.progress.slice(0, 200) : undefined, animated: typeof m.animated === 'number' ? m.animated : undefined }
         : undefined;
     case 'openSheet':

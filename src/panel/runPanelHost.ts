@@ -12,6 +12,7 @@ import { SWEEP_RECORD_NAME } from '../core/sweep/sweepRecord';
 import { thumbnailFor } from '../core/thumbnails';
 import { compareRuns, RunViewModel, runViewFromRecord, type RunViewState } from '../core/runView';
 import { type RunRegistry, type RunTarget, targetLabel } from '../core/runRegistry';
+import { checkRestoreState } from './restoreState';
 import { RUN_PANEL_VIEW_TYPE, type HostMessage, type OutputMedia, type PanelPersistedState, type PanelSide, type PanelView, parseWebviewMessage, type SheetThumb, type WebviewMessage } from './messages';
 
 
@@ -58,11 +59,14 @@ type Showing =
   | { readonly kind: 'live'; readonly runId: string; readonly model: RunViewModel }
   | { readonly kind: 'record'; readonly runDir: string }
   | { readonly kind: 'compare'; readonly left: string; readonly right: string }
-  | { readonly kind: 'sheet'; readonly sweepDir: string };
+  | { readonly kind: 'sheet'; readonly sweepDir: string }
+  | { readonly kind: 'notice'; readonly title: string; readonly message: string };
 
 /** What the test hooks see of the panel. */
 export interface RunPanelSnapshot {
   readonly open: boolean;
+  /** True when the open panel is one VS Code restored after a reload (handed to the serializer), not one this window created. */
+  readonly restored: boolean;
   readonly showing?: { kind: Showing['kind']; runId?: string; runDir?: string; right?: string; sweepDir?: string };
   /** The last state posted to the webview. */
   readonly view?: PanelView;
@@ -90,6 +94,7 @@ export class RunPanelHost extends DisposableObject {
   private previewsPosted = 0;
   private lastPreviewBytes = 0;
   private rendered?: WebviewMessage;
+  private restored = false;
   private readonly received: string[] = [];
   private readonly postPreview: Throttled;
   private readonly postState: Throttled;
@@ -193,21 +198,35 @@ export class RunPanelHost extends DisposableObject {
     await this.render();
   }
 
-  /** Takes over a panel VS Code restored after a reload, showing the run folder it showed. */
-  async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-    const persisted = (typeof state === 'object' && state !== null ? state : {}) as PanelPersistedState;
+  /**
+   * Takes over a panel VS Code restored after a reload, showing the run folder (or sweep) it showed. The state
+   * comes from the webview: only run folders under `outputRoots` are reopened (see restoreState.ts);
+   * for any other the panel says why it shows nothing, rather than closing without a word.
+   */
+  async restore(panel: vscode.WebviewPanel, state: unknown, outputRoots: readonly string[]): Promise<void> {
+    const target = await checkRestoreState(state, outputRoots);
     this.disposePanel();
     this.adopt(panel);
-    const runDir = typeof persisted.runDir === 'string' ? persisted.runDir : undefined;
-    const right = typeof persisted.compareWith === 'string' ? persisted.compareWith : undefined;
-    try {
-      if (runDir && right) await this.compare(runDir, right);
-      else if (runDir) await this.showRecord(runDir, { preserveFocus: true });
-      else panel.dispose();
-    } catch {
-      // The folder is gone or no longer a run: a stale panel would only show an error.
+    this.restored = true;
+    if (!target) {
       panel.dispose();
+      return;
     }
+    try {
+      if ('refusal' in target) await this.showNotice(target.refusal);
+      else if ('sweepDir' in target) await this.showSheet(target.sweepDir, { preserveFocus: true });
+      else if (target.compareWith) await this.compare(target.runDir, target.compareWith);
+      else await this.showRecord(target.runDir, { preserveFocus: true });
+    } catch (e) {
+      // The record went bad between the check and the read (or is no run record): say so in the panel.
+      await this.showNotice((e as Error).message);
+    }
+  }
+
+  private async showNotice(message: string): Promise<void> {
+    this.showing = { kind: 'notice', title: 'Run not reopened', message };
+    this.stopTick();
+    await this.render();
   }
 
   /** A message from the webview (or from the test hooks, which post what the webview would). */
@@ -270,7 +289,8 @@ export class RunPanelHost extends DisposableObject {
     const s = this.showing;
     return {
       open: this.panel !== undefined,
-      showing: s && (s.kind === 'live' ? { kind: s.kind, runId: s.runId } : s.kind === 'record' ? { kind: s.kind, runDir: s.runDir } : s.kind === 'sheet' ? { kind: s.kind, sweepDir: s.sweepDir } : { kind: s.kind, runDir: s.left, right: s.right }),
+      restored: this.panel !== undefined && this.restored,
+      showing: s && (s.kind === 'live' ? { kind: s.kind, runId: s.runId } : s.kind === 'record' ? { kind: s.kind, runDir: s.runDir } : s.kind === 'sheet' ? { kind: s.kind, sweepDir: s.sweepDir } : s.kind === 'compare' ? { kind: s.kind, runDir: s.left, right: s.right } : { kind: s.kind }),
       view: this.view,
       previewsPosted: this.previewsPosted,
       lastPreviewBytes: this.lastPreviewBytes,
@@ -286,6 +306,7 @@ export class RunPanelHost extends DisposableObject {
     }
     const panel = vscode.window.createWebviewPanel(RUN_PANEL_VIEW_TYPE, 'RunComfy Run', { viewColumn: vscode.ViewColumn.Beside, preserveFocus }, this.webviewOptions([]));
     this.adopt(panel);
+    this.restored = false;
   }
 
   private adopt(panel: vscode.WebviewPanel): void {
@@ -382,6 +403,10 @@ export class RunPanelHost extends DisposableObject {
       view = { kind: 'sheet', sheet, thumbs: this.sheetThumbsOf(panel.webview, sheet) };
       persist = { sweepDir: s.sweepDir };
       dirs = [s.sweepDir];
+    } else if (s.kind === 'notice') {
+      view = { kind: 'notice', title: s.title, message: s.message };
+      persist = {};
+      dirs = [];
     } else {
       const [l, r] = await Promise.all([this.readRecord(s.left), this.readRecord(s.right)]);
       const left = await this.recordState(s.left, l);
@@ -395,7 +420,7 @@ export class RunPanelHost extends DisposableObject {
     const roots = this.webviewOptions(dirs);
     const current = panel.webview.options.localResourceRoots?.map((u) => u.toString()).join('\n');
     if (current !== roots.localResourceRoots?.map((u) => u.toString()).join('\n')) panel.webview.options = roots;
-    panel.title = view.kind === 'run' ? `Run: ${view.run.name}` : view.kind === 'sheet' ? `Sweep: ${view.sheet.name}` : `Compare: ${view.comparison.left.name}`;
+    panel.title = view.kind === 'run' ? `Run: ${view.run.name}` : view.kind === 'sheet' ? `Sweep: ${view.sheet.name}` : view.kind === 'compare' ? `Compare: ${view.comparison.left.name}` : 'RunComfy Run';
     this.view = view;
     this.post({ type: 'state', view, persist });
     if (view.kind === 'sheet') void this.makeSheetThumbs();
@@ -507,7 +532,7 @@ export class RunPanelHost extends DisposableObject {
 
   private outputFile(index: number, side: PanelSide): string | undefined {
     const v = this.view;
-    if (!v || v.kind === 'sheet') return undefined;
+    if (!v || v.kind === 'sheet' || v.kind === 'notice') return undefined;
     const run = v.kind === 'run' ? v.run : side === 'right' ? v.comparison.right : v.comparison.left;
     const o = run.outputs[index];
     return o && run.runDir ? path.join(run.runDir, ...o.relativePath.split('/')) : undefined;

@@ -49,7 +49,7 @@ export class RunPanels extends DisposableObject {
     super();
     this._register(
       vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
-        deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state),
+        deserializeWebviewPanel: (panel, state) => this.load().restore(panel, state, outputRoots(services)),
       }),
     );
     this._register(
@@ -217,14 +217,7 @@ const MAX_PAST_RUNS = 500;
  */
 async function pastFolderCandidates(services: Services): Promise<string[]> {
   const candidates: string[] = [];
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    if (folder.uri.scheme !== 'file') continue;
-    let root: string;
-    try {
-      root = resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root;
-    } catch {
-      continue; // A refused setting: queueing says why; the pick just has nothing from here.
-    }
+  for (const root of outputRoots(services)) {
     for (const workflow of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
       if (!workflow.isDirectory()) continue;
       for (const run of await fs.readdir(path.join(root, workflow.name), { withFileTypes: true }).catch(() => [])) {
@@ -264,6 +257,20 @@ function isSweepFolder(dir: string): Promise<boolean> {
 /** A sweep run of this window in sweep.json's shape, for the contact sheet's one reader (which checks its paths like a file's). */
 function sweepRunShape(r: SweepGroup['runs'][number]): Record<string, unknown> {
   return { index: r.index, params: r.params, status: r.status, target: r.target, error: r.error, folder: r.folder, run_dir: r.runDir ?? null, outputs: r.outputs };
+}
+
+/** The output folder of each workspace folder on disk (`runcomfy.outputDirectory`); a refused setting gives none (queueing says why). */
+function outputRoots(services: Services): string[] {
+  const roots: string[] = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    try {
+      roots.push(resolveOutputLocation(services.config.forResource(folder.uri).outputDirectory, folder.uri.fsPath, folder.uri.fsPath).root);
+    } catch {
+      // A refused setting: queueing says why; nothing is listed or restored from this folder.
+    }
+  }
+  return roots;
 }
 
 /** A run folder from a command argument: a folder or `run.json` URI (the explorer), or a path (tests, other commands). */

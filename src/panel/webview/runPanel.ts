@@ -207,6 +207,14 @@ function renderCompare(view: Extract<PanelView, { kind: 'compare' }>): void {
   );
 }
 
+/** Why the panel shows no run: a restored state it refused, said in the panel instead of a blank page. */
+function renderNotice(view: Extract<PanelView, { kind: 'notice' }>): void {
+  preview = undefined;
+  galleryKey = '';
+  gallery = undefined;
+  app.replaceChildren(el('header', {}, el('h1', {}, view.title)), el('p', { class: 'notice', role: 'alert' }, el('vscode-icon', { name: 'info' }), ` ${view.message}`));
+}
+
 function report(): void {
   if (!current) return;
   if (current.kind === 'sheet') {
@@ -220,11 +228,11 @@ function report(): void {
     });
     return;
   }
-  const run = current.kind === 'run' ? current.run : current.comparison.left;
+  const run = current.kind === 'run' ? current.run : current.kind === 'compare' ? current.comparison.left : undefined;
   vscode.postMessage({
     type: 'rendered',
     view: current.kind,
-    status: run.status,
+    status: run?.status ?? (app.querySelector('p.notice')?.textContent?.trim() ?? ''),
     outputs: app.querySelectorAll('figure.tile').length,
     animated: app.querySelectorAll('figure.kind-animated .animated-badge').length,
     preview: Boolean(preview?.getAttribute('src')) && preview?.isConnected === true,
@@ -309,7 +317,8 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
     vscode.setState(m.persist);
     if (m.view.kind === 'run') renderRun(m.view);
     else if (m.view.kind === 'sheet') renderSheet(m.view);
-    else renderCompare(m.view);
+    else if (m.view.kind === 'compare') renderCompare(m.view);
+    else renderNotice(m.view);
     report();
   } else if (m.type === 'preview' && preview) {
     const first = !preview.getAttribute('src');
