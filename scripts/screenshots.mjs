@@ -16,6 +16,8 @@
 //   run-gallery.png the same panel when the run ended: images, an animated PNG, a video and an MP3, timings, target
 //   run-compare.png Compare Runs…: a second run with another seed and cfg, the inputs that differed, the image slider
 //   run-gallery-light.png, run-compare-light.png   the same in the Light Modern theme
+//   sweep-contact-sheet.png (+ -light)  a seed × cfg sweep on the machine (from its *.sweep.json lens), its
+//                   contact sheet: the first image of every run, rows by seed, columns by cfg
 //
 // About 45 s. On a failure the page as it was is saved to screenshots-tmp/failure.png (git-ignored).
 // Exit codes: 0 done; 1 a step failed (its error is printed); 124 overall timeout (SCREENSHOTS_TIMEOUT_MS);
@@ -384,5 +386,48 @@ await pick(demoName);
 await webview.locator('.gallery figure.tile img').first().waitFor();
 await videoShown();
 await shot('run-gallery-light.png');
+
+log('a two-axis sweep (seed × cfg) on the machine, and its contact sheet');
+// The same text to image, 4 steps: the simulated sampler paints each seed and cfg another colour.
+const sweepName = 'lighthouse-sweep';
+const sweepDir = path.join(info.workspace, sweepName);
+fs.mkdirSync(sweepDir, { recursive: true });
+const sweepFlow = demoFlow(1, 7);
+sweepFlow['5'].inputs.steps = 4;
+for (const id of ['8', '9', '10', '11', '12', '13']) delete sweepFlow[id];
+fs.writeFileSync(path.join(sweepDir, 'workflow_api.json'), JSON.stringify(sweepFlow, null, 2));
+fs.writeFileSync(path.join(sweepDir, 'grid.sweep.json'), JSON.stringify({ workflow: 'workflow_api.json', axes: { '5.seed': [101, 202, 303, 404], '5.cfg': [4, 6, 8] }, targets: [serverId], expectSeconds: 2 }, null, 2));
+await page.keyboard.press('Control+P');
+await page.locator('.quick-input-widget input').fill(`${sweepName}/grid.sweep.json`);
+await pick('grid.sweep.json');
+await page.locator('.part.editor .codelens-decoration a', { hasText: '▶ Run sweep: 12 runs' }).click();
+await page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Run Sweep' }).click();
+const sweepsOf = path.join(info.workspace, 'runcomfy-outputs', sweepName);
+const sweepEnded = () => {
+  for (const d of fs.existsSync(sweepsOf) ? fs.readdirSync(sweepsOf) : []) {
+    const record = path.join(sweepsOf, d, 'sweep.json');
+    if (fs.existsSync(record) && JSON.parse(fs.readFileSync(record, 'utf8')).status !== 'running') return true;
+  }
+  return false;
+};
+for (let waited = 0; !sweepEnded(); waited += 200) {
+  if (waited > 120000) throw new Error(`the sweep of ${sweepName} did not end`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+await runCommand('View: Close All Editors');
+await runCommand('RunComfy: Open Contact Sheet');
+await pick(`Sweep: ${sweepName}`);
+await webview.locator('table.sheet-grid').waitFor();
+for (let waited = 0; (await webview.locator('table.sheet-grid img').count()) < 12; waited += 100) {
+  if (waited > STEP_MS) throw new Error('the contact sheet did not show 12 pictures');
+  await new Promise((r) => setTimeout(r, 100));
+}
+await webview.locator('table.sheet-grid img').evaluateAll((imgs) => Promise.all(imgs.map((i) => i.decode().catch(() => undefined))));
+await shot('sweep-contact-sheet-light.png');
+await runCommand('Preferences: Color Theme');
+await page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor();
+await pick('Dark Modern');
+await page.locator('.monaco-workbench.vs-dark').waitFor();
+await shot('sweep-contact-sheet.png');
 
 await finish(0);
