@@ -14,6 +14,7 @@ import { EXPORT_HINT, type WorkflowProblem } from '../core/workflowAnalysis';
 import { knownProblemsSentence } from '../core/workflowMessages';
 import { prepareWorkflow, workflowDisplayName } from '../core/workflowPreparation';
 import { inputPolicyFor, isWorkflowFileName } from '../codelens/workflowDocuments';
+import { runPanelShowsRuns } from '../panel/runPanels';
 import { rateTable } from './machinePicker';
 import { type PickItem } from '../ui/prompter';
 import { parseSavedWorkflowUri, savedWorkflowName, SAVED_WORKFLOW_SCHEME } from '../views/savedWorkflowDocuments';
@@ -276,7 +277,8 @@ function announce(services: Services, uri: vscode.Uri, target: RunTarget, result
   if (result.status === 'success') {
     const n = result.outputs.length;
     const image = result.outputs.find((o) => /\.(png|jpe?g|webp|gif|bmp)$/i.test(o.path));
-    if (image) void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(image.path), { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside });
+    // The run panel, when open, shows the gallery: the image would cover it (and a hidden webview is torn down).
+    if (image && !runPanelShowsRuns()) void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(image.path), { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside });
     void services.prompter.notify('info', `${name} finished on ${targetLabel(target)}: ${n} output${n === 1 ? '' : 's'} saved.`, 'Open Outputs').then((a) => {
       const run = services.runs.runs.find((r) => r.result === result);
       if (a === 'Open Outputs' && run) void vscode.commands.executeCommand(CommandIds.openRunOutputs, { kind: 'run', runId: run.id });

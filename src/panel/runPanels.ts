@@ -20,6 +20,16 @@ import { type RunPanelHost, type RunPanelSnapshot } from './runPanelHost';
 /** `runcomfy.showRunPanel`: when a starting run opens the panel. */
 export type ShowRunPanel = 'always' | 'never' | 'onFirstRun';
 
+/**
+ * True when a run panel is open in this window and follows each new run (any setting but `never`): a
+ * finished run's gallery is on screen there, so the run's first image need not open over it.
+ */
+export function runPanelShowsRuns(): boolean {
+  if (vscode.workspace.getConfiguration('runcomfy').get<ShowRunPanel>('showRunPanel', 'onFirstRun') === 'never') return false;
+  // A webview tab's viewType is the panel's own, prefixed by the workbench (`mainThreadWebview-runcomfy.run`).
+  return vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(RUN_PANEL_VIEW_TYPE)));
+}
+
 /** A workflow file larger than this is not read for the overrides. */
 const MAX_WORKFLOW_BYTES = 20 * 1024 * 1024;
 

@@ -94,7 +94,11 @@ describe('queueing workflows from the editor', function () {
   });
 
   it('opens the first image output, lists every file in run.json, and "Open Outputs" reveals the run folder in the Explorer', async () => {
-    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', hello());
+    // Without the run panel (which shows the gallery instead: runPanel.test.ts), the run's first image opens in an editor.
+    await vscode.workspace.getConfiguration('runcomfy').update('showRunPanel', 'never', vscode.ConfigurationTarget.Global);
+    const result = await vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', hello()).then(
+      (r) => vscode.workspace.getConfiguration('runcomfy').update('showRunPanel', undefined, vscode.ConfigurationTarget.Global).then(() => r),
+    );
     assert.strictEqual(result.status, 'success', JSON.stringify(result.error));
     const tabPaths = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => (t.input instanceof vscode.TabInputCustom || t.input instanceof vscode.TabInputText ? t.input.uri.fsPath : ''));
     const image = result.outputs.find((o) => o.path.endsWith('.png'));

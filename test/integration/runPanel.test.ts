@@ -8,6 +8,7 @@ interface RunResult {
   status: string;
   promptId: string | null;
   runDir?: string;
+  outputs: { path: string }[];
 }
 
 interface OutputView {
@@ -138,6 +139,12 @@ describe('the run panel', function () {
     assert.strictEqual(done.rendered?.outputs, 2, 'the webview drew a tile per output');
     assert.ok(gallery.media.every((m) => m.thumb?.startsWith('https://') || m.thumb?.startsWith('vscode-')), JSON.stringify(gallery.media));
     assert.strictEqual(path.resolve(gallery.run.runDir!), path.resolve(first.runDir!));
+    // The gallery is the view of the run's images: the first image is not opened over the panel (which would hide it).
+    // The run's end issued that open before the gallery above was drawn (several round trips later).
+    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs);
+    const opened = tabs.filter((t) => t.input instanceof vscode.TabInputCustom || t.input instanceof vscode.TabInputText).map((t) => (t.input as vscode.TabInputText).uri.fsPath);
+    assert.ok(!first.outputs.some((o) => opened.includes(o.path)), `an output opened over the panel: ${opened.join(', ')}`);
+    assert.ok(tabs.some((t) => t.isActive && t.input instanceof vscode.TabInputWebview), 'the run panel is the active tab of its group');
   });
 
   it('interrupts our prompt when Cancel is pressed in the panel', async () => {
