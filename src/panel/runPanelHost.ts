@@ -110,7 +110,7 @@ export class RunPanelHost extends DisposableObject {
   constructor(private readonly deps: RunPanelDeps) {
     super();
     this.postPreview = this._register(throttle(() => this.sendPreview(), PREVIEW_INTERVAL_MS, deps.clock));
-    this.postState = this._register(throttle(() => void this.render(), STATE_INTERVAL_MS, deps.clock));
+    this.postState = this._register(throttle(() => void this.renderOrExplain(), STATE_INTERVAL_MS, deps.clock));
     this._register(
       deps.runs.onDidRunEvent(({ record, event }) => {
         const s = this.showing;
@@ -127,7 +127,7 @@ export class RunPanelHost extends DisposableObject {
           // The gallery comes from the run.json just written: node titles from the prompt, phases, overrides.
           const runDir = event.result.runDir;
           if (runDir) this.showing = { kind: 'record', runDir: path.resolve(runDir) };
-          void this.render();
+          void this.renderOrExplain();
         } else {
           this.postState.run();
         }
@@ -223,6 +223,18 @@ export class RunPanelHost extends DisposableObject {
     }
   }
 
+  /**
+   * Draws again what the panel shows, where nobody awaits it (a webview's `ready`, a run's events): a
+   * run folder deleted or spoiled meanwhile becomes a notice in the panel, not an unhandled rejection.
+   */
+  private async renderOrExplain(): Promise<void> {
+    try {
+      await this.render();
+    } catch (e) {
+      await this.showNotice((e as Error).message);
+    }
+  }
+
   private async showNotice(message: string): Promise<void> {
     this.showing = { kind: 'notice', title: 'Run not reopened', message };
     this.stopTick();
@@ -236,7 +248,7 @@ export class RunPanelHost extends DisposableObject {
     this.received.push(m.type);
     switch (m.type) {
       case 'ready':
-        await this.render();
+        await this.renderOrExplain();
         if (this.latestPreview) this.sendPreview();
         return;
       case 'rendered':

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, script, state, waitFor, workspaceFile } from './helpers';
+import { activateExtension, script, state, waitFor, workspaceFile, simPost } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
@@ -33,7 +33,8 @@ interface RunViewState {
 
 type PanelView =
   | { kind: 'run'; run: RunViewState; media: { src: string; thumb?: string }[]; cancellable: boolean }
-  | { kind: 'compare'; comparison: { left: RunViewState; right: RunViewState; inputs: { node: string; input: string; before?: string; after?: string }[]; imagePairs: unknown[] } };
+  | { kind: 'compare'; comparison: { left: RunViewState; right: RunViewState; inputs: { node: string; input: string; before?: string; after?: string }[]; imagePairs: unknown[] } }
+  | { kind: 'notice'; title: string; message: string };
 
 /** What `runcomfy.test.panel` returns: the panel's last posted state and what its webview reported drawing. */
 interface PanelSnapshot {
@@ -51,11 +52,6 @@ const PANEL_WAIT_MS = 30_000;
 
 const panel = () => Promise.resolve(vscode.commands.executeCommand<PanelSnapshot>('runcomfy.test.panel'));
 const fromWebview = (message: unknown) => Promise.resolve(vscode.commands.executeCommand('runcomfy.test.panelMessage', message));
-
-async function comfy(url: string, route: string, body: unknown): Promise<void> {
-  const res = await fetch(`${url}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.ok(res.ok, `${route}: ${res.status}`);
-}
 
 /**
  * A blank image streamed through SaveImageWebsocket (two preview frames with step progress), then
@@ -96,7 +92,7 @@ describe('the run panel', function () {
   });
 
   after(async () => {
-    await comfy(sim.info.localComfyUrl!, 'stall/clear', {}).catch(() => undefined);
+    await simPost(sim.info.localComfyUrl!, 'stall/clear', {}).catch(() => undefined);
     await vscode.workspace.getConfiguration('runcomfy').update('showRunPanel', undefined, vscode.ConfigurationTarget.Global);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.workspace.fs.delete(vscode.Uri.joinPath(flow(), '..'), { recursive: true });
@@ -104,7 +100,7 @@ describe('the run panel', function () {
   });
 
   it('opens as a run starts and shows the node, its steps and a preview while the run is held, then the gallery', async () => {
-    await comfy(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
+    await simPost(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
     const pending = queue();
     const live = await waitFor('the panel with a preview drawn, the run held at node 3', async () => {
       const p = await panel();
@@ -120,7 +116,7 @@ describe('the run panel', function () {
     assert.ok(live.received.includes('ready'), 'the webview started and asked for its state');
     await waitFor('the webview to draw the node', async () => (await panel()).rendered?.progress?.includes('Stream'), PANEL_WAIT_MS);
 
-    await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
+    await simPost(sim.info.localComfyUrl!, 'stall/clear', {});
     first = await pending;
     assert.strictEqual(first.status, 'success');
     const done = await waitFor('the gallery drawn', async () => {
@@ -150,7 +146,7 @@ describe('the run panel', function () {
   it('interrupts our prompt when Cancel is pressed in the panel', async () => {
     // Another width: the same prompt again would come from ComfyUI's cache, and node 3 would never be staged (or stalled).
     await write(72);
-    await comfy(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
+    await simPost(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
     const pending = queue();
     const run = await waitFor('the panel following the new run, held', async () => {
       const p = await panel();
@@ -162,13 +158,13 @@ describe('the run panel', function () {
       const log = (await (await fetch(`${sim.info.localComfyUrl}/__sim/requests`)).json()) as { requests: { method: string; path: string }[] };
       return log.requests.some((r) => r.method === 'POST' && r.path === '/interrupt');
     });
-    await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
+    await simPost(sim.info.localComfyUrl!, 'stall/clear', {});
     const result = await pending;
     assert.strictEqual(result.status, 'interrupted');
     await waitFor('the panel showing the interrupted run', async () => {
       const p = await panel();
       return p.view?.kind === 'run' && p.view.run.status === 'interrupted' && p.rendered?.status === 'interrupted';
-    });
+    }, PANEL_WAIT_MS);
     assert.strictEqual((await state()).runs.find((r) => r.id === run.id)?.phase, 'interrupted');
   });
 
@@ -181,7 +177,7 @@ describe('the run panel', function () {
     const p = await waitFor('the past run drawn', async () => {
       const s = await panel();
       return s.open && s.view?.kind === 'run' && s.view.run.source === 'record' && s.rendered?.outputs === 2 ? s : undefined;
-    });
+    }, PANEL_WAIT_MS);
     const view = p.view as Extract<PanelView, { kind: 'run' }>;
     assert.strictEqual(view.run.status, 'success');
     assert.deepStrictEqual(view.run.overrides, [{ node: '1', nodeTitle: 'Canvas', input: 'width', before: '80', after: '64' }]);
@@ -199,7 +195,7 @@ describe('the run panel', function () {
     const p = await waitFor('the comparison drawn', async () => {
       const s = await panel();
       return s.view?.kind === 'compare' && s.rendered?.view === 'compare' ? s : undefined;
-    });
+    }, PANEL_WAIT_MS);
     const view = p.view as Extract<PanelView, { kind: 'compare' }>;
     assert.deepStrictEqual(view.comparison.inputs, [{ node: '1', nodeTitle: 'Canvas', input: 'width', before: '64', after: '80' }]);
     assert.strictEqual(view.comparison.imagePairs.length, 2);
@@ -216,12 +212,20 @@ describe('the run panel', function () {
       const p = await waitFor('the older run drawn', async () => {
         const s = await panel();
         return s.view?.kind === 'run' && s.view.run.name === 'older-flow' && s.rendered?.outputs === 2 ? s : undefined;
-      });
+      }, PANEL_WAIT_MS);
       assert.strictEqual(path.resolve(p.showing?.runDir ?? ''), path.resolve(old.fsPath));
       const asked = (await state()).prompts.filter((q) => q.kind === 'pick' && q.text === 'Open which run?').pop();
       assert.ok(asked?.items?.includes('panel-flow'), `the runs of this window are offered too: ${JSON.stringify(asked?.items)}`);
-    } finally {
+      // The folder goes while the panel shows it; the webview, shown again, asks for its state: the panel says why it has none.
       await vscode.workspace.fs.delete(vscode.Uri.joinPath(old, '..'), { recursive: true });
+      await fromWebview({ type: 'ready' });
+      const gone = await waitFor('the notice that the run is gone', async () => {
+        const s = await panel();
+        return s.view?.kind === 'notice' ? s.view : undefined;
+      }, PANEL_WAIT_MS);
+      assert.match(gone.message, /20250101-000000-deadbeef is no run folder/);
+    } finally {
+      await vscode.workspace.fs.delete(vscode.Uri.joinPath(old, '..'), { recursive: true, useTrash: false }).then(undefined, () => undefined);
     }
   });
 
@@ -241,7 +245,7 @@ describe('the run panel', function () {
       const rows = await waitFor('the earlier runs read again after the run ended', async () => {
         const r = earlier((await state()).runsTree);
         return r.some((x) => x.label === 'evil\\u202eflow') ? r : undefined;
-      });
+      }, PANEL_WAIT_MS);
       assert.deepStrictEqual(
         rows.filter((r) => r.contextValue === 'pastRun').map((r) => [r.label, r.description]),
         [
@@ -280,13 +284,13 @@ describe('the run panel', function () {
     try {
       // Held until the panel's webview is up: a run this short would end while it loads, and the image a finished run
       // opens beside the editor could cover the panel before it drew anything.
-      await comfy(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
+      await simPost(sim.info.localComfyUrl!, 'stall', { atNode: '3' });
       const pending = Promise.resolve(vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', animFlow, target()));
       await waitFor('the panel following the animated run', async () => {
         const p = await panel();
         return p.showing?.kind === 'live' && p.view?.kind === 'run' && p.view.run.name === 'panel-anim' && p.rendered?.status === 'running';
       }, PANEL_WAIT_MS);
-      await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
+      await simPost(sim.info.localComfyUrl!, 'stall/clear', {});
       const run = await pending;
       assert.strictEqual(run.status, 'success');
       // Sorted: the order of the two nodes' files is the server's, not what this test is about.
