@@ -120,3 +120,9 @@ export async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
   await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
   return vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100);
 }
+
+/** POSTs a JSON body to one of the ComfyUI simulator's test routes (`/__sim/stall`, `/__sim/stall/clear`, …). */
+export async function simPost(url: string, route: string, body: unknown): Promise<void> {
+  const res = await fetch(`${url}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST /__sim/${route}: ${res.status}`);
+}

@@ -1,17 +1,12 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { activateExtension, script, signIn, state, waitFor, workspaceFile } from './helpers';
+import { activateExtension, script, signIn, state, waitFor, workspaceFile, simPost } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface RunResult {
   status: string;
   promptId: string | null;
   outputs: unknown[];
-}
-
-async function comfy(url: string, route: string, body: unknown): Promise<void> {
-  const res = await fetch(`${url}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.ok(res.ok, `${route}: ${res.status}`);
 }
 
 describe('runs, interrupts and money safety', function () {
@@ -54,7 +49,7 @@ describe('runs, interrupts and money safety', function () {
 
   it('interrupts a running workflow through the command, stopping only our prompt', async () => {
     // The prompt is held before its second node until our interrupt arrived, so it cannot finish first.
-    await comfy(comfyUrl, 'stall', { atNode: '2' });
+    await simPost(comfyUrl, 'stall', { atNode: '2' });
     const pending = vscode.commands.executeCommand<RunResult>('runcomfy.queueWorkflow', workspaceFile('hello', 'workflow_api.json'), { kind: 'machine', serverId, label: 'xl' });
     const run = await waitFor('the run to be running', async () => (await state()).runs.find((r) => r.live && r.phase === 'running'));
     const interrupting = vscode.commands.executeCommand<boolean>('runcomfy.interruptRun', { kind: 'run', runId: run.id });
@@ -62,7 +57,7 @@ describe('runs, interrupts and money safety', function () {
       const log = (await (await fetch(`${comfyUrl}/__sim/requests`)).json()) as { requests: { method: string; path: string }[] };
       return log.requests.some((r) => r.method === 'POST' && r.path === '/interrupt');
     });
-    await comfy(comfyUrl, 'stall/clear', {});
+    await simPost(comfyUrl, 'stall/clear', {});
     assert.strictEqual(await interrupting, true);
     const result = await pending;
     assert.strictEqual(result.status, 'interrupted');

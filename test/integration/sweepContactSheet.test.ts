@@ -3,7 +3,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activateExtension, lensesOf, script, state, waitFor, workspaceFile } from './helpers';
+import { activateExtension, lensesOf, script, state, waitFor, workspaceFile, simPost } from './helpers';
 import { SimulatorProcess } from './simulator';
 
 interface EditorSweepResult {
@@ -51,11 +51,6 @@ const PANEL_WAIT_MS = 30_000;
 
 const panel = () => Promise.resolve(vscode.commands.executeCommand<PanelSnapshot>('runcomfy.test.panel'));
 const fromWebview = (message: unknown) => Promise.resolve(vscode.commands.executeCommand('runcomfy.test.panelMessage', message));
-
-async function comfy(url: string, route: string, body: unknown): Promise<void> {
-  const res = await fetch(`${url}/__sim/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.ok(res.ok, `${route}: ${res.status}`);
-}
 
 /** The sheet the panel shows once its webview drew `tiles` tiles of which `images` with a picture, with the sweep `status`. */
 async function sheetDrawn(what: string, check: (view: SheetView, drawn: { sweep: string; tiles: number; images: number; labels: string[]; status: string }) => boolean): Promise<{ view: SheetView; snapshot: PanelSnapshot; labels: string[] }> {
@@ -106,7 +101,7 @@ describe('the contact sheet of a sweep', function () {
   });
 
   after(async () => {
-    await comfy(sim.info.localComfyUrl!, 'stall/clear', {}).catch(() => undefined);
+    await simPost(sim.info.localComfyUrl!, 'stall/clear', {}).catch(() => undefined);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     fs.rmSync(path.dirname(flow().fsPath), { recursive: true, force: true });
     sim.stop();
@@ -114,7 +109,7 @@ describe('the contact sheet of a sweep', function () {
 
   it('follows a running sweep from its Runs view row, then shows every run by its values: images, failures, rows × columns', async () => {
     // The first run is held at its save: the sheet opens while the sweep runs.
-    await comfy(sim.info.localComfyUrl!, 'stall', { atNode: '2' });
+    await simPost(sim.info.localComfyUrl!, 'stall', { atNode: '2' });
     const lens = await waitFor('the sweep lens', async () => (await lensesOf(sweepFile()))[0]);
     await script([{ confirm: true }]);
     const pending = Promise.resolve(vscode.commands.executeCommand<EditorSweepResult>(lens.command!.command, ...((lens.command!.arguments ?? []) as unknown[])));
@@ -124,7 +119,7 @@ describe('the contact sheet of a sweep', function () {
     assert.ok(live.view.tiles.some((t) => t.status === 'running'), JSON.stringify(live.view.tiles.map((t) => t.status)));
     assert.ok(live.view.tiles.every((t) => t.status !== 'success'), 'the held run has not ended');
 
-    await comfy(sim.info.localComfyUrl!, 'stall/clear', {});
+    await simPost(sim.info.localComfyUrl!, 'stall/clear', {});
     result = await pending;
     assert.strictEqual(result.status, 'partial');
     // The same panel, never reopened, follows the sweep to its end.
